@@ -1,0 +1,1 @@
+"""Source connectors: fetch and parse only. They return plain dataclasses; services store."""

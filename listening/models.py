@@ -1,0 +1,225 @@
+"""What Earshot hears: brands, the sources it polls, the authors and mentions it stores."""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+
+class Brand(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    # Keyword query in Earshot's query language (listening/query.py); validated on save.
+    query = models.TextField(help_text='e.g. acme OR "acme corp" NOT site:acme.example')
+    # The brand's own accounts and domains: whitespace- or comma-separated. Later issues use
+    # them to recognise the brand's own replies and to tell owned from earned mentions.
+    handles = models.TextField(blank=True, help_text="Own handles, e.g. @acme @acme_help")
+    domains = models.TextField(blank=True, help_text="Own domains, e.g. acme.example")
+    # Brands this one watches as competitors; their matches are stored from this brand's
+    # sources too, so share of voice can be computed.
+    competitors = models.ManyToManyField(
+        "self", symmetrical=False, related_name="competitor_of", blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from listening.query import QueryError, compile_query
+
+        try:
+            compile_query(self.query)
+        except QueryError as exc:
+            raise ValidationError({"query": str(exc)}) from exc
+
+    @property
+    def handle_list(self) -> list[str]:
+        return [h for h in self.handles.replace(",", " ").split() if h]
+
+    @property
+    def domain_list(self) -> list[str]:
+        return [d for d in self.domains.replace(",", " ").split() if d]
+
+
+class Source(models.Model):
+    class Kind(models.TextChoices):
+        RSS = "rss", "RSS / Atom / JSON Feed"
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="sources")
+    kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.RSS)
+    name = models.CharField(max_length=200, blank=True)
+    url = models.URLField(max_length=2000)
+    poll_interval = models.PositiveIntegerField(
+        default=900, help_text="Seconds between polls when healthy."
+    )
+    is_enabled = models.BooleanField(default=True)
+    # Scheduling and health. next_poll_at carries the backoff: after repeated failures it is
+    # pushed further out, but the source stays enabled (never disabled silently).
+    next_poll_at = models.DateTimeField(default=timezone.now)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    # Conditional GET validators from the last successful response.
+    etag = models.CharField(max_length=500, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "kind", "url"], name="source_unique_url"),
+            models.CheckConstraint(
+                condition=models.Q(poll_interval__gte=30), name="source_poll_interval_min"
+            ),
+        ]
+        indexes = [
+            # The beat dispatcher's query: enabled sources whose next poll is due.
+            models.Index(
+                fields=["next_poll_at"],
+                name="source_due_idx",
+                condition=models.Q(is_enabled=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.url
+
+    @property
+    def is_healthy(self) -> bool:
+        return self.consecutive_failures == 0
+
+
+class Author(models.Model):
+    platform = models.CharField(max_length=32)
+    # Stable per-platform identity: a handle, or for feeds the author's name or e-mail.
+    handle = models.CharField(max_length=300)
+    display_name = models.CharField(max_length=300, blank=True)
+    profile_url = models.URLField(max_length=2000, blank=True)
+    followers = models.PositiveBigIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "handle"], name="author_unique_handle")
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name or self.handle
+
+
+class Mention(models.Model):
+    class Label(models.TextChoices):
+        POSITIVE = "positive"
+        NEUTRAL = "neutral"
+        NEGATIVE = "negative"
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="mentions")
+    # The item's id at the source (feed GUID, or a stable hash of link + title + date).
+    external_id = models.CharField(max_length=255)
+    url = models.URLField(max_length=2000, blank=True)
+    author = models.ForeignKey(
+        Author, null=True, blank=True, on_delete=models.SET_NULL, related_name="mentions"
+    )
+    title = models.TextField(blank=True)
+    # The clean text that was matched and scored: HTML stripped, entities unescaped,
+    # whitespace collapsed; for a feed item, title and body joined.
+    text = models.TextField()
+    language = models.CharField(max_length=20, blank=True)
+    published_at = models.DateTimeField()
+    fetched_at = models.DateTimeField(default=timezone.now)
+    # VADER's scores as vaderSentiment gives them.
+    neg = models.FloatField()
+    neu = models.FloatField()
+    pos = models.FloatField()
+    compound = models.FloatField()
+    label = models.CharField(max_length=8, choices=Label.choices)
+
+    class Meta:
+        constraints = [
+            # Exactly once: a re-fetch, a retried task or a duplicate delivery inserts nothing.
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="mention_unique_source_item"
+            ),
+        ]
+        indexes = [
+            # Source detail / admin: newest mentions of one source.
+            models.Index(fields=["source", "-published_at"], name="mention_source_pub_idx"),
+            # Admin and "test this query": the newest mentions overall.
+            models.Index(fields=["-published_at"], name="mention_pub_idx"),
+            # Sentiment filter.
+            models.Index(fields=["label", "-published_at"], name="mention_label_pub_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}:{self.external_id}"
+
+
+class MentionMatch(models.Model):
+    """A mention counted for a brand: one row per brand whose query the mention matched.
+
+    A post that matches two brands ("Acme beats Globex") is stored once and counted for both.
+    published_at and label are copied from the mention so that per-brand lists and rollups
+    filter and sort on one index without a join.
+    """
+
+    mention = models.ForeignKey(Mention, on_delete=models.CASCADE, related_name="matches")
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="matches")
+    matched_terms = models.JSONField(default=list)
+    published_at = models.DateTimeField()
+    label = models.CharField(max_length=8, choices=Mention.Label.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["mention", "brand"], name="match_unique_brand"),
+        ]
+        indexes = [
+            # Brand mention lists and exports, newest first / since a date.
+            models.Index(fields=["brand", "-published_at"], name="match_brand_pub_idx"),
+            # Brand mention lists filtered by sentiment.
+            models.Index(fields=["brand", "label", "-published_at"], name="match_brand_label_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand_id}<-{self.mention_id}"
+
+
+class FetchLog(models.Model):
+    """One fetch of one source: what came back, what was stored and what went wrong."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="fetch_logs")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    items_seen = models.PositiveIntegerField(default=0)
+    items_new = models.PositiveIntegerField(default=0)
+    items_duplicate = models.PositiveIntegerField(default=0)
+    # Items that matched no brand's query: seen, not stored.
+    items_unmatched = models.PositiveIntegerField(default=0)
+    # Empty when the fetch succeeded; otherwise a short class (timeout, too_large, ...).
+    error_class = models.CharField(max_length=60, blank=True)
+    error_message = models.TextField(blank=True)
+    # Problems that did not stop the fetch (an ill-formed feed that still parsed).
+    warning = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["source", "-started_at"], name="fetchlog_source_idx"),
+            # Admin filter "failed fetches".
+            models.Index(
+                fields=["-started_at"],
+                name="fetchlog_failed_idx",
+                condition=~models.Q(error_class=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} @ {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def is_success(self) -> bool:
+        return not self.error_class
