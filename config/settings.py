@@ -160,3 +160,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# One schedule for every periodic job; the DatabaseScheduler copies it into the database.
+# Each source has its own interval: this dispatcher hands out the sources that are due.
+CELERY_BEAT_SCHEDULE = {
+    "listening-dispatch-due-sources": {
+        "task": "listening.tasks.sources_dispatch_due_task",
+        "schedule": float(EARSHOT_DISPATCH_INTERVAL),
+        "options": {"expires": float(EARSHOT_DISPATCH_INTERVAL)},
+    },
+}

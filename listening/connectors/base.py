@@ -63,3 +63,34 @@ class FetchedPage:
     last_modified: str = ""
     # Non-fatal problems (feed flagged ill-formed but parsed, items skipped): shown in admin.
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True, frozen=True)
+class SourceState:
+    """What a connector may know of a source: its address and its cursor from last time."""
+
+    source_id: int
+    kind: str
+    url: str
+    etag: str = ""
+    last_modified: str = ""
+
+    @classmethod
+    def from_source(cls, source: object) -> SourceState:
+        # Duck-typed on purpose: connectors stay free of ORM imports.
+        return cls(
+            source_id=source.pk,  # type: ignore[attr-defined]
+            kind=source.kind,  # type: ignore[attr-defined]
+            url=source.url,  # type: ignore[attr-defined]
+            etag=source.etag,  # type: ignore[attr-defined]
+            last_modified=source.last_modified,  # type: ignore[attr-defined]
+        )
+
+
+class Connector:
+    """Base class of source connectors: fetch one page of items since the source's cursor."""
+
+    kind: str = ""
+
+    def fetch(self, state: SourceState) -> FetchedPage:
+        raise NotImplementedError

@@ -1,0 +1,235 @@
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+from django.utils.html import format_html
+
+from listening.forms import QueryTestForm
+from listening.models import Author, Brand, FetchLog, Mention, MentionMatch, Source
+from listening.query import MatchDocument
+from listening.selectors import mentions_recent
+
+QUERY_TEST_SAMPLE = 500
+
+
+@admin.register(Brand)
+class BrandAdmin(admin.ModelAdmin):
+    list_display = ("name", "query", "source_count", "created_at")
+    search_fields = ("name", "query")
+    filter_horizontal = ("competitors",)
+    change_list_template = "admin/listening/brand/change_list.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_source_count=Count("sources"))
+
+    @admin.display(description="sources", ordering="_source_count")
+    def source_count(self, obj):
+        return obj._source_count
+
+    def get_urls(self):
+        custom = [
+            path(
+                "test-query/",
+                self.admin_site.admin_view(self.test_query_view),
+                name="listening_brand_test_query",
+            )
+        ]
+        return custom + super().get_urls()
+
+    def test_query_view(self, request):
+        """Paste a query, see which of the newest stored mentions it matches."""
+        form = QueryTestForm(request.GET or None)
+        results, sample_size = None, 0
+        if form.is_valid():
+            sample = list(mentions_recent(limit=QUERY_TEST_SAMPLE))
+            sample_size = len(sample)
+            results = []
+            for mention in sample:
+                author = mention.author
+                doc = MatchDocument(
+                    mention.text,
+                    author=f"{author.handle} {author.display_name}" if author else "",
+                    url=mention.url,
+                    lang=mention.language,
+                )
+                terms = form.compiled.match(doc)
+                if terms:
+                    results.append((mention, terms))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Test a keyword query",
+            "opts": self.model._meta,
+            "form": form,
+            "results": results,
+            "sample_size": sample_size,
+            "sample_limit": QUERY_TEST_SAMPLE,
+        }
+        return TemplateResponse(request, "admin/listening/brand/test_query.html", context)
+
+
+class FetchLogInline(admin.TabularInline):
+    model = FetchLog
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ("-started_at",)
+    fields = (
+        "started_at",
+        "http_status",
+        "items_seen",
+        "items_new",
+        "items_duplicate",
+        "error_class",
+        "error_message",
+        "warning",
+    )
+    readonly_fields = fields
+    show_change_link = True
+
+    def get_queryset(self, request):
+        # The admin inline cannot slice; the change page shows the newest fetches only.
+        qs = super().get_queryset(request)
+        ids = qs.order_by("-started_at").values_list("pk", flat=True)[:20]
+        return qs.filter(pk__in=list(ids))
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "brand",
+        "kind",
+        "is_enabled",
+        "health",
+        "last_success_at",
+        "consecutive_failures",
+        "next_poll_at",
+        "short_error",
+    )
+    list_filter = ("kind", "is_enabled", "brand")
+    search_fields = ("name", "url")
+    list_select_related = ("brand",)
+    readonly_fields = (
+        "last_polled_at",
+        "last_success_at",
+        "last_error",
+        "last_error_at",
+        "consecutive_failures",
+        "etag",
+        "last_modified",
+        "created_at",
+    )
+    actions = ["poll_now", "reset_backoff"]
+    inlines = [FetchLogInline]
+
+    @admin.display(description="health")
+    def health(self, obj):
+        if not obj.is_enabled:
+            return format_html('<span style="color:#888">{}</span>', "disabled")
+        if obj.consecutive_failures == 0:
+            if obj.last_success_at is None:
+                return "not polled yet"
+            return format_html('<span style="color:#070">{}</span>', "healthy")
+        state = "backing off" if obj.next_poll_at > timezone.now() else "failing"
+        return format_html(
+            '<span style="color:#b00">{} ({} failure{})</span>',
+            state,
+            obj.consecutive_failures,
+            "" if obj.consecutive_failures == 1 else "s",
+        )
+
+    @admin.display(description="last error")
+    def short_error(self, obj):
+        return (obj.last_error[:120] + "…") if len(obj.last_error) > 120 else obj.last_error
+
+    @admin.action(description="Poll selected sources now")
+    def poll_now(self, request, queryset):
+        from listening.tasks import source_poll_task
+
+        ids = list(queryset.values_list("pk", flat=True))
+        for source_id in ids:
+            source_poll_task.delay(source_id)
+        self.message_user(request, f"Queued a poll of {len(ids)} source(s).", messages.SUCCESS)
+
+    @admin.action(description="Reset backoff (poll at the next dispatch)")
+    def reset_backoff(self, request, queryset):
+        count = queryset.update(next_poll_at=timezone.now())
+        self.message_user(request, f"{count} source(s) will be polled at the next dispatch.")
+
+
+@admin.register(FetchLog)
+class FetchLogAdmin(admin.ModelAdmin):
+    list_display = (
+        "started_at",
+        "source",
+        "http_status",
+        "items_seen",
+        "items_new",
+        "items_duplicate",
+        "items_unmatched",
+        "outcome",
+        "error_message",
+    )
+    list_filter = ("error_class", "source__brand", "source")
+    list_select_related = ("source",)
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="outcome", ordering="error_class")
+    def outcome(self, obj):
+        if obj.error_class:
+            return format_html('<span style="color:#b00">{}</span>', obj.error_class)
+        if obj.warning:
+            return format_html('<span style="color:#a60">{}</span>', "ok, with warning")
+        return "ok"
+
+
+class MentionMatchInline(admin.TabularInline):
+    model = MentionMatch
+    extra = 0
+    can_delete = False
+    fields = ("brand", "matched_terms")
+    readonly_fields = fields
+
+
+@admin.register(Mention)
+class MentionAdmin(admin.ModelAdmin):
+    list_display = ("published_at", "short_text", "author", "label", "compound", "source", "link")
+    list_filter = ("label", "source__kind", "matches__brand", "source")
+    search_fields = ("text", "external_id")
+    list_select_related = ("author", "source")
+    date_hierarchy = "published_at"
+    inlines = [MentionMatchInline]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="text")
+    def short_text(self, obj):
+        return (obj.text[:140] + "…") if len(obj.text) > 140 else obj.text
+
+    @admin.display(description="link")
+    def link(self, obj):
+        # Mention URLs come from strangers: only http(s), and never passing our referrer on.
+        if not obj.url.startswith(("http://", "https://")):
+            return ""
+        return format_html(
+            '<a href="{}" rel="noopener noreferrer nofollow" target="_blank">open</a>', obj.url
+        )
+
+
+@admin.register(Author)
+class AuthorAdmin(admin.ModelAdmin):
+    list_display = ("handle", "display_name", "platform", "followers", "updated_at")
+    list_filter = ("platform",)
+    search_fields = ("handle", "display_name")

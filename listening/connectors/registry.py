@@ -1,0 +1,29 @@
+"""Which connector serves which Source.kind. Adding a source type adds one line here."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.utils.module_loading import import_string
+
+from listening.connectors.base import Connector, ConnectorError, SourceState
+
+__all__ = ["CONNECTORS", "SourceState", "connector_for"]
+
+# kind -> dotted path of the Connector class (imported on first use).
+CONNECTORS: dict[str, str] = {
+    "rss": "listening.connectors.rss.RssConnector",
+}
+
+
+class UnknownSourceKind(ConnectorError):
+    error_class = "unknown_kind"
+
+
+@cache
+def connector_for(kind: str) -> Connector:
+    try:
+        path = CONNECTORS[kind]
+    except KeyError:
+        raise UnknownSourceKind(f"No connector for source kind {kind!r}.") from None
+    return import_string(path)()

@@ -1,0 +1,385 @@
+"""Everything in listening that writes: brands, sources, polling and storing mentions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from listening.bulk import MentionRow, mentions_insert
+from listening.connectors.base import ConnectorError, FetchedPage, RawItem
+from listening.connectors.registry import SourceState, connector_for
+from listening.models import Author, Brand, FetchLog, Mention, Source
+from listening.query import CompiledQuery, MatchDocument, QueryError, compile_query
+from listening.sentiment import get_analyzer, label_for
+from listening.text import clean_text, item_text
+
+logger = logging.getLogger(__name__)
+
+# Items are stored in batches of this size, each in its own transaction: a worker killed
+# mid-feed keeps what it committed, and the rerun skips those by id.
+STORE_BATCH_SIZE = 1000
+# SQLite limits bound parameters per statement; PostgreSQL is happy with large IN lists.
+_ID_LOOKUP_CHUNK = 5000
+
+
+# --- Brands and sources ------------------------------------------------------------------
+
+
+def brand_create(
+    *, name: str, query: str, handles: str = "", domains: str = "", competitor_of: str = ""
+) -> Brand:
+    """Create a brand; with competitor_of it becomes a competitor watched by that brand.
+
+    Not idempotent: a second call with the same name fails on the unique name.
+    Raises ValidationError with a message that says what is wrong (bad query, duplicate name,
+    unknown brand).
+    """
+    owner = None
+    if competitor_of:
+        owner = Brand.objects.filter(name__iexact=competitor_of).first()
+        if owner is None:
+            raise ValidationError(f'No brand named "{competitor_of}" to be a competitor of.')
+    brand = Brand(name=name.strip(), query=query, handles=handles, domains=domains)
+    brand.full_clean()
+    with transaction.atomic():
+        brand.save()
+        if owner is not None:
+            owner.competitors.add(brand)
+    return brand
+
+
+def source_create(
+    *, brand: Brand, kind: str, url: str, poll_interval: int = 900, name: str = ""
+) -> Source:
+    """Create a source, due for its first poll now. Raises ValidationError on bad input."""
+    source = Source(brand=brand, kind=kind, url=url, poll_interval=poll_interval, name=name)
+    source.full_clean()
+    source.save()
+    return source
+
+
+# --- Matching and scoring -----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class BrandMatcher:
+    """The compiled queries of a source's brand and its competitors, built once per round."""
+
+    queries: list[tuple[int, CompiledQuery]]
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def for_brands(cls, brands: Iterable[Brand]) -> BrandMatcher:
+        queries, errors = [], []
+        for brand in brands:
+            try:
+                queries.append((brand.pk, compile_query(brand.query)))
+            except QueryError as exc:
+                # Saved queries are validated, but one edited around the admin must not stop
+                # the other brands from being heard.
+                errors.append(f"Query of brand {brand.name!r} is invalid: {exc}")
+        return cls(queries=queries, errors=errors)
+
+    def match(self, doc: MatchDocument) -> list[tuple[int, list[str]]]:
+        found = []
+        for brand_id, query in self.queries:
+            terms = query.match(doc)
+            if terms:
+                found.append((brand_id, terms))
+        return found
+
+
+def source_brands(source: Source) -> list[Brand]:
+    """The brands whose mentions a source listens for: its own and its competitors."""
+    return [source.brand, *source.brand.competitors.all()]
+
+
+# --- Storing items ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class StoreResult:
+    seen: int = 0
+    new: int = 0
+    duplicate: int = 0
+    unmatched: int = 0
+
+
+def _existing_external_ids(source_id: int, external_ids: Sequence[str]) -> set[str]:
+    existing: set[str] = set()
+    for start in range(0, len(external_ids), _ID_LOOKUP_CHUNK):
+        chunk = external_ids[start : start + _ID_LOOKUP_CHUNK]
+        existing.update(
+            Mention.objects.filter(source_id=source_id, external_id__in=chunk).values_list(
+                "external_id", flat=True
+            )
+        )
+    return existing
+
+
+def _http_url_or_blank(url: str) -> str:
+    # URLs from strangers are kept only when they are plain web links.
+    return url if url.startswith(("http://", "https://")) else ""
+
+
+def _authors_upsert(platform: str, items: Sequence[RawItem]) -> dict[str, int]:
+    """Create or refresh the authors of items; return {handle: author id}."""
+    by_handle: dict[str, Author] = {}
+    now = timezone.now()
+    for item in items:
+        handle = item.author_handle.strip()[:300]
+        if not handle or handle in by_handle:
+            continue
+        by_handle[handle] = Author(
+            platform=platform,
+            handle=handle,
+            display_name=item.author_name.strip()[:300],
+            profile_url=item.author_url
+            if item.author_url.startswith(("http://", "https://"))
+            else "",
+            followers=item.author_followers,
+            updated_at=now,
+        )
+    if not by_handle:
+        return {}
+    # Sorted so that two workers upserting overlapping authors lock rows in the same order.
+    authors = [by_handle[h] for h in sorted(by_handle)]
+    Author.objects.bulk_create(
+        authors,
+        update_conflicts=True,
+        unique_fields=["platform", "handle"],
+        update_fields=["display_name", "profile_url", "followers", "updated_at"],
+    )
+    if all(a.pk for a in authors):
+        return {a.handle: a.pk for a in authors}
+    return dict(
+        Author.objects.filter(platform=platform, handle__in=list(by_handle)).values_list(
+            "handle", "pk"
+        )
+    )
+
+
+def items_store(
+    *,
+    source: Source,
+    items: Sequence[RawItem],
+    matcher: BrandMatcher,
+    fetched_at: datetime | None = None,
+    batch_size: int = STORE_BATCH_SIZE,
+) -> StoreResult:
+    """Match, score and store the new items of one source.
+
+    Idempotent: items whose (source, external_id) is already stored are recognised by id
+    before any cleaning, matching or scoring, and the insert ignores conflicts, so a rerun, a
+    retried task or a concurrent worker stores nothing twice. Items that match no brand are
+    counted and dropped. Writes Author, Mention and MentionMatch rows, one transaction per
+    batch.
+    """
+    fetched_at = fetched_at or timezone.now()
+    result = StoreResult(seen=len(items))
+    unique: dict[str, RawItem] = {}
+    for item in items:
+        unique.setdefault(item.external_id, item)
+    result.duplicate = len(items) - len(unique)
+
+    existing = _existing_external_ids(source.pk, list(unique))
+    result.duplicate += len(existing)
+    fresh = [item for key, item in unique.items() if key not in existing]
+
+    analyzer = get_analyzer()
+    platform = source.kind
+    for start in range(0, len(fresh), batch_size):
+        batch = fresh[start : start + batch_size]
+        scored: list[tuple[RawItem, str, str, dict[str, float], list[tuple[int, list[str]]]]] = []
+        for item in batch:
+            title = clean_text(item.title)
+            text = item_text(title, clean_text(item.body))
+            if not text:
+                result.unmatched += 1
+                continue
+            author = f"{item.author_handle} {item.author_name}".strip()
+            doc = MatchDocument(text, author=author, url=item.url, lang=item.language)
+            brand_matches = matcher.match(doc)
+            if not brand_matches:
+                result.unmatched += 1
+                continue
+            # Scored outside the transaction: on SQLite it holds the only write lock.
+            scored.append((item, title, text, analyzer.polarity_scores(text), brand_matches))
+        if not scored:
+            continue
+
+        with transaction.atomic():
+            author_ids = _authors_upsert(platform, [s[0] for s in scored])
+            rows = [
+                MentionRow(
+                    source_id=source.pk,
+                    external_id=item.external_id,
+                    url=item.url,
+                    author_id=author_ids.get(item.author_handle.strip()[:300]),
+                    title=title,
+                    text=text,
+                    language=item.language[:20],
+                    published_at=item.published_at or fetched_at,
+                    fetched_at=fetched_at,
+                    neg=scores["neg"],
+                    neu=scores["neu"],
+                    pos=scores["pos"],
+                    compound=scores["compound"],
+                    label=label_for(scores["compound"]),
+                    matches=brand_matches,
+                )
+                for item, title, text, scores, brand_matches in scored
+            ]
+            inserted = mentions_insert(rows)
+        result.new += len(inserted)
+        # Lost a race with another worker storing the same items: they are duplicates.
+        result.duplicate += len(rows) - len(inserted)
+    return result
+
+
+# --- Polling a source ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PollResult:
+    fetch_log: FetchLog
+    # True when the failure may pass (timeout, 429, 5xx): the task may retry.
+    is_transient_failure: bool = False
+    retry_after: float | None = None
+
+
+def _backoff_delay(source: Source, failures: int) -> timedelta:
+    """Next poll delay: the interval, doubling after repeated failures, capped."""
+    threshold = settings.EARSHOT_BACKOFF_AFTER_FAILURES
+    seconds = source.poll_interval
+    if failures >= threshold:
+        seconds = seconds * 2 ** (failures - threshold + 1)
+    return timedelta(seconds=min(seconds, max(settings.EARSHOT_BACKOFF_MAX_SECONDS, 1)))
+
+
+def source_poll(*, source_id: int) -> PollResult | None:
+    """Fetch one source once and store its new matching items.
+
+    Idempotent (see items_store). Records a FetchLog for every attempt, successful or not, and
+    updates the source's health: last success, consecutive failures, last error and the next
+    poll time (backed off after repeated failures; the source stays enabled). Returns None if
+    the source no longer exists. Connector errors are recorded, not raised; anything
+    unexpected is recorded and re-raised.
+    """
+    source = Source.objects.select_related("brand").filter(pk=source_id).first()
+    if source is None:
+        return None
+    started = timezone.now()
+    log = FetchLog.objects.create(source=source, started_at=started)
+    matcher = BrandMatcher.for_brands(source_brands(source))
+    warnings = list(matcher.errors)
+    try:
+        connector = connector_for(source.kind)
+        page: FetchedPage = connector.fetch(SourceState.from_source(source))
+        log.http_status = page.http_status
+        warnings.extend(page.warnings)
+        stored = StoreResult()
+        if not page.not_modified:
+            stored = items_store(source=source, items=page.items, matcher=matcher)
+    except ConnectorError as exc:
+        return _poll_failed(source, log, exc, warnings)
+    except Exception as exc:
+        # A bug or a killed task (soft time limit): still visible in admin, then raised.
+        _poll_failed(source, log, exc, warnings)
+        raise
+
+    now = timezone.now()
+    log.finished_at = now
+    log.items_seen, log.items_new = stored.seen, stored.new
+    log.items_duplicate, log.items_unmatched = stored.duplicate, stored.unmatched
+    log.warning = "\n".join(warnings)[:10000]
+    log.save()
+    source.last_polled_at = now
+    source.last_success_at = now
+    source.consecutive_failures = 0
+    source.last_error = ""
+    source.next_poll_at = now + timedelta(seconds=source.poll_interval)
+    update_fields = [
+        "last_polled_at",
+        "last_success_at",
+        "consecutive_failures",
+        "last_error",
+        "next_poll_at",
+    ]
+    if not page.not_modified:
+        # Saved only after every item is stored: a crash before this point refetches the
+        # whole feed next time instead of trusting a 304 for items never stored.
+        source.etag, source.last_modified = page.etag[:500], page.last_modified[:100]
+        update_fields += ["etag", "last_modified"]
+    source.save(update_fields=update_fields)
+    logger.info(
+        "source polled",
+        extra={"source_id": source.pk, "new": stored.new, "seen": stored.seen},
+    )
+    return PollResult(fetch_log=log)
+
+
+def _poll_failed(
+    source: Source, log: FetchLog, exc: BaseException, warnings: list[str]
+) -> PollResult:
+    now = timezone.now()
+    if isinstance(exc, ConnectorError):
+        error_class, is_transient = exc.error_class, exc.is_transient
+        log.http_status = exc.http_status or log.http_status
+        message = str(exc)
+    else:
+        error_class, is_transient = "internal_error", False
+        message = f"{type(exc).__name__}: {exc}"
+    log.finished_at = now
+    log.error_class = error_class[:60]
+    log.error_message = message[:10000]
+    log.warning = "\n".join(warnings)[:10000]
+    log.save()
+    failures = source.consecutive_failures + 1
+    Source.objects.filter(pk=source.pk).update(
+        last_polled_at=now,
+        last_error=f"{error_class}: {message}"[:2000],
+        last_error_at=now,
+        consecutive_failures=failures,
+        next_poll_at=now + _backoff_delay(source, failures),
+    )
+    logger.warning(
+        "source poll failed",
+        extra={"source_id": source.pk, "error_class": error_class},
+    )
+    return PollResult(
+        fetch_log=log,
+        is_transient_failure=is_transient,
+        retry_after=getattr(exc, "retry_after", None),
+    )
+
+
+def sources_dispatch_due(*, now: datetime | None = None) -> list[int]:
+    """Claim every enabled source whose poll is due and return their ids.
+
+    Safe to run concurrently (beat overlapping itself, two beats by mistake): the due rows are
+    locked with SKIP LOCKED and pushed to their next poll time in the same transaction, so
+    each due poll is handed out once. The caller enqueues the polls.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(
+            Source.objects.select_for_update(skip_locked=True)
+            .filter(is_enabled=True, next_poll_at__lte=now)
+            .values_list("pk", "poll_interval")
+        )
+        by_interval: dict[int, list[int]] = {}
+        for pk, interval in due:
+            by_interval.setdefault(interval, []).append(pk)
+        # One UPDATE per distinct interval (a handful), not one per source. The poll itself
+        # sets the definitive next time; this only stops the next dispatch re-queueing it.
+        for interval, pks in by_interval.items():
+            Source.objects.filter(pk__in=pks).update(next_poll_at=now + timedelta(seconds=interval))
+    return [pk for pk, _ in due]
