@@ -310,11 +310,18 @@ def cmd_run(port: int) -> int:
         celery + ["beat", "--loglevel=INFO", "--schedule", str(VAR / "celerybeat-schedule")],
         env,
     )
-    say(f"open {base_url}/admin/ (demo credentials are printed above). Ctrl-C stops everything.")
+    say("started web, worker and beat; Ctrl-C stops everything.")
 
+    # Say where to go once the start-up banners have scrolled by, so it is easy to spot.
+    announce_at = time.monotonic() + 5
     died: tuple[str, int] | None = None
     while not stop_requested.is_set() and died is None:
         died = sup.first_exited()
+        if announce_at and time.monotonic() >= announce_at and died is None:
+            announce_at = 0
+            with sup.print_lock:
+                say(f"open {base_url}/admin/ (the demo login was printed by load_demo above).")
+                say("Ctrl-C stops web, worker and beat.")
         stop_requested.wait(0.3)
     if died:
         say(f"{died[0]} exited (code {died[1]}); stopping the others ...")
