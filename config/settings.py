@@ -91,6 +91,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+    # A file, not :memory:, so a real Celery worker started by a test sees the test data.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
@@ -130,7 +132,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # Redis re-delivers an unacknowledged (acks_late) task after visibility_timeout, so it
     # must exceed the slowest task's hard time limit by a wide margin.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+    }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -147,6 +151,8 @@ EARSHOT_ALLOWED_PRIVATE_HOSTS = env.list("EARSHOT_ALLOWED_PRIVATE_HOSTS", defaul
 EARSHOT_FETCH_TIMEOUT = env.float("EARSHOT_FETCH_TIMEOUT", default=20.0)
 EARSHOT_FETCH_MAX_BYTES = env.int("EARSHOT_FETCH_MAX_BYTES", default=5 * 1024 * 1024)
 EARSHOT_FETCH_MAX_REDIRECTS = env.int("EARSHOT_FETCH_MAX_REDIRECTS", default=5)
+# Items stored per transaction: a killed worker keeps every committed batch.
+EARSHOT_STORE_BATCH_SIZE = env.int("EARSHOT_STORE_BATCH_SIZE", default=1000)
 # How often beat looks for sources that are due; each source keeps its own interval.
 EARSHOT_DISPATCH_INTERVAL = env.int("EARSHOT_DISPATCH_INTERVAL", default=30)
 # After this many failures in a row a source is polled less often (doubling, capped).

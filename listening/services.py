@@ -22,9 +22,6 @@ from listening.text import clean_text, item_text
 
 logger = logging.getLogger(__name__)
 
-# Items are stored in batches of this size, each in its own transaction: a worker killed
-# mid-feed keeps what it committed, and the rerun skips those by id.
-STORE_BATCH_SIZE = 1000
 # SQLite limits bound parameters per statement; PostgreSQL is happy with large IN lists.
 _ID_LOOKUP_CHUNK = 5000
 
@@ -172,7 +169,7 @@ def items_store(
     items: Sequence[RawItem],
     matcher: BrandMatcher,
     fetched_at: datetime | None = None,
-    batch_size: int = STORE_BATCH_SIZE,
+    batch_size: int | None = None,
 ) -> StoreResult:
     """Match, score and store the new items of one source.
 
@@ -183,6 +180,9 @@ def items_store(
     batch.
     """
     fetched_at = fetched_at or timezone.now()
+    # Each batch is its own transaction: a worker killed mid-feed keeps what it committed,
+    # and the rerun skips those by id.
+    batch_size = batch_size or settings.EARSHOT_STORE_BATCH_SIZE
     result = StoreResult(seen=len(items))
     unique: dict[str, RawItem] = {}
     for item in items:

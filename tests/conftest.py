@@ -1,8 +1,23 @@
-"""Shared fixtures. Tests run on real PostgreSQL when reachable (see dev.py test)."""
+"""Shared fixtures. Tests run on real PostgreSQL and Redis when reachable (see dev.py test)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 
 from tests.feedserver import LocalFeedServer
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real outside data beside the repository (../shared/data)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
 
 
 @pytest.fixture
@@ -14,3 +29,9 @@ def feed_server(settings):
         yield server
     finally:
         server.close()
+
+
+def pytest_report_header(config):
+    backend = os.environ.get("EARSHOT_TEST_BACKEND", "as configured")
+    broker = os.environ.get("EARSHOT_TEST_BROKER", "as configured")
+    return f"earshot: database={backend} broker={broker}"

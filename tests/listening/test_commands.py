@@ -1,0 +1,209 @@
+"""The admin CLI as users, tests and benchmarks call it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from listening.models import Brand, Mention, Source
+from tests.feeds import numbered_items, rss_feed, rss_item
+
+pytestmark = pytest.mark.django_db
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def test_add_brand_creates_a_brand_and_links_a_competitor():
+    run("add_brand", "Acme", "--query", 'acme OR "acme corp"')
+    output = run("add_brand", "Globex", "--query", "globex", "--competitor-of", "acme")
+
+    assert "Created brand Globex" in output and "competitor of acme" in output
+    assert list(Brand.objects.get(name="Acme").competitors.values_list("name", flat=True)) == [
+        "Globex"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("(acme OR globex", "parenthes"),
+        ('"acme corp', "quote"),
+        ("acme AND", "AND"),
+        ("   ", "empty"),
+    ],
+)
+def test_add_brand_rejects_a_bad_query_with_a_message_that_says_where(query, words):
+    with pytest.raises(CommandError) as excinfo:
+        run("add_brand", "Acme", "--query", query)
+    assert words.lower() in str(excinfo.value).lower()
+    assert not Brand.objects.exists()
+
+
+def test_add_brand_rejects_an_unknown_competitor_owner():
+    with pytest.raises(CommandError, match="No brand named"):
+        run("add_brand", "Globex", "--query", "globex", "--competitor-of", "Nobody")
+
+
+def test_add_source_validates_its_input():
+    run("add_brand", "Acme", "--query", "acme")
+    output = run(
+        "add_source",
+        "--brand",
+        "Acme",
+        "--kind",
+        "rss",
+        "--url",
+        "https://news.example/feed.xml",
+        "--interval",
+        "600",
+    )
+    assert "Added rss source" in output
+    assert Source.objects.get().poll_interval == 600
+
+    with pytest.raises(CommandError, match="No brand named"):
+        run("add_source", "--brand", "Nope", "--kind", "rss", "--url", "https://x.example/")
+    with pytest.raises(CommandError, match="url"):
+        run("add_source", "--brand", "Acme", "--kind", "rss", "--url", "not a url")
+    with pytest.raises(CommandError, match="interval"):
+        run(
+            "add_source",
+            "--brand",
+            "Acme",
+            "--kind",
+            "rss",
+            "--url",
+            "https://y.example/",
+            "--interval",
+            "5",
+        )
+
+
+def test_fetch_sources_prints_per_source_counts_and_failures(feed_server):
+    run("add_brand", "Acme", "--query", "acme")
+    good = feed_server.add("/good.xml", rss_feed(numbered_items(5)))
+    bad = feed_server.add("/bad.xml", b"<html><body>hi</body></html>", content_type="text/html")
+    run("add_source", "--brand", "Acme", "--kind", "rss", "--url", good)
+    run("add_source", "--brand", "Acme", "--kind", "rss", "--url", bad)
+
+    output = run("fetch_sources")
+
+    assert "HTTP 200, 5 seen, 5 new, 0 duplicate, 0 unmatched" in output
+    assert "FAILED [not_a_feed]" in output
+    assert "Done: 2 source(s), 1 failed, 5 seen, 5 new" in output
+    again = run("fetch_sources", "--source", str(Source.objects.get(url=good).pk))
+    assert "5 seen, 0 new, 5 duplicate" in again
+
+
+def test_fetch_sources_rejects_an_unknown_source_id():
+    with pytest.raises(CommandError, match="No source with id 4242"):
+        run("fetch_sources", "--source", "4242")
+
+
+@pytest.fixture
+def stored(feed_server):
+    run("add_brand", "Acme", "--query", "acme")
+    run("add_brand", "Globex", "--query", "globex", "--competitor-of", "Acme")
+    items = [
+        rss_item(
+            "1",
+            "Acme is great",
+            "I love it, thanks Acme!",
+            link="https://x.example/1",
+            author="ann@example.com (Ann)",
+        ),
+        rss_item("2", "Globex is down", "Globex outage again, terrible."),
+        rss_item("3", "Acme vs Globex", 'Acme, "quoted", and Globex; commas, too.'),
+    ]
+    url = feed_server.add("/f.xml", rss_feed(items))
+    run("add_source", "--brand", "Acme", "--kind", "rss", "--url", url)
+    run("fetch_sources")
+
+
+def test_export_mentions_writes_csv_with_the_promised_columns(stored):
+    output = run("export_mentions", "--brand", "Acme", "--format", "csv")
+
+    rows = list(csv.DictReader(io.StringIO(output)))
+    assert {
+        "id",
+        "source",
+        "external_id",
+        "url",
+        "author",
+        "published_at",
+        "text",
+        "compound",
+        "label",
+        "matched_terms",
+    } <= set(rows[0])
+    assert [r["external_id"] for r in rows] == ["1", "3"]
+    first = rows[0]
+    mention = Mention.objects.get(external_id="1")
+    assert first["text"] == mention.text == "Acme is great. I love it, thanks Acme!"
+    assert first["published_at"] == "2026-11-01T12:00:00Z"
+    assert first["label"] == "positive" and float(first["compound"]) == mention.compound
+    assert first["matched_terms"] == "acme" and first["url"] == "https://x.example/1"
+    assert rows[1]["text"] == 'Acme vs Globex. Acme, "quoted", and Globex; commas, too.'
+
+
+def test_export_mentions_writes_jsonl_and_filters_by_date(stored):
+    output = run("export_mentions", "--brand", "Globex", "--format", "jsonl")
+    records = [json.loads(line) for line in output.splitlines()]
+    assert [r["external_id"] for r in records] == ["2", "3"]
+    assert records[0]["label"] == "negative" and records[0]["matched_terms"] == ["globex"]
+
+    assert run("export_mentions", "--brand", "Globex", "--since", "2026-11-02") == ""
+    since_morning = run(
+        "export_mentions",
+        "--brand",
+        "Globex",
+        "--format",
+        "jsonl",
+        "--since",
+        "2026-11-01T11:00:00+00:00",
+    )
+    assert len(since_morning.splitlines()) == 2
+
+
+def test_export_mentions_rejects_a_bad_date_and_an_unknown_brand(stored):
+    with pytest.raises(CommandError, match="not a date"):
+        run("export_mentions", "--brand", "Acme", "--since", "yesterday-ish")
+    with pytest.raises(CommandError, match="No brand named"):
+        run("export_mentions", "--brand", "Nobody")
+
+
+def test_a_bad_command_line_exits_non_zero_with_a_clear_message():
+    env = {**os.environ, "DEBUG": "true"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "add_source",
+            "--brand",
+            "X",
+            "--kind",
+            "ftp",
+            "--url",
+            "ftp://x.example/",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "invalid choice: 'ftp'" in result.stderr
