@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip as gzip_module
 import mimetypes
 import socket
+import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -228,13 +229,17 @@ class _Handler(BaseHTTPRequestHandler):
 class LocalFeedServer:
     """A threaded HTTP server on 127.0.0.1 with routes tests configure."""
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        """ssl_context (server side) makes it an https server, for certificate tests."""
         self._state = _State()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = self._state
+        if ssl_context is not None:
+            self._server.socket = ssl_context.wrap_socket(self._server.socket, server_side=True)
         self.host: str = "127.0.0.1"
         self.port: int = self._server.server_address[1]
-        self.base_url = f"http://{self.host}:{self.port}"
+        scheme = "https" if ssl_context is not None else "http"
+        self.base_url = f"{scheme}://{self.host}:{self.port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
