@@ -493,10 +493,14 @@ def _open(
         if remaining <= 0:
             break
         step = min(timeout, remaining)
+        try:
+            request = requests.Request(
+                "GET", target.url_for_address(address), headers=dict(send_headers)
+            ).prepare()
+        except (requests.RequestException, ValueError) as exc:
+            # e.g. a header value with a newline: nothing was sent, and retrying cannot help.
+            raise InvalidURL(f"Cannot build a request for {target.url}: {exc}") from None
         adapter = _PinnedAdapter(target, address, deadline)
-        request = requests.Request(
-            "GET", target.url_for_address(address), headers=dict(send_headers)
-        ).prepare()
         try:
             response = adapter.send(
                 request, stream=True, timeout=(step, step), verify=verify, proxies={}
