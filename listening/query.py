@@ -14,7 +14,7 @@ The language
 ------------
 * Terms match whole words, case-insensitively (NFKC + str.casefold), so ``acme`` matches
   "Acme's", "ACME!", "#acme" and "@acme" but not "acmecorp". A word is a run of Unicode word
-  characters (``\\w``, plus combining marks so "हिन्दी" or a decomposed "é" stay one word).
+  characters (``\\w``, plus the BMP's combining marks so "हिन्दी" stays one word).
   ``\\w`` includes the underscore, so "acme_corp" is one word and ``acme`` does not match it.
 * Scripts written without spaces (Han, kana, Thai, Lao, Khmer, Myanmar) are split into one
   word per character, so a term like ``東京`` is a phrase of its characters and matches
@@ -32,8 +32,9 @@ The language
 * ``#acmefail`` matches only the hashtag "#AcmeFail". ``@acme`` matches only the mention
   "@acme", including "@acme@mastodon.social" (the handle is the part before a second "@");
   ``@acme@mastodon.social`` matches only that full address. Bluesky-style "@acme.bsky.social"
-  is the mention "@acme" followed by the words "bsky social".
-  Inside quotes, "#" and "@" are plain punctuation.
+  in a text is the mention "@acme" followed by the words "bsky social"; as a query term it is
+  an error (write ``@acme``). Inside quotes, "#" and "@" are plain punctuation; typographic
+  quotes (“...”) work like straight ones.
 * Field filters: ``author:jdoe`` / ``author:"Jane Doe"`` (whole words of the item's author
   handle and name), ``site:acme.example`` (URL host is the domain or a subdomain of it; a
   leading "www." is ignored; items without a URL never match), ``lang:en`` (the item's
@@ -445,11 +446,18 @@ class _Not(_Node):
         return ()
 
 
-class _And(_Node):
+class _Group(_Node):
     __slots__ = ("children",)
 
     def __init__(self, children: list[_Node]) -> None:
         self.children = tuple(children)
+
+    def positive_labels(self) -> Iterable[str]:
+        return chain.from_iterable(child.positive_labels() for child in self.children)
+
+
+class _And(_Group):
+    __slots__ = ()
 
     def matches(self, doc: MatchDocument) -> bool:
         # A plain loop: all() over a generator costs ~0.3 us more per node on the hot path.
@@ -467,14 +475,12 @@ class _And(_Node):
         return True
 
     def loose_not(self) -> _Not | None:
+        # Matching without a positive term needs every conjunct to allow it.
         loose = [child.loose_not() for child in self.children]
         return loose[0] if all(loose) else None
 
-    def positive_labels(self) -> Iterable[str]:
-        return chain.from_iterable(child.positive_labels() for child in self.children)
 
-
-class _Or(_And):
+class _Or(_Group):
     __slots__ = ()
 
     def matches(self, doc: MatchDocument) -> bool:
@@ -490,6 +496,7 @@ class _Or(_And):
         return matched
 
     def loose_not(self) -> _Not | None:
+        # One alternative that can match without a positive term is enough.
         return next((n for n in (child.loose_not() for child in self.children) if n), None)
 
 
