@@ -1,0 +1,225 @@
+"""load_demo: the fictional brands, feeds and user that make a fresh install show something."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from listening import demo
+from listening.models import Brand, Source
+from listening.services import brand_create, source_create, source_poll
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "earshot-demo"  # noqa: S105 - printed on purpose; a local demo login
+# Short enough that a demo shows new items soon after they appear, long enough to be polite.
+DEMO_POLL_INTERVAL = 300
+
+
+def _is_local_host(host: str) -> bool:
+    """Whether fetching from host needs an EARSHOT_ALLOWED_PRIVATE_HOSTS entry.
+
+    Only what can be told without DNS: localhost and private or loopback address literals.
+    """
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not address.is_global
+
+
+def _allow_listed(host: str, port: int, allowed: list[str]) -> bool:
+    # The fetcher accepts "host" (any port) or "host:port"; hosts compare as written or as
+    # the same IP address ("::1" and "[::1]").
+    def same(a: str, b: str) -> bool:
+        try:
+            return ipaddress.ip_address(a) == ipaddress.ip_address(b)
+        except ValueError:
+            return a == b
+
+    host = host.strip("[]").rstrip(".").lower()
+    for entry in allowed:
+        entry = entry.strip().lower()
+        if entry.startswith("["):
+            entry_host, _, rest = entry[1:].partition("]")
+            entry_port = rest[1:]
+        elif entry.count(":") == 1:
+            entry_host, _, entry_port = entry.partition(":")
+        else:
+            entry_host, entry_port = entry, ""
+        if same(host, entry_host.rstrip(".")) and entry_port in ("", str(port)):
+            return True
+    return False
+
+
+class Command(BaseCommand):
+    help = (
+        "Load the demo: Acme Mobile with competitors Globex and Initech Telecom, three sample "
+        "feeds served by this Earshot at --base-url, and a local 'demo' superuser. Idempotent."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--base-url",
+            default="http://127.0.0.1:8000",
+            help="Where this Earshot's web server is reachable by the worker.",
+        )
+        parser.add_argument(
+            "--fetch",
+            action="store_true",
+            help="Also poll the demo sources once now, in this process (no worker needed).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        base_url = options["base_url"].rstrip("/")
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise CommandError(f"--base-url must be an http(s) URL, not {base_url!r}.")
+        changes: list[str] = []
+        try:
+            with transaction.atomic():
+                acme = self._brands(changes)
+                sources = self._sources(acme, base_url, changes)
+                self._user(changes)
+        except ValidationError as exc:
+            raise CommandError(f"Could not load the demo: {'; '.join(exc.messages)}") from exc
+
+        for line in changes:
+            self.stdout.write(f"  {line}")
+        if changes:
+            self.stdout.write(self.style.SUCCESS(f"Demo loaded ({len(changes)} changes)."))
+        else:
+            self.stdout.write("Demo already loaded: nothing to change.")
+        self.stdout.write(
+            f"Brands: {', '.join(b.name for b in demo.BRANDS)}. "
+            f"Feeds: {', '.join(s.url for s in sources)} (polled every {DEMO_POLL_INTERVAL} s)."
+        )
+        self._warn_if_not_allowed(parts.hostname, parts.port or _default_port(parts.scheme))
+        if options["fetch"]:
+            self._fetch(sources)
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _brands(self, changes: list[str]) -> Brand:
+        main, *competitors = demo.BRANDS
+        acme = Brand.objects.filter(name__iexact=main.name).first()
+        if acme is None:
+            acme = brand_create(
+                name=main.name, query=main.query, handles=main.handles, domains=main.domains
+            )
+            changes.append(f"Created brand {acme.name}: {acme.query}")
+        for spec in competitors:
+            brand = Brand.objects.filter(name__iexact=spec.name).first()
+            if brand is None:
+                brand = brand_create(
+                    name=spec.name,
+                    query=spec.query,
+                    handles=spec.handles,
+                    domains=spec.domains,
+                    competitor_of=acme.name,
+                )
+                changes.append(f"Created competitor {brand.name}: {brand.query}")
+            elif not acme.competitors.filter(pk=brand.pk).exists():
+                # The brand exists (made by hand, or unlinked in admin): link it again so the
+                # demo's share of voice has its competitors.
+                acme.competitors.add(brand)
+                changes.append(f"Made {brand.name} a competitor of {acme.name}")
+        return acme
+
+    def _sources(self, acme: Brand, base_url: str, changes: list[str]) -> list[Source]:
+        sources = []
+        for spec in demo.FEEDS.values():
+            path = reverse("listening:demo-feed", kwargs={"name": spec.name, "ext": spec.ext})
+            url = base_url + path
+            name = f"Demo: {spec.title}"
+            # Found by name, or by path when the name was edited: a second run with another
+            # --base-url (dev.py run --port 8001) moves the source instead of adding one.
+            source = Source.objects.filter(brand=acme, kind=Source.Kind.RSS, name=name).first()
+            if source is None:
+                source = (
+                    Source.objects.filter(brand=acme, kind=Source.Kind.RSS, url__endswith=path)
+                    .order_by("pk")
+                    .first()
+                )
+            if source is None:
+                source = source_create(
+                    brand=acme,
+                    kind=Source.Kind.RSS,
+                    url=url,
+                    poll_interval=DEMO_POLL_INTERVAL,
+                    name=name,
+                )
+                changes.append(f"Created source {source.name}: {url}")
+            elif source.url != url:
+                old = source.url
+                source.url = url
+                # The old server's validators mean nothing to the new one; poll it right away.
+                source.etag = source.last_modified = ""
+                source.next_poll_at = timezone.now()
+                source.full_clean()
+                source.save(update_fields=["url", "etag", "last_modified", "next_poll_at"])
+                changes.append(f"Moved source {source.name}: {old} -> {url}")
+            sources.append(source)
+        return sources
+
+    def _user(self, changes: list[str]) -> None:
+        user_model = get_user_model()
+        if user_model.objects.filter(username=DEMO_USERNAME).exists():
+            return
+        user_model.objects.create_superuser(
+            username=DEMO_USERNAME, email="demo@earshot.example", password=DEMO_PASSWORD
+        )
+        changes.append(
+            f"Created superuser {DEMO_USERNAME!r} with password {DEMO_PASSWORD!r} "
+            "(for local use only: change or delete it before exposing this instance)"
+        )
+
+    def _warn_if_not_allowed(self, host: str, port: int) -> None:
+        if not _is_local_host(host):
+            return
+        if _allow_listed(host, port, list(settings.EARSHOT_ALLOWED_PRIVATE_HOSTS)):
+            return
+        netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.stderr.write(
+            self.style.WARNING(
+                f"Warning: {netloc} is a local address and fetching refuses local addresses "
+                f"unless allowed, so the demo feeds will fail to fetch. Add {netloc} to "
+                f"EARSHOT_ALLOWED_PRIVATE_HOSTS (e.g. in .env: "
+                f"EARSHOT_ALLOWED_PRIVATE_HOSTS={netloc}) and restart the worker."
+            )
+        )
+
+    def _fetch(self, sources: list[Source]) -> None:
+        self.stdout.write("Fetching the demo sources once now...")
+        for source in sources:
+            result = source_poll(source_id=source.pk)
+            if result is None:
+                continue
+            log = result.fetch_log
+            if log.is_success:
+                self.stdout.write(
+                    f"  {source.name}: HTTP {log.http_status}, {log.items_seen} seen, "
+                    f"{log.items_new} new, {log.items_duplicate} already stored, "
+                    f"{log.items_unmatched} unmatched"
+                )
+            else:
+                self.stderr.write(
+                    self.style.ERROR(
+                        f"  {source.name}: {log.error_class}: {log.error_message[:300]}"
+                    )
+                )
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
