@@ -207,7 +207,9 @@ class Command(BaseCommand):
             if result is None:
                 continue
             log = result.fetch_log
-            if log.is_success:
+            if log.is_success and log.http_status == 304:
+                self.stdout.write(f"  {source.name}: HTTP 304, not modified since the last poll")
+            elif log.is_success:
                 self.stdout.write(
                     f"  {source.name}: HTTP {log.http_status}, {log.items_seen} seen, "
                     f"{log.items_new} new, {log.items_duplicate} already stored, "
