@@ -132,8 +132,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # Redis re-delivers an unacknowledged (acks_late) task after visibility_timeout, so it
     # must exceed the slowest task's hard time limit by a wide margin.
+    _visibility_timeout = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+        "visibility_timeout": _visibility_timeout,
+        # kombu sweeps for abandoned messages every interval * throttle seconds (100 s by
+        # default); keep the sweep well inside a short visibility timeout.
+        "unacked_restore_interval": min(10, max(1, _visibility_timeout // 2)),
+        "unacked_restore_throttle": 1 if _visibility_timeout < 600 else 10,
     }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

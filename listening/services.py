@@ -18,7 +18,7 @@ from listening.connectors.registry import SourceState, connector_for
 from listening.models import Author, Brand, FetchLog, Mention, Source
 from listening.query import CompiledQuery, MatchDocument, QueryError, compile_query
 from listening.sentiment import get_analyzer, label_for
-from listening.text import clean_text, item_text
+from listening.text import clean_text, join_title_body
 
 logger = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ def items_store(
         scored: list[tuple[RawItem, str, str, dict[str, float], list[tuple[int, list[str]]]]] = []
         for item in batch:
             title = clean_text(item.title)
-            text = item_text(title, clean_text(item.body))
+            text = join_title_body(title, clean_text(item.body))
             if not text:
                 result.unmatched += 1
                 continue

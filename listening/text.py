@@ -75,8 +75,12 @@ def item_text(title: str, body: str) -> str:
     Feeds often repeat the headline as the first sentence of the description, and tweets-like
     sources have no title at all, so the title is only prepended when it adds something.
     """
-    clean_title = clean_text(title)
-    clean_body = clean_text(body)
+    return join_title_body(clean_text(title), clean_text(body))
+
+
+def join_title_body(clean_title: str, clean_body: str) -> str:
+    """item_text() for a title and body that are already clean (never clean text twice:
+    unescaping "&amp;lt;" twice would turn it into "<")."""
     if not clean_body:
         return clean_title
     if not clean_title or clean_body.casefold().startswith(clean_title.casefold()):

@@ -165,7 +165,10 @@ def test_export_mentions_writes_jsonl_and_filters_by_date(stored):
     assert [r["external_id"] for r in records] == ["2", "3"]
     assert records[0]["label"] == "negative" and records[0]["matched_terms"] == ["globex"]
 
-    assert run("export_mentions", "--brand", "Globex", "--since", "2026-11-02") == ""
+    assert (
+        run("export_mentions", "--brand", "Globex", "--format", "jsonl", "--since", "2026-11-02")
+        == ""
+    )
     since_morning = run(
         "export_mentions",
         "--brand",

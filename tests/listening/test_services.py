@@ -131,7 +131,7 @@ def test_it_uses_conditional_get_and_a_304_stores_nothing(acme, feed_server):
 
     assert log.http_status == 304 and log.items_seen == 0 and log.error_class == ""
     second_request = feed_server.requests_for("/feed.xml")[-1]
-    assert second_request.headers.get("If-None-Match") == '"v1"'
+    assert second_request.header("If-None-Match") == '"v1"'
     assert Mention.objects.count() == 3
 
 
