@@ -44,7 +44,8 @@ from feedparser.datetimes import _parse_date
 from feedparser.encodings import parse_content_type
 from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
-from feedparser.urls import _urljoin, make_safe_absolute_uri
+from feedparser.urls import _urljoin as _feedparser_urljoin
+from feedparser.urls import make_safe_absolute_uri
 from lxml import etree
 
 from listening.connectors.base import (
@@ -81,6 +82,22 @@ class ParsedFeed:
 
 
 MAX_EXTERNAL_ID = 255
+
+
+# A plain absolute web URL (lower-case scheme, simple host, no userinfo, no empty query or
+# fragment, no ";" params, no controls or spaces): urljoin() returns it unchanged, and joining
+# 24,000 of them was 15% of the benchmark's parse time.
+_PLAIN_ABSOLUTE_URL = re.compile(
+    r"https?://[A-Za-z0-9.\-_]+(?::[0-9]{1,5})?(?:/[^\x00-\x20\x7f?#;\\]*)?"
+    r"(?:\?[^\x00-\x20\x7f#]+)?(?:#[^\x00-\x20\x7f]+)?\Z"
+)
+
+
+def _urljoin(base: str, uri: str) -> str:
+    """feedparser's _urljoin, skipped for URLs it would return unchanged."""
+    if _PLAIN_ABSOLUTE_URL.match(uri):
+        return uri
+    return _feedparser_urljoin(base, uri)
 
 
 def stable_item_id(link: str, title: str, published: str) -> str:
