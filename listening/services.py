@@ -320,8 +320,12 @@ def source_poll(*, source_id: int) -> PollResult | None:
         update_fields += ["etag", "last_modified"]
     source.save(update_fields=update_fields)
     logger.info(
-        "source polled",
-        extra={"source_id": source.pk, "new": stored.new, "seen": stored.seen},
+        "source_id=%s polled: HTTP %s, %s seen, %s new",
+        source.pk,
+        page.http_status,
+        stored.seen,
+        stored.new,
+        extra={"source_id": source.pk},
     )
     return PollResult(fetch_log=log)
 
@@ -351,7 +355,10 @@ def _poll_failed(
         next_poll_at=now + _backoff_delay(source, failures),
     )
     logger.warning(
-        "source poll failed",
+        "source_id=%s poll failed: %s: %s",
+        source.pk,
+        error_class,
+        message[:200],
         extra={"source_id": source.pk, "error_class": error_class},
     )
     return PollResult(
