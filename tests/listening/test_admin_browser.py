@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from listening.models import Brand, FetchLog, Mention
 from listening.services import brand_create, source_create, source_poll
@@ -41,19 +42,28 @@ if not CHROMIUM.exists() and os.environ.get("CI", "").strip().lower() != "true":
         allow_module_level=True,
     )
 
-# Playwright's sync API runs an asyncio event loop in this (the test) thread. Django refuses
-# ORM calls from a thread with a running loop (SynchronousOnlyOperation), although here every
-# call is plain blocking code between browser steps, never inside a coroutine. The live server
-# answers the browser from its own thread, which this does not concern.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def orm_beside_playwright() -> Iterator[None]:
+    """Let the tests use the ORM while Playwright's sync API is running.
+
+    The sync API keeps an asyncio event loop running in this (the test) thread, and Django
+    refuses ORM calls from a thread with a running loop (SynchronousOnlyOperation). Every
+    ORM call here is plain blocking code between browser steps, never inside a coroutine, so
+    the check is switched off, only for as long as this module's browser is open (not for
+    the rest of the pytest session). The live server answers the browser from its own
+    thread, which this does not concern.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
+
+
+@pytest.fixture(scope="module")
+def browser(orm_beside_playwright) -> Iterator[Browser]:
     # Under CI=true a missing /usr/bin/chromium makes this launch fail: no silent skip there.
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -293,6 +303,21 @@ def test_hostile_feed_text_is_shown_as_text_and_links_are_safe(
     assert "<b>nothing to see</b>" in evil.text and "__pwned" not in evil.text
     author_name = str(evil.author)
     assert "<b>Mallory</b>" in author_name
+    # The RSS connector already drops non-web links (the evil item is stored without one);
+    # a row written with one by an older version or another connector must not get a link
+    # in the admin either.
+    Mention.objects.create(
+        source=evil.source,
+        external_id="legacy",
+        url="javascript:alert(1)",
+        text="Acme legacy row with a script link",
+        published_at=evil.published_at,
+        neg=0.0,
+        neu=1.0,
+        pos=0.0,
+        compound=0.0,
+        label="neutral",
+    )
 
     sign_in(page, live_server, admin_user)
     page.goto(f"{live_server.url}/admin/listening/mention/")
@@ -307,6 +332,10 @@ def test_hostile_feed_text_is_shown_as_text_and_links_are_safe(
     # javascript: links are never offered ("-" is the admin's sign for an empty value).
     expect(evil_row.locator("td.field-link")).to_have_text("-")
     expect(evil_row.locator("td.field-link a")).to_have_count(0)
+
+    legacy_row = row(page, "Acme legacy row")
+    expect(legacy_row.locator("td.field-link")).to_have_text("-")
+    expect(legacy_row.locator("a[href^='javascript']")).to_have_count(0)
 
     fine_link = row(page, "Acme ships on time").locator("td.field-link a")
     expect(fine_link).to_have_text("open")
@@ -323,4 +352,22 @@ def test_hostile_feed_text_is_shown_as_text_and_links_are_safe(
     expect(page.locator(".field-author .readonly")).to_contain_text(author_name)
     expect(page.locator("#content-main a[href^='javascript']")).to_have_count(0)
     expect(page.locator("#content-main img")).to_have_count(0)
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+
+    # The same stored text on "Test a query" is text too.
+    page.goto(f"{live_server.url}/admin/listening/brand/test-query/")
+    page.get_by_label("Query").fill("recall OR legacy")
+    page.get_by_role("button", name=re.compile("Test against the newest")).click()
+    expect(page.locator("#query-test-summary")).to_have_text(
+        "Matches 2 of the newest 3 stored mentions."
+    )
+    matched = page.locator("#query-test-results tbody tr").filter(has_text="Acme recall")
+    expect(matched.locator("td").nth(1)).to_have_text(evil.text)
+    expect(page.locator("#query-test-results").locator("b, img, script")).to_have_count(0)
+
+    page.goto(f"{live_server.url}/admin/listening/mention/")
+    row(page, "Acme legacy row").locator("th a, td a").first.click()
+    expect(page.get_by_role("heading", name="View mention")).to_be_visible()
+    expect(page.locator(".field-url .readonly")).to_have_text("javascript:alert(1)")
+    expect(page.locator("#content-main a[href^='javascript']")).to_have_count(0)
     assert page.evaluate("typeof window.__pwned") == "undefined"
