@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 # SQLite limits bound parameters per statement; PostgreSQL is happy with large IN lists.
 _ID_LOOKUP_CHUNK = 5000
+_URL_MAX_LENGTH = Mention._meta.get_field("url").max_length
 
 
 # --- Brands and sources ------------------------------------------------------------------
@@ -122,8 +123,11 @@ def _existing_external_ids(source_id: int, external_ids: Sequence[str]) -> set[s
 
 
 def _http_url_or_blank(url: str) -> str:
-    # URLs from strangers are kept only when they are plain web links.
-    return url if url.startswith(("http://", "https://")) else ""
+    """URLs from strangers are kept only when they are plain web links that fit the column
+    (a truncated URL would point somewhere else; an over-long one would fail the batch)."""
+    if len(url) <= _URL_MAX_LENGTH and url.startswith(("http://", "https://")):
+        return url
+    return ""
 
 
 def _authors_upsert(platform: str, items: Sequence[RawItem]) -> dict[str, int]:
@@ -138,9 +142,7 @@ def _authors_upsert(platform: str, items: Sequence[RawItem]) -> dict[str, int]:
             platform=platform,
             handle=handle,
             display_name=item.author_name.strip()[:300],
-            profile_url=item.author_url
-            if item.author_url.startswith(("http://", "https://"))
-            else "",
+            profile_url=_http_url_or_blank(item.author_url),
             followers=item.author_followers,
             updated_at=now,
         )
@@ -221,7 +223,7 @@ def items_store(
                 MentionRow(
                     source_id=source.pk,
                     external_id=item.external_id,
-                    url=item.url,
+                    url=_http_url_or_blank(item.url),
                     author_id=author_ids.get(item.author_handle.strip()[:300]),
                     title=title,
                     text=text,

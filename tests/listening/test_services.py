@@ -332,3 +332,27 @@ def test_the_stored_text_is_the_clean_text_that_was_scored(acme, feed_server):
     assert mention.text == "Hello & welcome. Acme\u2019s new plan is awesome!"
     assert "alert" not in mention.text
     assert mention.compound == services.get_analyzer().polarity_scores(mention.text)["compound"]
+
+
+def test_only_plain_web_links_are_kept_from_items(acme, feed_server):
+    long_url = "https://news.example/" + "a" * 2100
+    items = [
+        rss_item("js", "Acme one", link="javascript:alert(1)"),
+        rss_item("long", "Acme two", link=long_url),
+        rss_item("ok", "Acme three", link="https://news.example/3"),
+    ]
+    source = make_source(acme, feed_server.add("/f.xml", rss_feed(items)))
+
+    source_poll(source_id=source.pk)
+
+    urls = dict(Mention.objects.values_list("external_id", "url"))
+    assert urls == {"js": "", "long": "", "ok": "https://news.example/3"}
+
+
+def test_backslashes_and_tabs_survive_the_bulk_insert_exactly(acme, feed_server):
+    title = "Acme path C:\\new\\table\tand \\N here"
+    source = make_source(acme, feed_server.add("/f.xml", rss_feed([rss_item("b", title)])))
+
+    source_poll(source_id=source.pk)
+
+    assert Mention.objects.get().text == "Acme path C:\\new\\table and \\N here"
