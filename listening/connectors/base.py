@@ -3,12 +3,22 @@
 A connector turns a source's configuration into items in one shape (RawItem) and knows
 nothing of the ORM or Celery: services persist what connectors return. Adding a source type is
 a module in this package plus one entry in listening/connectors/registry.py.
+
+Two kinds of connector:
+- polled (Connector.fetch): beat schedules the source; each call returns one page of items
+  since the cursor, and says whether another page is available right away (pagination,
+  history backfill). The service stores the page, then saves the new cursor.
+- live (StreamConnector.stream): a long-lived supervised process (manage.py run_streams)
+  consumes a stream and receives batches of items with the cursor to resume from.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 class ConnectorError(Exception):
@@ -30,12 +40,20 @@ class SourceUnavailable(ConnectorError):
     is_transient = True
 
 
+class ConfigError(ConnectorError):
+    """A source's configuration cannot work (missing option, bad value). Not retried."""
+
+    error_class = "bad_config"
+
+
 @dataclass(slots=True)
 class RawItem:
     """One item as the source gave it, before cleaning, matching and scoring.
 
-    title and body may hold HTML and entities; services normalise them. external_id is the
-    item's stable id at the source (feed GUID, or a hash of link + title + date).
+    This is Earshot's common mention shape (README "The common mention shape"): connectors,
+    webhooks and imports all produce it. title and body may hold HTML and entities; services
+    normalise them. external_id is the item's stable id at the source (feed GUID, post id, or
+    a hash of link + title + date).
     """
 
     external_id: str
@@ -45,14 +63,25 @@ class RawItem:
     author_handle: str = ""
     author_name: str = ""
     author_url: str = ""
+    # Reach as of this mention: followers, or karma where that is what the platform has.
     author_followers: int | None = None
     published_at: datetime | None = None
     language: str = ""
+    # Where the item was posted ("hackernews", "reddit", "mastodon", "bluesky", "web", ...);
+    # empty means the connector's platform.
+    platform: str = ""
+    # Threads: the external id of the post this one replies to, and of the conversation root.
+    in_reply_to: str = ""
+    thread_id: str = ""
+    # Engagement counts when the source gives them (None = unknown, not zero).
+    like_count: int | None = None
+    reply_count: int | None = None
+    repost_count: int | None = None
 
 
 @dataclass(slots=True)
 class FetchedPage:
-    """What one fetch round of a source returned."""
+    """What one fetch of a source returned."""
 
     items: list[RawItem] = field(default_factory=list)
     http_status: int | None = None
@@ -63,20 +92,37 @@ class FetchedPage:
     last_modified: str = ""
     # Non-fatal problems (feed flagged ill-formed but parsed, items skipped): shown in admin.
     warnings: list[str] = field(default_factory=list)
+    # The connector-owned cursor to store once these items are stored (None = keep the old
+    # one). Opaque to services: connectors usually encode a small JSON object.
+    cursor: str | None = None
+    # Another page is available right now (next page of a search, older history during a
+    # backfill): the service stores this page, then calls fetch again with the new cursor.
+    has_more: bool = False
+    # Human-readable backfill progress for admin, e.g. "history back to 2026-10-24 (3 pages)".
+    progress: str = ""
 
 
 @dataclass(slots=True, frozen=True)
 class SourceState:
-    """What a connector may know of a source: its address and its cursor from last time."""
+    """What a connector may know of a source: its address, options and cursor."""
 
     source_id: int
     kind: str
     url: str
     etag: str = ""
     last_modified: str = ""
+    # Per-kind options validated by Connector.validate_config (hashtag, subreddit, token...).
+    config: Mapping[str, Any] = field(default_factory=dict)
+    # The cursor the connector returned last time; "" on the very first fetch.
+    cursor: str = ""
+    # Positive terms of the queries the source listens for (its brand's and competitors'),
+    # for APIs that search server-side. Connectors OR them; Earshot matches locally anyway.
+    search_terms: tuple[str, ...] = ()
+    # On a first fetch (empty cursor): how far back history should be fetched, in pages.
+    backfill_since: datetime | None = None
 
     @classmethod
-    def from_source(cls, source: object) -> SourceState:
+    def from_source(cls, source: object, **extra: Any) -> SourceState:
         # Duck-typed on purpose: connectors stay free of ORM imports.
         return cls(
             source_id=source.pk,  # type: ignore[attr-defined]
@@ -84,13 +130,94 @@ class SourceState:
             url=source.url,  # type: ignore[attr-defined]
             etag=source.etag,  # type: ignore[attr-defined]
             last_modified=source.last_modified,  # type: ignore[attr-defined]
+            config=dict(getattr(source, "config", None) or {}),
+            cursor=getattr(source, "cursor", "") or "",
+            **extra,
         )
 
 
+@dataclass(slots=True, frozen=True)
+class ConfigField:
+    """An option a connector takes, for admin help and add_source --option KEY=VALUE."""
+
+    name: str
+    help: str
+    required: bool = False
+    default: str = ""
+    # Secrets (access tokens) are never printed back.
+    secret: bool = False
+
+
+@dataclass(slots=True)
+class StreamBatch:
+    """Items received from a live stream, and the cursor to resume from after them."""
+
+    items: list[RawItem]
+    cursor: str | None = None
+
+
+@dataclass(slots=True)
+class ReplyResult:
+    """The outcome of posting a reply on the platform (used by the engagement queue)."""
+
+    external_id: str = ""
+    url: str = ""
+
+
 class Connector:
-    """Base class of source connectors: fetch one page of items since the source's cursor."""
+    """Base class of polled connectors: fetch one page of items since the source's cursor."""
 
     kind: str = ""
+    # The platform stamped on authors and mentions unless an item names its own.
+    platform: str = "web"
+    # What Source.url means for this kind (shown in admin) and its default.
+    url_help: str = "The feed's URL."
+    default_url: str = ""
+    config_fields: tuple[ConfigField, ...] = ()
+    is_live: bool = False
+    # Can reply() post on the platform (with credentials in the config)?
+    supports_reply: bool = False
 
     def fetch(self, state: SourceState) -> FetchedPage:
         raise NotImplementedError
+
+    def validate_config(self, url: str, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the cleaned config, or raise ConfigError saying what is wrong."""
+        cleaned: dict[str, Any] = {}
+        known = {f.name for f in self.config_fields}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise ConfigError(
+                f"Unknown option(s) for {self.kind}: {', '.join(unknown)}. "
+                f"Known: {', '.join(sorted(known)) or 'none'}."
+            )
+        for option in self.config_fields:
+            value = config.get(option.name, option.default)
+            value = value.strip() if isinstance(value, str) else value
+            if option.required and not value:
+                raise ConfigError(f"Option {option.name!r} is required for {self.kind}.")
+            if value not in ("", None):
+                cleaned[option.name] = value
+        return cleaned
+
+    def reply(self, state: SourceState, in_reply_to: str, text: str) -> ReplyResult:
+        """Post text as a reply to the item in_reply_to (an external id). Later issues."""
+        raise NotImplementedError(f"{self.kind} sources cannot post replies.")
+
+
+class StreamConnector(Connector):
+    """Base class of live connectors, run by the stream supervisor, never by beat."""
+
+    is_live = True
+
+    def stream(self, state: SourceState, *, stop: threading.Event) -> Iterator[StreamBatch]:
+        """Connect once and yield batches until stop is set or the connection drops.
+
+        Raise SourceUnavailable on a dropped or refused connection: the supervisor reconnects
+        with backoff, resuming from the last cursor it stored. Yield often (every message or
+        few): the supervisor groups batches before storing.
+        """
+        raise NotImplementedError
+
+    def fetch(self, state: SourceState) -> FetchedPage:
+        raise ConfigError(f"{self.kind} is a live source: run it with manage.py run_streams.")

@@ -13,6 +13,14 @@ __all__ = ["CONNECTORS", "SourceState", "connector_for"]
 # kind -> dotted path of the Connector class (imported on first use).
 CONNECTORS: dict[str, str] = {
     "rss": "listening.connectors.rss.RssConnector",
+    "hn": "listening.connectors.hn.HackerNewsConnector",
+    "reddit": "listening.connectors.reddit.RedditConnector",
+    "mastodon": "listening.connectors.mastodon.MastodonConnector",
+    "mastodon-stream": "listening.connectors.mastodon.MastodonStreamConnector",
+    "bluesky": "listening.connectors.bluesky.BlueskyConnector",
+    "jetstream": "listening.connectors.bluesky.JetstreamConnector",
+    "webhook": "listening.connectors.push.WebhookConnector",
+    "import": "listening.connectors.push.ImportConnector",
 }
 
 
