@@ -160,6 +160,8 @@ EARSHOT_FETCH_MAX_BYTES = env.int("EARSHOT_FETCH_MAX_BYTES", default=5 * 1024 * 
 EARSHOT_FETCH_MAX_REDIRECTS = env.int("EARSHOT_FETCH_MAX_REDIRECTS", default=5)
 # Items stored per transaction: a killed worker keeps every committed batch.
 EARSHOT_STORE_BATCH_SIZE = env.int("EARSHOT_STORE_BATCH_SIZE", default=1000)
+# Pages one poll may fetch before yielding the worker (a long backfill continues next poll).
+EARSHOT_MAX_PAGES_PER_POLL = env.int("EARSHOT_MAX_PAGES_PER_POLL", default=10)
 # How often beat looks for sources that are due; each source keeps its own interval.
 EARSHOT_DISPATCH_INTERVAL = env.int("EARSHOT_DISPATCH_INTERVAL", default=30)
 # After this many failures in a row a source is polled less often (doubling, capped).

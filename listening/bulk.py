@@ -25,6 +25,13 @@ _MENTION_COLUMNS = (
     "external_id",
     "url",
     "author_id",
+    "platform",
+    "in_reply_to",
+    "thread_id",
+    "author_followers",
+    "like_count",
+    "reply_count",
+    "repost_count",
     "title",
     "text",
     "language",
@@ -45,6 +52,13 @@ class MentionRow:
     external_id: str
     url: str
     author_id: int | None
+    platform: str
+    in_reply_to: str
+    thread_id: str
+    author_followers: int | None
+    like_count: int | None
+    reply_count: int | None
+    repost_count: int | None
     title: str
     text: str
     language: str
@@ -73,11 +87,17 @@ def _esc(text: str) -> str:
     return text
 
 
+def _null(number: int | None) -> str:
+    return "\\N" if number is None else str(int(number))
+
+
 def _mention_copy_line(r: MentionRow) -> str:
     # One f-string per row instead of a call per field: this runs for every stored mention.
-    author = "\\N" if r.author_id is None else r.author_id
     return (
-        f"{r.source_id}\t{_esc(r.external_id)}\t{_esc(r.url)}\t{author}\t{_esc(r.title)}"
+        f"{r.source_id}\t{_esc(r.external_id)}\t{_esc(r.url)}\t{_null(r.author_id)}"
+        f"\t{_esc(r.platform)}\t{_esc(r.in_reply_to)}\t{_esc(r.thread_id)}"
+        f"\t{_null(r.author_followers)}\t{_null(r.like_count)}\t{_null(r.reply_count)}"
+        f"\t{_null(r.repost_count)}\t{_esc(r.title)}"
         f"\t{_esc(r.text)}\t{_esc(r.language)}\t{r.published_at.isoformat()}"
         f"\t{r.fetched_at.isoformat()}\t{r.neg!r}\t{r.neu!r}\t{r.pos!r}\t{r.compound!r}"
         f"\t{r.label}\n"
@@ -107,7 +127,9 @@ def _mentions_copy(rows: list[MentionRow]) -> dict[str, int]:
         # rows vanish with the transaction, so a crash mid-batch leaves nothing behind.
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS earshot_mention_load ("
-            "source_id bigint, external_id text, url text, author_id bigint, title text,"
+            "source_id bigint, external_id text, url text, author_id bigint, platform text,"
+            " in_reply_to text, thread_id text, author_followers bigint, like_count bigint,"
+            " reply_count bigint, repost_count bigint, title text,"
             " text text, language text, published_at timestamptz, fetched_at timestamptz,"
             " neg float8, neu float8, pos float8, compound float8, label text"
             ") ON COMMIT DELETE ROWS"

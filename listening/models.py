@@ -46,11 +46,35 @@ class Brand(models.Model):
 class Source(models.Model):
     class Kind(models.TextChoices):
         RSS = "rss", "RSS / Atom / JSON Feed"
+        HACKER_NEWS = "hn", "Hacker News (Algolia search)"
+        REDDIT = "reddit", "Reddit (search or subreddit)"
+        MASTODON = "mastodon", "Mastodon (hashtag timeline or search)"
+        MASTODON_STREAM = "mastodon-stream", "Mastodon live hashtag stream"
+        BLUESKY = "bluesky", "Bluesky (searchPosts)"
+        JETSTREAM = "jetstream", "Bluesky Jetstream (live firehose)"
+        WEBHOOK = "webhook", "Signed webhook (pushed to Earshot)"
+        IMPORT = "import", "Bulk import (CSV / JSON Lines)"
 
     brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="sources")
     kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.RSS)
     name = models.CharField(max_length=200, blank=True)
-    url = models.URLField(max_length=2000)
+    # The feed URL, or the API / instance / stream endpoint; empty for pushed kinds
+    # (webhook, import). Each connector validates what it needs (http(s), or ws(s) for
+    # Jetstream), so this is not a URLField.
+    url = models.CharField(max_length=2000, blank=True)
+    # Per-kind options declared by the connector (hashtag, subreddit, access token, ...).
+    config = models.JSONField(default=dict, blank=True)
+    # The connector's resume position (opaque; saved only after the items before it are
+    # stored, so a restart neither skips nor doubles anything).
+    cursor = models.TextField(blank=True)
+    # Webhooks: the secret part of the delivery URL /hooks/<token>/ and the HMAC key.
+    token = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    secret = models.CharField(max_length=128, blank=True, editable=False)
+    # History fetched when the source is new, so a new brand does not start empty.
+    backfill_days = models.PositiveIntegerField(
+        default=30, help_text="On the first poll, fetch history this many days back."
+    )
+    backfill_status = models.CharField(max_length=300, blank=True)
     poll_interval = models.PositiveIntegerField(
         default=900, help_text="Seconds between polls when healthy."
     )
@@ -86,7 +110,32 @@ class Source(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name or self.url
+        return self.name or self.url or f"{self.get_kind_display()} #{self.pk}"
+
+    def clean(self) -> None:
+        from listening.connectors.base import ConfigError
+        from listening.connectors.registry import connector_for
+
+        connector = connector_for(self.kind)
+        if not self.url and connector.default_url:
+            self.url = connector.default_url
+        errors = {}
+        try:
+            self.url = connector.validate_url(self.url)
+        except ConfigError as exc:
+            errors["url"] = str(exc)
+        try:
+            self.config = connector.validate_config(self.url, self.config or {})
+        except ConfigError as exc:
+            errors["config"] = str(exc)
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_live(self) -> bool:
+        from listening.connectors.registry import connector_for
+
+        return connector_for(self.kind).is_live
 
     @property
     def is_healthy(self) -> bool:
@@ -131,6 +180,16 @@ class Mention(models.Model):
     language = models.CharField(max_length=20, blank=True)
     published_at = models.DateTimeField()
     fetched_at = models.DateTimeField(default=timezone.now)
+    # Where it was posted: hackernews, reddit, mastodon, bluesky, web, or what a webhook says.
+    platform = models.CharField(max_length=32, blank=True)
+    # Threads: the parent's and the conversation root's external ids at the platform.
+    in_reply_to = models.CharField(max_length=255, blank=True)
+    thread_id = models.CharField(max_length=255, blank=True)
+    # Reach and engagement as of the mention (None = the source does not say).
+    author_followers = models.PositiveBigIntegerField(null=True, blank=True)
+    like_count = models.PositiveBigIntegerField(null=True, blank=True)
+    reply_count = models.PositiveBigIntegerField(null=True, blank=True)
+    repost_count = models.PositiveBigIntegerField(null=True, blank=True)
     # VADER's scores as vaderSentiment gives them.
     neg = models.FloatField()
     neu = models.FloatField()
@@ -152,6 +211,12 @@ class Mention(models.Model):
             models.Index(fields=["-published_at"], name="mention_pub_idx"),
             # Sentiment filter.
             models.Index(fields=["label", "-published_at"], name="mention_label_pub_idx"),
+            # Grouping a conversation (the queue's cases join a thread's case).
+            models.Index(
+                fields=["source", "thread_id"],
+                name="mention_thread_idx",
+                condition=~models.Q(thread_id=""),
+            ),
         ]
 
     def __str__(self) -> str:

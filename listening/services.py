@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from listening.bulk import MentionRow, mentions_insert
 from listening.connectors.base import ConnectorError, FetchedPage, RawItem
-from listening.connectors.registry import SourceState, connector_for
+from listening.connectors.registry import SourceState, connector_for, polled_kinds
 from listening.models import Author, Brand, FetchLog, Mention, Source
 from listening.query import CompiledQuery, MatchDocument, QueryError, compile_query
 from listening.sentiment import get_analyzer, label_for
@@ -109,6 +109,14 @@ class StoreResult:
     duplicate: int = 0
     unmatched: int = 0
 
+    def plus(self, other: StoreResult) -> StoreResult:
+        return StoreResult(
+            seen=self.seen + other.seen,
+            new=self.new + other.new,
+            duplicate=self.duplicate + other.duplicate,
+            unmatched=self.unmatched + other.unmatched,
+        )
+
 
 def _existing_external_ids(source_id: int, external_ids: Sequence[str]) -> set[str]:
     existing: set[str] = set()
@@ -130,39 +138,62 @@ def _http_url_or_blank(url: str) -> str:
     return ""
 
 
-def _authors_upsert(platform: str, items: Sequence[RawItem]) -> dict[str, int]:
-    """Create or refresh the authors of items; return {handle: author id}."""
-    by_handle: dict[str, Author] = {}
+def _count(value: int | None) -> int | None:
+    # Sources report scores that can go negative (Reddit); reach and engagement cannot.
+    return None if value is None else max(0, int(value))
+
+
+def _authors_upsert(items: Sequence[tuple[str, RawItem]]) -> dict[tuple[str, str], int]:
+    """Create or refresh the authors of (platform, item) pairs; return {(platform, handle): id}.
+
+    The follower count is refreshed when the item carries one (reach changes over time); an
+    item without one leaves the stored count alone.
+    """
+    by_key: dict[tuple[str, str], Author] = {}
     now = timezone.now()
-    for item in items:
+    for platform, item in items:
         handle = item.author_handle.strip()[:300]
-        if not handle or handle in by_handle:
+        if not handle:
             continue
-        by_handle[handle] = Author(
+        key = (platform, handle)
+        known = by_key.get(key)
+        if known is not None and (known.followers is not None or item.author_followers is None):
+            continue
+        by_key[key] = Author(
             platform=platform,
             handle=handle,
             display_name=item.author_name.strip()[:300],
             profile_url=_http_url_or_blank(item.author_url),
-            followers=item.author_followers,
+            followers=_count(item.author_followers),
             updated_at=now,
         )
-    if not by_handle:
+    if not by_key:
         return {}
     # Sorted so that two workers upserting overlapping authors lock rows in the same order.
-    authors = [by_handle[h] for h in sorted(by_handle)]
-    Author.objects.bulk_create(
-        authors,
-        update_conflicts=True,
-        unique_fields=["platform", "handle"],
-        update_fields=["display_name", "profile_url", "followers", "updated_at"],
-    )
+    authors = [by_key[k] for k in sorted(by_key)]
+    with_followers = [a for a in authors if a.followers is not None]
+    without_followers = [a for a in authors if a.followers is None]
+    for group, fields in (
+        (with_followers, ["display_name", "profile_url", "followers", "updated_at"]),
+        (without_followers, ["display_name", "profile_url", "updated_at"]),
+    ):
+        if group:
+            Author.objects.bulk_create(
+                group,
+                update_conflicts=True,
+                unique_fields=["platform", "handle"],
+                update_fields=fields,
+            )
     if all(a.pk for a in authors):
-        return {a.handle: a.pk for a in authors}
-    return dict(
-        Author.objects.filter(platform=platform, handle__in=list(by_handle)).values_list(
+        return {(a.platform, a.handle): a.pk for a in authors}
+    ids: dict[tuple[str, str], int] = {}
+    for platform in {k[0] for k in by_key}:
+        handles = [h for p, h in by_key if p == platform]
+        for handle, pk in Author.objects.filter(platform=platform, handle__in=handles).values_list(
             "handle", "pk"
-        )
-    )
+        ):
+            ids[(platform, handle)] = pk
+    return ids
 
 
 def items_store(
@@ -172,6 +203,7 @@ def items_store(
     matcher: BrandMatcher,
     fetched_at: datetime | None = None,
     batch_size: int | None = None,
+    platform: str = "",
 ) -> StoreResult:
     """Match, score and store the new items of one source.
 
@@ -196,7 +228,7 @@ def items_store(
     fresh = [item for key, item in unique.items() if key not in existing]
 
     analyzer = get_analyzer()
-    platform = source.kind
+    platform = platform or source.kind
     for start in range(0, len(fresh), batch_size):
         batch = fresh[start : start + batch_size]
         scored: list[tuple[RawItem, str, str, dict[str, float], list[tuple[int, list[str]]]]] = []
@@ -218,13 +250,22 @@ def items_store(
             continue
 
         with transaction.atomic():
-            author_ids = _authors_upsert(platform, [s[0] for s in scored])
+            author_ids = _authors_upsert([(s[0].platform or platform, s[0]) for s in scored])
             rows = [
                 MentionRow(
                     source_id=source.pk,
                     external_id=item.external_id,
                     url=_http_url_or_blank(item.url),
-                    author_id=author_ids.get(item.author_handle.strip()[:300]),
+                    author_id=author_ids.get(
+                        (item.platform or platform, item.author_handle.strip()[:300])
+                    ),
+                    platform=(item.platform or platform)[:32],
+                    in_reply_to=item.in_reply_to[:255],
+                    thread_id=item.thread_id[:255],
+                    author_followers=_count(item.author_followers),
+                    like_count=_count(item.like_count),
+                    reply_count=_count(item.reply_count),
+                    repost_count=_count(item.repost_count),
                     title=title,
                     text=text,
                     language=item.language[:20],
@@ -266,48 +307,93 @@ def _backoff_delay(source: Source, failures: int) -> timedelta:
     return timedelta(seconds=min(seconds, max(settings.EARSHOT_BACKOFF_MAX_SECONDS, 1)))
 
 
-def source_poll(*, source_id: int) -> PollResult | None:
-    """Fetch one source once and store its new matching items.
+def source_search_terms(brands: Iterable[Brand]) -> tuple[str, ...]:
+    """Positive plain terms of the brands' queries, for APIs that search server-side."""
+    terms: list[str] = []
+    for brand in brands:
+        try:
+            compiled = compile_query(brand.query)
+        except QueryError:
+            continue
+        for term in compiled.terms:
+            field_name = term.split(":", 1)[0]
+            if ":" in term and field_name in _QUERY_FIELDS:
+                continue  # author:/site:/lang: filters are matched locally only
+            if term not in terms:
+                terms.append(term)
+    return tuple(terms)
 
-    Idempotent (see items_store). Records a FetchLog for every attempt, successful or not, and
+
+_QUERY_FIELDS = {"author", "site", "lang"}
+
+
+def source_poll(*, source_id: int) -> PollResult | None:
+    """Fetch one source once (several pages when the connector has more) and store new items.
+
+    Idempotent (see items_store). Records one FetchLog per poll, successful or not, and
     updates the source's health: last success, consecutive failures, last error and the next
-    poll time (backed off after repeated failures; the source stays enabled). Returns None if
-    the source no longer exists. Connector errors are recorded, not raised; anything
-    unexpected is recorded and re-raised.
+    poll time (backed off after repeated failures; the source stays enabled). The connector's
+    cursor is saved after each page's items are stored, so a crash resumes without gaps and
+    without doubles. Returns None if the source no longer exists. Connector errors are
+    recorded, not raised; anything unexpected is recorded and re-raised.
     """
     source = Source.objects.select_related("brand").filter(pk=source_id).first()
     if source is None:
         return None
     started = timezone.now()
     log = FetchLog.objects.create(source=source, started_at=started)
-    matcher = BrandMatcher.for_brands(source_brands(source))
+    brands = source_brands(source)
+    matcher = BrandMatcher.for_brands(brands)
     warnings = list(matcher.errors)
+    stored = StoreResult()
+    pages = 0
+    page: FetchedPage | None = None
     try:
         connector = connector_for(source.kind)
-        page: FetchedPage = connector.fetch(SourceState.from_source(source))
-        log.http_status = page.http_status
-        warnings.extend(page.warnings)
-        stored = StoreResult()
-        if not page.not_modified:
-            stored = items_store(source=source, items=page.items, matcher=matcher)
+        state = SourceState.from_source(
+            source,
+            search_terms=source_search_terms(brands),
+            backfill_since=(
+                started - timedelta(days=source.backfill_days) if not source.cursor else None
+            ),
+        )
+        while True:
+            page = connector.fetch(state)
+            pages += 1
+            log.http_status = page.http_status
+            warnings.extend(page.warnings)
+            if not page.not_modified:
+                result = items_store(
+                    source=source, items=page.items, matcher=matcher, platform=connector.platform
+                )
+                stored = stored.plus(result)
+            if page.cursor is not None or page.progress:
+                _source_cursor_save(source, page)
+            if not page.has_more or pages >= settings.EARSHOT_MAX_PAGES_PER_POLL:
+                break
+            state = replace(state, cursor=source.cursor, backfill_since=None)
     except ConnectorError as exc:
-        return _poll_failed(source, log, exc, warnings)
+        return _poll_failed(source, log, exc, warnings, stored)
     except Exception as exc:
         # A bug or a killed task (soft time limit): still visible in admin, then raised.
-        _poll_failed(source, log, exc, warnings)
+        _poll_failed(source, log, exc, warnings, stored)
         raise
 
     now = timezone.now()
+    _log_counts(log, stored)
     log.finished_at = now
-    log.items_seen, log.items_new = stored.seen, stored.new
-    log.items_duplicate, log.items_unmatched = stored.duplicate, stored.unmatched
     log.warning = "\n".join(warnings)[:10000]
     log.save()
     source.last_polled_at = now
     source.last_success_at = now
     source.consecutive_failures = 0
     source.last_error = ""
-    source.next_poll_at = now + timedelta(seconds=source.poll_interval)
+    if page is not None and page.has_more:
+        # More pages are waiting (a long backfill): continue soon rather than after the
+        # interval, without hogging a worker in one long task.
+        source.next_poll_at = now + timedelta(seconds=5)
+    else:
+        source.next_poll_at = now + timedelta(seconds=source.poll_interval)
     update_fields = [
         "last_polled_at",
         "last_success_at",
@@ -315,16 +401,17 @@ def source_poll(*, source_id: int) -> PollResult | None:
         "last_error",
         "next_poll_at",
     ]
-    if not page.not_modified:
+    if page is not None and not page.not_modified:
         # Saved only after every item is stored: a crash before this point refetches the
         # whole feed next time instead of trusting a 304 for items never stored.
         source.etag, source.last_modified = page.etag[:500], page.last_modified[:100]
         update_fields += ["etag", "last_modified"]
     source.save(update_fields=update_fields)
     logger.info(
-        "source_id=%s polled: HTTP %s, %s seen, %s new",
+        "source_id=%s polled: HTTP %s, %s page(s), %s seen, %s new",
         source.pk,
-        page.http_status,
+        log.http_status,
+        pages,
         stored.seen,
         stored.new,
         extra={"source_id": source.pk},
@@ -332,10 +419,33 @@ def source_poll(*, source_id: int) -> PollResult | None:
     return PollResult(fetch_log=log)
 
 
+def _source_cursor_save(source: Source, page: FetchedPage) -> None:
+    fields = []
+    if page.cursor is not None:
+        source.cursor = page.cursor
+        fields.append("cursor")
+    if page.progress:
+        source.backfill_status = page.progress[:300]
+        fields.append("backfill_status")
+    source.save(update_fields=fields)
+
+
+def _log_counts(log: FetchLog, stored: StoreResult) -> None:
+    log.items_seen, log.items_new = stored.seen, stored.new
+    log.items_duplicate, log.items_unmatched = stored.duplicate, stored.unmatched
+
+
 def _poll_failed(
-    source: Source, log: FetchLog, exc: BaseException, warnings: list[str]
+    source: Source,
+    log: FetchLog,
+    exc: BaseException,
+    warnings: list[str],
+    stored: StoreResult | None = None,
 ) -> PollResult:
     now = timezone.now()
+    if stored is not None:
+        # Pages stored before the failure stay stored; the log says how many.
+        _log_counts(log, stored)
     if isinstance(exc, ConnectorError):
         error_class, is_transient = exc.error_class, exc.is_transient
         log.http_status = exc.http_status or log.http_status
@@ -381,7 +491,7 @@ def sources_dispatch_due(*, now: datetime | None = None) -> list[int]:
     with transaction.atomic():
         due = list(
             Source.objects.select_for_update(skip_locked=True)
-            .filter(is_enabled=True, next_poll_at__lte=now)
+            .filter(is_enabled=True, next_poll_at__lte=now, kind__in=polled_kinds())
             .values_list("pk", "poll_interval")
         )
         by_interval: dict[int, list[int]] = {}

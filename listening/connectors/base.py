@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class ConnectorError(Exception):
@@ -173,13 +174,37 @@ class Connector:
     # What Source.url means for this kind (shown in admin) and its default.
     url_help: str = "The feed's URL."
     default_url: str = ""
+    # Schemes Source.url may use; empty for kinds whose items are pushed to Earshot.
+    url_schemes: tuple[str, ...] = ("http", "https")
     config_fields: tuple[ConfigField, ...] = ()
     is_live: bool = False
+    # Polled on a schedule by beat (False for live streams and pushed kinds).
+    is_polled: bool = True
     # Can reply() post on the platform (with credentials in the config)?
     supports_reply: bool = False
 
     def fetch(self, state: SourceState) -> FetchedPage:
         raise NotImplementedError
+
+    def validate_url(self, url: str) -> str:
+        """Return the cleaned URL, or raise ConfigError saying what is wrong."""
+        url = url.strip()
+        if not self.url_schemes:
+            if url:
+                raise ConfigError(f"{self.kind} sources take no URL; leave it empty.")
+            return ""
+        schemes = " or ".join(self.url_schemes)
+        example = self.default_url or f"{self.url_schemes[-1]}://news.example/feed.xml"
+        if not url:
+            raise ConfigError(f"Enter a {schemes} URL, e.g. {example}.")
+        try:
+            parts = urlsplit(url)
+            has_host = bool(parts.hostname)
+        except ValueError:
+            has_host = False
+        if parts.scheme.lower() not in self.url_schemes or not has_host:
+            raise ConfigError(f"{url!r} is not a {schemes} URL (e.g. {example}).")
+        return url
 
     def validate_config(self, url: str, config: Mapping[str, Any]) -> dict[str, Any]:
         """Return the cleaned config, or raise ConfigError saying what is wrong."""
@@ -209,6 +234,7 @@ class StreamConnector(Connector):
     """Base class of live connectors, run by the stream supervisor, never by beat."""
 
     is_live = True
+    is_polled = False
 
     def stream(self, state: SourceState, *, stop: threading.Event) -> Iterator[StreamBatch]:
         """Connect once and yield batches until stop is set or the connection drops.

@@ -35,3 +35,8 @@ def connector_for(kind: str) -> Connector:
     except KeyError:
         raise UnknownSourceKind(f"No connector for source kind {kind!r}.") from None
     return import_string(path)()
+
+
+def polled_kinds() -> list[str]:
+    """Kinds that beat polls on a schedule (not live streams, not pushed webhooks/imports)."""
+    return [kind for kind in CONNECTORS if connector_for(kind).is_polled]

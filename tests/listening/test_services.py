@@ -73,7 +73,7 @@ def test_it_stores_matching_items_once_with_scores_and_matches(acme, feed_server
     angry = Mention.objects.get(external_id="a")
     assert angry.text == "Acme support is awful. Three hours on hold. Never again."
     assert angry.label == "negative" and angry.compound <= -0.05
-    assert angry.author.handle and angry.author.platform == "rss"
+    assert angry.author.handle and angry.author.platform == "web" and angry.platform == "web"
     both = Mention.objects.get(external_id="c")
     assert both.url == "https://blog.example/acme-vs-globex"
     assert sorted(m.brand.name for m in both.matches.all()) == ["Acme", "Globex"]
