@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Earshot's two quick-start commands, with nothing installed but Python 3.11+.
 
-    python3 dev.py run [--port 8000]   # migrate, load the demo, run web + worker + beat
+    python3 dev.py run [--port 8000]   # migrate, load the demo, run web + worker + beat + streams
     python3 dev.py test [pytest args]  # ruff, migration check, then pytest
 
 Both first make sure `.venv` exists and has requirements.txt installed (re-installed only
@@ -310,7 +310,10 @@ def cmd_run(port: int) -> int:
         celery + ["beat", "--loglevel=INFO", "--schedule", str(VAR / "celerybeat-schedule")],
         env,
     )
-    say("started web, worker and beat; Ctrl-C stops everything.")
+    # Live sources (Mastodon streaming, Jetstream) need a long-lived supervised process, not
+    # a beat task; with no live sources configured it just waits for one to appear.
+    sup.start("streams", manage("run_streams"), env)
+    say("started web, worker, beat and streams; Ctrl-C stops everything.")
 
     # Say where to go once the start-up banners have scrolled by, so it is easy to spot.
     announce_at = time.monotonic() + 5
@@ -321,16 +324,16 @@ def cmd_run(port: int) -> int:
             announce_at = 0
             with sup.print_lock:
                 say(f"open {base_url}/admin/ (the demo login was printed by load_demo above).")
-                say("Ctrl-C stops web, worker and beat.")
+                say("Ctrl-C stops web, worker, beat and streams.")
         stop_requested.wait(0.3)
     if died:
         say(f"{died[0]} exited (code {died[1]}); stopping the others ...")
     else:
-        say("stopping web, worker and beat ...")
+        say("stopping web, worker, beat and streams ...")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sup.stop_all()
     if died:
-        die(f"{died[0]} died (exit code {died[1]}), so web, worker and beat were stopped.")
+        die(f"{died[0]} died (exit code {died[1]}), so the other processes were stopped.")
     say("stopped.")
     return 0
 
@@ -517,7 +520,7 @@ def main(argv: list[str]) -> int:
         description="Earshot quick start: `run` the demo locally or `test` everything.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    run_p = sub.add_parser("run", help="migrate, load the demo, run web + worker + beat")
+    run_p = sub.add_parser("run", help="migrate, load the demo, run web + worker + beat + streams")
     run_p.add_argument("--port", type=int, default=8000, help="dev server port (8000)")
     sub.add_parser("test", help="ruff, migration check, pytest [pytest args...]")
     args = parser.parse_args(argv)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import random
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -13,7 +16,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from listening.bulk import MentionRow, mentions_insert
-from listening.connectors.base import ConnectorError, FetchedPage, RawItem
+from listening.connectors.base import (
+    Connector,
+    ConnectorError,
+    FetchedPage,
+    RawItem,
+    StreamBatch,
+)
 from listening.connectors.registry import SourceState, connector_for, polled_kinds
 from listening.models import Author, Brand, FetchLog, Mention, Source
 from listening.query import CompiledQuery, MatchDocument, QueryError, compile_query
@@ -502,3 +511,129 @@ def sources_dispatch_due(*, now: datetime | None = None) -> list[int]:
         for interval, pks in by_interval.items():
             Source.objects.filter(pk__in=pks).update(next_poll_at=now + timedelta(seconds=interval))
     return [pk for pk, _ in due]
+
+
+# --- Live streams -------------------------------------------------------------------------
+
+
+def _stream_backoff(attempt: int) -> float:
+    """Seconds before reconnect attempt n: exponential with full jitter, capped at 5 min."""
+    return random.uniform(0, min(300.0, 2.0 ** min(attempt, 9)))  # noqa: S311 (jitter)
+
+
+@dataclass
+class _StreamSession:
+    """One connection of a live source: groups batches, stores them, advances the cursor."""
+
+    source: Source
+    connector: Connector
+    matcher: BrandMatcher
+    log: FetchLog
+    stored: StoreResult = field(default_factory=StoreResult)
+    pending: list[RawItem] = field(default_factory=list)
+    pending_cursor: str | None = None
+    flushed_at: float = field(default_factory=time.monotonic)
+
+    def add(self, batch: StreamBatch) -> None:
+        self.pending.extend(batch.items)
+        if batch.cursor is not None:
+            self.pending_cursor = batch.cursor
+
+    def is_due(self, max_batch: int, max_latency: float) -> bool:
+        return len(self.pending) >= max_batch or time.monotonic() - self.flushed_at >= max_latency
+
+    def flush(self) -> None:
+        if self.pending:
+            result = items_store(
+                source=self.source,
+                items=self.pending,
+                matcher=self.matcher,
+                platform=self.connector.platform,
+            )
+            self.stored = self.stored.plus(result)
+        if self.pending_cursor is not None:
+            # Only now that the items before it are stored: a restart resumes here.
+            self.source.cursor = self.pending_cursor
+            Source.objects.filter(pk=self.source.pk).update(
+                cursor=self.pending_cursor, last_success_at=timezone.now()
+            )
+        self.pending, self.pending_cursor = [], None
+        self.flushed_at = time.monotonic()
+        _log_counts(self.log, self.stored)
+        self.log.save(
+            update_fields=["items_seen", "items_new", "items_duplicate", "items_unmatched"]
+        )
+
+
+def stream_consume(
+    *,
+    source_id: int,
+    stop: threading.Event,
+    max_batch: int = 500,
+    max_latency: float = 1.0,
+    max_connections: int | None = None,
+) -> None:
+    """Consume a live source until stop is set: connect, store, resume, reconnect.
+
+    Idempotent storage (items_store) plus a cursor saved only after the items before it are
+    stored: a restart resumes from the cursor, may receive a few items again, and stores none
+    of them twice. Batches from the connector are grouped up to max_batch items or
+    max_latency seconds before storing. Each connection gets a FetchLog (updated as it goes);
+    a dropped or refused connection is recorded and retried with exponential backoff and
+    jitter; a configuration error waits for an admin (checked again every 5 minutes).
+    max_connections bounds the attempts (tests, benchmarks); None means until stop.
+    """
+    failures = 0
+    connections = 0
+    while not stop.is_set():
+        if max_connections is not None and connections >= max_connections:
+            return
+        connections += 1
+        source = Source.objects.select_related("brand").filter(pk=source_id).first()
+        if source is None or not source.is_enabled:
+            return
+        brands = source_brands(source)
+        session = _StreamSession(
+            source=source,
+            connector=connector_for(source.kind),
+            matcher=BrandMatcher.for_brands(brands),
+            log=FetchLog.objects.create(source=source),
+        )
+        session.log.warning = "\n".join(session.matcher.errors)
+        state = SourceState.from_source(source, search_terms=source_search_terms(brands))
+        try:
+            for batch in session.connector.stream(state, stop=stop):
+                session.add(batch)
+                if session.is_due(max_batch, max_latency):
+                    session.flush()
+                    if failures:
+                        failures = 0
+                        Source.objects.filter(pk=source.pk).update(
+                            consecutive_failures=0, last_error=""
+                        )
+            session.flush()
+        except ConnectorError as exc:
+            session.flush()
+            _poll_failed(source, session.log, exc, [], session.stored)
+            failures += 1
+            delay = _stream_backoff(failures) if exc.is_transient else 300.0
+            logger.warning(
+                "source_id=%s stream dropped (%s); reconnecting in %.1f s",
+                source.pk,
+                exc.error_class,
+                delay,
+                extra={"source_id": source.pk},
+            )
+            stop.wait(delay)
+            continue
+        except Exception as exc:
+            _poll_failed(source, session.log, exc, [], session.stored)
+            raise
+        session.log.finished_at = timezone.now()
+        session.log.save(update_fields=["finished_at", "warning"])
+        Source.objects.filter(pk=source.pk).update(
+            last_polled_at=timezone.now(), consecutive_failures=0, last_error=""
+        )
+        if not stop.is_set():
+            # The server ended the stream cleanly: reconnect, but never in a tight loop.
+            stop.wait(_stream_backoff(1) + 1.0)
