@@ -1,3 +1,5 @@
+import secrets
+
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.template.response import TemplateResponse
@@ -5,6 +7,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 
+from listening.connectors.registry import CONNECTORS, connector_for
 from listening.forms import QueryTestForm
 from listening.models import Author, Brand, FetchLog, Mention, MentionMatch, Source
 from listening.query import MatchDocument
@@ -105,23 +108,56 @@ class SourceAdmin(admin.ModelAdmin):
         "last_success_at",
         "consecutive_failures",
         "next_poll_at",
+        "backfill_status",
         "short_error",
     )
     list_filter = ("kind", "is_enabled", "brand")
     search_fields = ("name", "url")
     list_select_related = ("brand",)
     readonly_fields = (
+        "delivery",
         "last_polled_at",
         "last_success_at",
         "last_error",
         "last_error_at",
         "consecutive_failures",
+        "cursor",
+        "backfill_status",
         "etag",
         "last_modified",
         "created_at",
     )
     actions = ["poll_now", "reset_backoff"]
     inlines = [FetchLogInline]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "config":
+            field.help_text = "Options as JSON. " + "; ".join(
+                f"{kind}: {', '.join(o.name for o in connector.config_fields)}"
+                for kind, connector in ((k, connector_for(k)) for k in CONNECTORS)
+                if connector.config_fields
+            )
+        elif db_field.name == "url":
+            field.help_text = "Feed URL or API endpoint; " + "; ".join(
+                f"{kind}: {connector_for(kind).url_help}" for kind in CONNECTORS
+            )
+        return field
+
+    def save_model(self, request, obj, form, change):
+        if not change and obj.kind == Source.Kind.WEBHOOK and not obj.token:
+            obj.token, obj.secret = secrets.token_urlsafe(24), secrets.token_hex(32)
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="webhook delivery")
+    def delivery(self, obj):
+        if obj.kind != Source.Kind.WEBHOOK or not obj.token:
+            return "-"
+        return format_html(
+            "POST <code>/hooks/{}/</code>, signed with HMAC-SHA256 secret <code>{}</code>",
+            obj.token,
+            obj.secret,
+        )
 
     @admin.display(description="health")
     def health(self, obj):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import secrets
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -63,10 +64,28 @@ def brand_create(
 
 
 def source_create(
-    *, brand: Brand, kind: str, url: str, poll_interval: int = 900, name: str = ""
+    *,
+    brand: Brand,
+    kind: str,
+    url: str = "",
+    poll_interval: int = 900,
+    name: str = "",
+    config: dict | None = None,
+    backfill_days: int = 30,
 ) -> Source:
-    """Create a source, due for its first poll now. Raises ValidationError on bad input."""
-    source = Source(brand=brand, kind=kind, url=url, poll_interval=poll_interval, name=name)
+    """Create a source, due for its first poll now. Webhook sources get a delivery token and
+    a signing secret. Raises ValidationError on bad input (URL, options). Not idempotent."""
+    source = Source(
+        brand=brand,
+        kind=kind,
+        url=url,
+        poll_interval=poll_interval,
+        name=name,
+        config=config or {},
+        backfill_days=backfill_days,
+    )
+    if kind == Source.Kind.WEBHOOK:
+        source.token, source.secret = secrets.token_urlsafe(24), secrets.token_hex(32)
     source.full_clean()
     source.save()
     return source
