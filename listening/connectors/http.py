@@ -33,7 +33,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
@@ -43,6 +43,7 @@ import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+from urllib3 import exceptions as urllib3_exceptions
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ReadTimeoutError
@@ -64,6 +65,8 @@ __all__ = [
     "TooManyRedirects",
     "is_blocked_address",
     "safe_get",
+    "safe_post",
+    "safe_stream",
 ]
 
 USER_AGENT = "Earshot/0.1 (+https://github.com/earshot/earshot; social listening)"
@@ -478,8 +481,10 @@ def _open(
     deadline: _Deadline,
     timeout: float,
     verify: bool | str = True,
+    method: str = "GET",
+    body: bytes | None = None,
 ) -> tuple[requests.Response, _PinnedAdapter]:
-    """Send a GET for target to the first of the checked addresses that answers.
+    """Send a request (GET unless told) for target to the first checked address that answers.
 
     The caller must close both the response and the adapter. Addresses come from _resolve();
     nothing here looks the host name up again.
@@ -495,7 +500,7 @@ def _open(
         step = min(timeout, remaining)
         try:
             request = requests.Request(
-                "GET", target.url_for_address(address), headers=dict(send_headers)
+                method, target.url_for_address(address), headers=dict(send_headers), data=body
             ).prepare()
         except (requests.RequestException, ValueError) as exc:
             # e.g. a header value with a newline: nothing was sent, and retrying cannot help.
@@ -735,3 +740,293 @@ def safe_get(
                 adapter.close()
     finally:
         deadline.cancel()
+
+
+# --- posting ------------------------------------------------------------------------------
+
+
+def safe_post(
+    url: str,
+    *,
+    data: bytes,
+    content_type: str,
+    headers: dict[str, str] | None = None,
+    timeout: float | None = None,
+    max_bytes: int | None = None,
+    allowed_private_hosts: list[str] | None = None,
+) -> HttpResponse:
+    """POST data to url with safe_get's checks: scheme, SSRF, address pinning, deadline, cap.
+
+    Redirects are not followed: replaying a POST (a reply, say) at another address is never
+    what the caller meant, so a 3xx is a BadResponse. Raises ConnectorError subclasses only.
+    """
+    timeout = float(settings.EARSHOT_FETCH_TIMEOUT if timeout is None else timeout)
+    max_bytes = int(settings.EARSHOT_FETCH_MAX_BYTES if max_bytes is None else max_bytes)
+    allowed = list(
+        settings.EARSHOT_ALLOWED_PRIVATE_HOSTS
+        if allowed_private_hosts is None
+        else allowed_private_hosts
+    )
+    request_headers: dict[str, str] = {"User-Agent": USER_AGENT, "Accept": "*/*"}
+    for name, value in (headers or {}).items():
+        if name.lower() not in ("host", "accept-encoding", "content-length"):
+            request_headers[name] = value
+    request_headers["Accept-Encoding"] = "gzip, deflate"
+    request_headers["Content-Type"] = content_type
+
+    target = _parse_url(url)
+    deadline = _Deadline(timeout)
+    try:
+        addresses = _resolve(target, allowed)
+        response, adapter = _open(
+            target,
+            addresses,
+            headers=request_headers,
+            deadline=deadline,
+            timeout=timeout,
+            method="POST",
+            body=data,
+        )
+        try:
+            status = response.status_code
+            if status in _REDIRECT_STATUSES:
+                raise BadResponse(
+                    f"POST to {target.url} was redirected (HTTP {status}); not following.",
+                    http_status=status,
+                )
+            if not 200 <= status < 300:
+                _raise_for_status(status, response, target.url)
+            body = _read_body(response, max_bytes=max_bytes, deadline=deadline, url=target.url)
+            return HttpResponse(status, body, response.headers, target.url)
+        finally:
+            response.close()
+            adapter.close()
+    finally:
+        deadline.cancel()
+
+
+# --- streaming ----------------------------------------------------------------------------
+
+# How often the stream watchdog looks at the stop event and the idle clock: the bound on how
+# late a stop or an idle timeout is noticed.
+_WATCH_INTERVAL = 0.1
+_LINE_END_RE = re.compile(rb"\r\n|\r|\n")
+
+
+class _StreamWatch(_Deadline):
+    """A _Deadline for long-lived responses: a connect budget, then an idle clock and stop.
+
+    Until connected() it behaves like a deadline of connect_timeout seconds. Afterwards the
+    budget no longer applies; instead every socket is shut down when no byte has arrived for
+    idle_timeout seconds or when stop is set, which wakes the reader blocked in recv() at once
+    (the same mechanism the deadline uses, so no read blocks past either).
+    """
+
+    def __init__(
+        self, connect_timeout: float, idle_timeout: float, stop: threading.Event | None
+    ) -> None:
+        self.idle_timeout = idle_timeout
+        self.stop = stop
+        self.idle_expired = False
+        self._connected = False
+        self._last_byte = time.monotonic()
+        self._done = threading.Event()
+        super().__init__(connect_timeout)
+        # The base timer enforces the connect budget; this thread watches stop and idleness.
+        self._watcher = threading.Thread(target=self._watch, name="safe_stream watch", daemon=True)
+        self._watcher.start()
+
+    def remaining(self) -> float:
+        return super().remaining() if not self._connected else float(self.idle_timeout)
+
+    def connected(self) -> None:
+        self._timer.cancel()
+        self._connected = True
+        self._last_byte = time.monotonic()
+
+    def got_bytes(self) -> None:
+        self._last_byte = time.monotonic()
+
+    def _watch(self) -> None:
+        while not self._done.wait(_WATCH_INTERVAL):
+            stopping = self.stop is not None and self.stop.is_set()
+            idle = self._connected and time.monotonic() - self._last_byte > self.idle_timeout
+            if stopping or idle:
+                with self._lock:
+                    self.idle_expired = idle and not stopping
+                    self.expired = True
+                    for sock in self._sockets:
+                        _shutdown(sock)
+                return
+
+    def cancel(self) -> None:
+        self._done.set()
+        super().cancel()
+
+
+def safe_stream(
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    connect_timeout: float | None = None,
+    idle_timeout: float = 60.0,
+    max_line_bytes: int = 1024 * 1024,
+    allowed_private_hosts: list[str] | None = None,
+    stop: threading.Event | None = None,
+) -> Generator[bytes, None, None]:
+    """GET a long-lived response (Server-Sent Events, JSON lines) and yield it line by line.
+
+    The same URL and address checks as safe_get, made before any connection: http(s) only,
+    SSRF refusal unless the host is in EARSHOT_ALLOWED_PRIVATE_HOSTS (or
+    allowed_private_hosts), the socket pinned to the checked address, every redirect hop
+    re-checked, and credentials dropped when a redirect leaves the first origin.
+
+    Lines are yielded without their ending (CRLF, LF or CR). connect_timeout (default
+    EARSHOT_FETCH_TIMEOUT) bounds connecting, redirects and the response headers. After that,
+    no byte for idle_timeout seconds raises FetchTimeout (a drop: heartbeats count as bytes),
+    a line longer than max_line_bytes raises ResponseTooLarge, and a broken connection raises
+    ConnectionFailed. When stop is set the connection is closed within about 0.1 s and the
+    iterator simply ends. The iterator also ends when the server closes the response cleanly:
+    whether that is a drop is the caller's call. Closing the iterator closes the connection.
+    Response bodies are not decompressed (we ask for identity): compression would hold back
+    small events in the decoder.
+    """
+    connect_timeout = float(
+        settings.EARSHOT_FETCH_TIMEOUT if connect_timeout is None else connect_timeout
+    )
+    allowed = list(
+        settings.EARSHOT_ALLOWED_PRIVATE_HOSTS
+        if allowed_private_hosts is None
+        else allowed_private_hosts
+    )
+    max_redirects = int(settings.EARSHOT_FETCH_MAX_REDIRECTS)
+    request_headers: dict[str, str] = {
+        "User-Agent": USER_AGENT,
+        "Accept": "text/event-stream",
+        "Cache-Control": "no-cache",
+    }
+    for name, value in (headers or {}).items():
+        if name.lower() not in ("host", "accept-encoding"):
+            request_headers[name] = value
+    request_headers["Accept-Encoding"] = "identity"
+
+    target = _parse_url(url)
+    first_origin = target.origin
+    watch = _StreamWatch(connect_timeout, idle_timeout, stop)
+    response: requests.Response | None = None
+    adapter: _PinnedAdapter | None = None
+    try:
+        redirects = 0
+        while True:
+            if stop is not None and stop.is_set():
+                return
+            addresses = _resolve(target, allowed)
+            try:
+                response, adapter = _open(
+                    target,
+                    addresses,
+                    headers=request_headers,
+                    deadline=watch,
+                    timeout=connect_timeout,
+                )
+            except (FetchTimeout, ConnectionFailed):
+                if stop is not None and stop.is_set():
+                    return  # we cut the connect short ourselves
+                raise
+            status = response.status_code
+            if status in _REDIRECT_STATUSES:
+                location = response.headers.get("Location")
+                response.close()
+                adapter.close()
+                response = adapter = None
+                if not location:
+                    raise BadResponse(
+                        f"Redirect (HTTP {status}) from {target.url} without a Location.",
+                        http_status=status,
+                    )
+                if redirects >= max_redirects:
+                    raise TooManyRedirects(
+                        f"Gave up after {max_redirects} redirects starting at {url} "
+                        f"(EARSHOT_FETCH_MAX_REDIRECTS).",
+                        http_status=status,
+                    )
+                redirects += 1
+                target = _parse_url(urljoin(target.url, location))
+                if target.origin != first_origin:
+                    for name in list(request_headers):
+                        if name.lower() in _ORIGIN_BOUND_HEADERS:
+                            del request_headers[name]
+                continue
+            if not 200 <= status < 300:
+                _raise_for_status(status, response, target.url)
+            break
+        watch.connected()
+        # Silence is the watchdog's to judge (idle_timeout); the socket timeout is only a
+        # backstop in case the watchdog thread could not run.
+        with watch._lock:
+            for sock in watch._sockets:
+                with contextlib.suppress(OSError):
+                    sock.settimeout(idle_timeout + 5)
+        yield from _stream_lines(response, watch, target.url, max_line_bytes)
+    finally:
+        watch.cancel()
+        if response is not None:
+            response.close()
+        if adapter is not None:
+            adapter.close()
+
+
+def _stream_lines(
+    response: requests.Response, watch: _StreamWatch, url: str, max_line_bytes: int
+) -> Iterator[bytes]:
+    raw = response.raw
+    buffer = b""
+    received = 0
+    while True:
+        try:
+            # read1: whatever one recv() brings (one chunk when chunked), so an event is
+            # handed on as soon as it arrives instead of waiting to fill a buffer.
+            chunk = raw.read1(_CHUNK_SIZE)
+        except (OSError, requests.RequestException, urllib3_exceptions.HTTPError) as exc:
+            if watch.stop is not None and watch.stop.is_set():
+                return
+            if watch.idle_expired or _is_read_timeout(exc):
+                raise FetchTimeout(
+                    f"No data for {watch.idle_timeout:g} s on the stream {url} "
+                    f"({_format_size(received)} received); treating it as dropped.",
+                    http_status=response.status_code,
+                ) from None
+            raise ConnectionFailed(
+                f"Stream {url} dropped after {_format_size(received)}: {exc}",
+                http_status=response.status_code,
+            ) from None
+        if watch.stop is not None and watch.stop.is_set():
+            return
+        if not chunk:
+            if watch.idle_expired:
+                raise FetchTimeout(
+                    f"No data for {watch.idle_timeout:g} s on the stream {url}; "
+                    "treating it as dropped.",
+                    http_status=response.status_code,
+                )
+            if buffer:
+                yield buffer.rstrip(b"\r")
+            return
+        watch.got_bytes()
+        received += len(chunk)
+        buffer += chunk
+        while True:
+            match = _LINE_END_RE.search(buffer)
+            # A CR at the very end may be the first half of a CRLF split across reads.
+            if match is None or (match.group() == b"\r" and match.end() == len(buffer)):
+                break
+            line, buffer = buffer[: match.start()], buffer[match.end() :]
+            yield line
+            if watch.stop is not None and watch.stop.is_set():
+                return
+        if len(buffer) > max_line_bytes:
+            raise ResponseTooLarge(
+                f"A line of the stream {url} is longer than {_format_size(max_line_bytes)}.",
+                max_bytes=max_line_bytes,
+                http_status=response.status_code,
+            )
