@@ -6,4 +6,5 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("listening/", include("listening.urls")),
+    path("hooks/", include("listening.urls_hooks")),
 ]
