@@ -631,7 +631,7 @@ class MastodonStreamConnector(StreamConnector):
             try:
                 response = safe_get(url, headers={**headers, "Accept": "application/json"})
             except SourceUnavailable:
-                raise
+                raise  # a drop: the supervisor retries the whole connect
             except ConnectorError as exc:
                 # The timeline may need auth the stream does not: stream anyway, say why.
                 logger.warning("Mastodon catch-up from %s failed: %s", url, exc)

@@ -20,7 +20,13 @@ import pytest
 import yaml
 
 from listening.connectors.base import ConfigError, SourceState, SourceUnavailable
-from listening.connectors.http import BlockedAddress, FetchTimeout, RateLimited, safe_stream
+from listening.connectors.http import (
+    BadResponse,
+    BlockedAddress,
+    FetchTimeout,
+    RateLimited,
+    safe_stream,
+)
 from listening.connectors.mastodon import (
     MastodonConnector,
     MastodonStreamConnector,
@@ -246,9 +252,8 @@ def test_http_429_is_rate_limited_with_the_servers_wait(feed_server):
 
 def test_malformed_json_is_a_bad_response(feed_server):
     feed_server.add(TAG_PATH, b'[{"id": "1", ', content_type=JSON)
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(BadResponse):
         MastodonConnector().fetch(state(feed_server.url("")))
-    assert caught.value.error_class == "bad_response"
 
 
 def test_bad_statuses_are_skipped_with_a_warning(feed_server):
