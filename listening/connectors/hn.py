@@ -48,7 +48,7 @@ from listening.connectors.base import (
     RawItem,
     SourceState,
 )
-from listening.connectors.http import safe_get
+from listening.connectors.http import BadResponse, safe_get
 
 __all__ = ["HackerNewsConnector", "MalformedResponse"]
 
@@ -67,9 +67,10 @@ _MAX_QUERY_BYTES = 480
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 
 
-class MalformedResponse(ConnectorError):
+class MalformedResponse(BadResponse):
     """The API answered 200 with a body that is not the documented JSON shape."""
 
+    # A BadResponse, so callers catching that catch this too; the name says what was wrong.
     error_class = "malformed_response"
 
 
@@ -282,7 +283,9 @@ class HackerNewsConnector(Connector):
         else:
             upper = None
         if upper is None:
-            newest = top
+            # An empty window still moves the floor up to where it was read from, so the next
+            # poll does not fall back to "newest page only" and miss a busy interval.
+            newest = top if top is not None else floor
             progress = "up to date" + (
                 f" (history fetched, {pages} page(s))" if first_poll or floor is None else ""
             )

@@ -48,12 +48,11 @@ from listening.connectors.base import (
     ConfigError,
     ConfigField,
     Connector,
-    ConnectorError,
     FetchedPage,
     RawItem,
     SourceState,
 )
-from listening.connectors.http import HttpResponse, RateLimited, safe_get
+from listening.connectors.http import BadResponse, HttpResponse, RateLimited, safe_get
 
 __all__ = ["MalformedResponse", "RedditConnector", "search_query"]
 
@@ -66,9 +65,10 @@ _MAX_QUERY_CHARS = 500
 _DELETED = "[deleted]"
 
 
-class MalformedResponse(ConnectorError):
+class MalformedResponse(BadResponse):
     """The API answered 200 with a body that is not a Reddit Listing."""
 
+    # A BadResponse, so callers catching that catch this too; the name says what was wrong.
     error_class = "malformed_response"
 
 
@@ -300,8 +300,12 @@ class RedditConnector(Connector):
                 has_more = True
                 progress.append(f"{name}: {stream.pages} page(s) fetched, more to come")
             else:
-                # Reached what was stored (or the end of the listing): the drain is done.
-                stream.newest, stream.newest_name = stream.top, stream.top_name
+                # Reached what was stored (or the end of the listing): the drain is done. An
+                # empty drain keeps its floor, so the next poll still stops there.
+                if stream.top is not None:
+                    stream.newest, stream.newest_name = stream.top, stream.top_name
+                else:
+                    stream.newest, stream.newest_name = stream.floor, stream.floor_name
                 stream.after = None
                 stream.floor, stream.floor_name = None, ""
                 stream.pages = 0

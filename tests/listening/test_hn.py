@@ -299,3 +299,66 @@ def test_malformed_tags_are_refused_with_an_example(tags: str) -> None:
 def test_unknown_options_are_refused() -> None:
     with pytest.raises(ConfigError, match="Unknown option"):
         HackerNewsConnector().validate_config("", {"subreddit": "python"})
+
+
+# --- through the service ----------------------------------------------------------------
+
+
+def _envelope(*names: str) -> bytes:
+    """One single-page search answer holding the hits of the given built pages."""
+    hits = [hit for name in names for hit in json.loads(_built(name))["hits"]]
+    return json.dumps({"hits": hits, "nbHits": len(hits), "page": 0, "nbPages": 1}).encode()
+
+
+@pytest.mark.django_db
+def test_polling_twice_stores_each_mention_once_with_threads_and_karma(
+    feed_server, connector, hn_data
+) -> None:
+    from listening.models import FetchLog, Mention, Source
+    from listening.services import brand_create, source_poll
+
+    brand = brand_create(name="Acme", query="acme OR globex")
+    source = Source.objects.create(
+        brand=brand, kind="hn", url=feed_server.url(""), config={"tags": "(story,comment)"}
+    )
+    _serve(feed_server, "/api/v1/users/pg", (hn_data / "09_users_pg_.json").read_bytes())
+    _serve(feed_server, SEARCH, _envelope("search_page2_built.json"))
+
+    source_poll(source_id=source.pk)
+
+    source.refresh_from_db()
+    assert json.loads(source.cursor)["newest"] == 1760000300
+    # The first poll backfills: its window starts backfill_days ago.
+    first_filters = _search_params(feed_server)[0]["numericFilters"]
+    assert first_filters.startswith("created_at_i>")
+
+    # A fresh poll later (a new process: only the saved cursor carries over) sees two new
+    # hits and the two it already stored.
+    connector.karma_cache.clear()
+    _serve(feed_server, SEARCH, _envelope("search_newer_built.json", "search_page2_built.json"))
+    source_poll(source_id=source.pk)
+
+    assert _search_params(feed_server)[-1]["numericFilters"] == "created_at_i>1760000300"
+    mentions = {m.external_id: m for m in Mention.objects.filter(source=source)}
+    assert sorted(mentions) == ["9000001", "9000002", "9000006", "9000007"]
+    assert Mention.objects.filter(source=source).count() == 4
+    log = FetchLog.objects.filter(source=source).order_by("-pk").first()
+    assert (log.items_new, log.items_duplicate, log.error_class) == (2, 2, "")
+    reply = mentions["9000007"]
+    assert (reply.thread_id, reply.in_reply_to) == ("9000001", "9000001")
+    assert reply.author_followers == 154666  # pg's karma
+    assert reply.platform == "hackernews"
+    assert mentions["9000001"].thread_id == "9000001"
+    assert mentions["9000001"].like_count == 10
+    assert mentions["9000006"].author_followers is None  # no users answer for patio11
+
+
+def test_an_empty_backfill_still_moves_the_floor_forward(feed_server, connector) -> None:
+    _serve(feed_server, SEARCH, b'{"hits":[],"nbHits":0,"page":0,"nbPages":0,"hitsPerPage":100}')
+    since = datetime.fromtimestamp(1760000000, UTC)
+
+    first = connector.fetch(_state(feed_server, backfill_since=since))
+    connector.fetch(_state(feed_server, cursor=first.cursor))
+
+    assert first.items == [] and first.has_more is False
+    assert _search_params(feed_server)[1]["numericFilters"] == "created_at_i>1760000000"

@@ -342,3 +342,61 @@ def test_the_subreddit_is_optional() -> None:
 def test_a_bad_subreddit_name_is_refused_with_the_rule(given: str) -> None:
     with pytest.raises(ConfigError, match="not a subreddit name: 2 to 21 letters"):
         RedditConnector().validate_config("", {"subreddit": given})
+
+
+# --- through the service ----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_polling_twice_stores_each_post_once_and_asks_only_for_newer(
+    feed_server, reddit_data
+) -> None:
+    from listening.models import Mention, Source
+    from listening.services import brand_create, source_poll
+
+    brand = brand_create(name="PRAW", query="praw")
+    # The recordings are from 2016: backfill far enough to reach them.
+    source = Source.objects.create(
+        brand=brand, kind="reddit", url=feed_server.url(""), backfill_days=36500
+    )
+    _serve(feed_server, SEARCH, (reddit_data / SEARCHED).read_bytes())
+
+    source_poll(source_id=source.pk)
+    stored = set(Mention.objects.filter(source=source).values_list("external_id", flat=True))
+    source_poll(source_id=source.pk)
+
+    assert "t3_3gpbiu" in stored
+    assert Mention.objects.filter(source=source).count() == len(stored)
+    # Both polls read the top of the search once; the second stopped at the newest seen.
+    assert [p.get("after") for p in _params(feed_server, SEARCH)] == [None, None]
+    mention = Mention.objects.get(source=source, external_id="t3_3gpbiu")
+    assert (mention.thread_id, mention.reply_count, mention.platform) == ("t3_3gpbiu", 21, "reddit")
+    assert mention.author_followers is None
+
+
+@pytest.mark.django_db
+def test_a_first_poll_pages_through_the_backfill(feed_server, reddit_data) -> None:
+    from urllib.parse import urlencode
+
+    from listening.models import FetchLog, Source
+    from listening.services import brand_create, source_poll
+
+    brand = brand_create(name="Acme", query="acme OR globex")
+    source = Source.objects.create(
+        brand=brand, kind="reddit", url=feed_server.url(""), backfill_days=36500
+    )
+    _serve(feed_server, SEARCH, (reddit_data / NEW).read_bytes())
+    q = search_query(("acme", "globex"))[0]
+    second = urlencode(
+        {"q": q, "sort": "new", "limit": "100", "raw_json": "1", "after": "t3_48f6io"}
+    )
+    _serve(feed_server, f"{SEARCH}?{second}", (reddit_data / EMPTY).read_bytes())
+
+    source_poll(source_id=source.pk)
+
+    assert [p.get("after") for p in _params(feed_server, SEARCH)] == [None, "t3_48f6io"]
+    log = FetchLog.objects.get(source=source)
+    assert log.items_seen == 100 and log.error_class == ""
+    source.refresh_from_db()
+    assert json.loads(source.cursor)["posts"]["after"] is None
+    assert source.backfill_status == "up to date"
