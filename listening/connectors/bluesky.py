@@ -53,6 +53,10 @@ _PROFILE_CACHE_MAX = 50_000
 # is not strictly in order (a post indexed a moment late would otherwise fall in the gap).
 # What the overlap fetches again is recognised by external_id and not stored twice.
 _FORWARD_OVERLAP = timedelta(minutes=2)
+# One run (a backfill, or a forward poll after a long outage) stops after this many pages:
+# the AppView stops paginating deep result sets anyway, and a server that keeps handing out
+# cursors must not keep a source paging forever.
+_MAX_RUN_PAGES = 100
 # Terms that need quoting in searchPosts' Lucene-like syntax (spaces, operators, quotes).
 _BARE_TERM_RE = re.compile(r"^[\w#@.'-]+$")
 
@@ -311,6 +315,13 @@ class BlueskyConnector(Connector):
         api_cursor = api_cursor if isinstance(api_cursor, str) and api_cursor else ""
         cursor.pages += 1
         has_more = bool(api_cursor) and bool(data["posts"]) and not reached_floor
+        if has_more and (api_cursor == cursor.page or cursor.pages >= _MAX_RUN_PAGES):
+            # The same cursor again would fetch the same page forever.
+            warnings.append(
+                f"Stopped paging searchPosts after {cursor.pages} page(s) "
+                f"(cursor {api_cursor!r}); older posts of this run are not fetched."
+            )
+            has_more = False
         progress = ""
         if cursor.backfill:
             oldest = min((i.published_at for i in items if i.published_at), default=None)

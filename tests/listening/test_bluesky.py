@@ -425,8 +425,9 @@ def test_batches_hold_at_most_n_items_and_carry_the_newest_time_us(
     jetstream_server, jetstream_events
 ):
     server = jetstream_server(jetstream_events)
+    # A long timer, so that only the size sends batches; 15 items = three full batches.
     connector = JetstreamConnector(batch_size=5, batch_seconds=5.0)
-    batches = collect(connector, jet_state(server), until_items=17)
+    batches = collect(connector, jet_state(server), until_items=15)
     assert [len(b.items) for b in batches if b.items][:3] == [5, 5, 5]
     assert all(len(b.items) <= 5 for b in batches)
     times = [json.loads(line)["time_us"] for line in jetstream_events]
@@ -716,3 +717,18 @@ def test_storing_the_stream_twice_through_the_service_stores_each_post_once(
     again = list(Mention.objects.filter(source=source).values_list("external_id", flat=True))
     assert sorted(again) == sorted(first)
     assert Mention.objects.filter(source=source, platform="bluesky").count() == len(first)
+
+
+def test_a_server_repeating_its_cursor_does_not_keep_the_source_paging(appview, recorded_search):
+    # The recorded answer always says cursor "25", as a misbehaving server would.
+    appview.add(SEARCH, recorded_search, content_type="application/json")
+    connector = BlueskyConnector()
+    first = connector.fetch(state_for(appview))
+    assert first.has_more
+    second = connector.fetch(state_for(appview, cursor=first.cursor))
+    assert not second.has_more
+    assert second.warnings == [
+        "Stopped paging searchPosts after 2 page(s) (cursor '25'); older posts of this run "
+        "are not fetched."
+    ]
+    assert json.loads(second.cursor) == {"newest": "2025-05-19T17:10:09.813000Z"}
