@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import ssl
+import subprocess
 import threading
 import time
 from datetime import UTC, datetime
@@ -21,7 +24,13 @@ from websockets.sync.server import ServerConnection, serve
 
 from listening.connectors.base import ConfigError, SourceState, SourceUnavailable
 from listening.connectors.bluesky import BlueskyConnector, JetstreamConnector, build_query
-from listening.connectors.http import BadResponse, BlockedAddress, InvalidURL, RateLimited
+from listening.connectors.http import (
+    BadResponse,
+    BlockedAddress,
+    ConnectionFailed,
+    InvalidURL,
+    RateLimited,
+)
 from listening.connectors.websocket import safe_websocket_connect
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bluesky"
@@ -87,14 +96,21 @@ class LocalJetstream:
     client leaves.
     """
 
-    def __init__(self, events: list[str], *, drop_after: int | None = None) -> None:
+    def __init__(
+        self,
+        events: list[str],
+        *,
+        drop_after: int | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.events = events
         self.drop_after = drop_after
         self.paths: list[str] = []
         self._stopping = threading.Event()
-        self._server = serve(self._handle, "127.0.0.1", 0, close_timeout=1)
+        self._server = serve(self._handle, "127.0.0.1", 0, close_timeout=1, ssl=ssl_context)
         self.port: int = self._server.socket.getsockname()[1]
-        self.url = f"ws://127.0.0.1:{self.port}/subscribe"
+        scheme = "wss" if ssl_context is not None else "ws"
+        self.url = f"{scheme}://127.0.0.1:{self.port}/subscribe"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -732,3 +748,22 @@ def test_a_server_repeating_its_cursor_does_not_keep_the_source_paging(appview, 
         "are not fetched."
     ]
     assert json.loads(second.cursor) == {"newest": "2025-05-19T17:10:09.813000Z"}
+
+
+def test_wss_verifies_the_server_certificate(jetstream_server, golden_events, tmp_path):
+    if not shutil.which("openssl"):
+        pytest.skip("openssl not available to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = jetstream_server(golden_events, ssl_context=context)
+    # Self-signed, so not trusted: the handshake must fail, never fall back to plain text.
+    with pytest.raises(ConnectionFailed, match="certificate verif"):
+        safe_websocket_connect(server.url, timeout=5)
+    assert server.paths == []
