@@ -15,6 +15,7 @@ real texts and on generated ones. When upgrading vaderSentiment, re-run those te
 
 from __future__ import annotations
 
+import heapq
 import os
 import string
 import threading
@@ -50,14 +51,6 @@ _PUNCTUATION = string.punctuation
 _NEGATE = frozenset(NEGATE)
 
 
-def _strip_punc_if_word(token: str) -> str:
-    # Same as SentiText._strip_punc_if_word: short leftovers are probably emoticons (":)").
-    stripped = token.strip(_PUNCTUATION)
-    if len(stripped) <= 2:
-        return token
-    return stripped
-
-
 def _negated(word_lower: str) -> bool:
     # Stock ``negated([w])`` lower-cases again; str.lower() is idempotent on every code point
     # (checked over the whole Unicode range on Python 3.11), but lowering is cheap and here
@@ -81,30 +74,47 @@ class FastSentimentIntensityAnalyzer(SentimentIntensityAnalyzer):
         # ``isascii()`` shortcut in polarity_scores exact.
         self._emoji_chars = frozenset(k for k in self.emojis if len(k) == 1)
         self._emoji_ascii_free = all(not k.isascii() for k in self._emoji_chars)
+        # Every lower-case word that any rule in sentiment_valence() looks at, besides the
+        # lexicon itself and "n't" (checked separately). A lexicon word with none of these
+        # within three words before or two after it scores exactly its lexicon valence plus
+        # caps emphasis; see _word_valence_is_plain().
+        self._rule_words = frozenset(
+            [*BOOSTER_DICT, *NEGATE, "no", "or", "nor", "never", "so", "this", "without"]
+            + ["doubt", "least", "at", "very"]
+            + [w for key in (*SPECIAL_CASES, *BOOSTER_DICT) for w in key.split()]
+        )
 
     # -- text preparation ------------------------------------------------------------------
 
     def _replace_emoji(self, text: str) -> str:
-        # frozenset.isdisjoint runs in C; most non-ASCII texts (accents, curly quotes) hold no
+        """Stock's emoji-to-description rewrite, visiting only the emoji positions."""
+        # Set intersection runs in C; most non-ASCII texts (accents, curly quotes) hold no
         # emoji at all. (A regex character class over the ~1,200 emoji was measured 5x
         # slower than stock's own walk: sre scans non-BMP classes linearly.)
-        if self._emoji_chars.isdisjoint(text):
+        found = self._emoji_chars.intersection(text)
+        if not found:
             return text
+        positions: list[int] = []
+        for char in found:
+            pos = text.find(char)
+            while pos != -1:
+                positions.append(pos)
+                pos = text.find(char, pos + 1)
+        positions.sort()
+
         emojis = self.emojis
         pieces: list[str] = []
-        prev_space = True
-        for char in text:
-            if char in emojis:
-                # Stock inserts a space before the description unless the previous *input*
-                # character was a plain " " (tabs and newlines do not count) or there is none;
-                # an emoji right after an emoji also gets one.
-                if not prev_space:
-                    pieces.append(" ")
-                pieces.append(emojis[char])
-                prev_space = False
-            else:
-                pieces.append(char)
-                prev_space = char == " "
+        last = 0
+        for pos in positions:
+            pieces.append(text[last:pos])
+            # Stock inserts a space before the description unless the previous *input*
+            # character is a plain " " (tabs and newlines do not count) or there is none; an
+            # emoji right after another emoji therefore gets one too.
+            if pos > 0 and text[pos - 1] != " ":
+                pieces.append(" ")
+            pieces.append(emojis[text[pos]])
+            last = pos + 1
+        pieces.append(text[last:])
         return "".join(pieces)
 
     # -- scoring ---------------------------------------------------------------------------
@@ -118,13 +128,21 @@ class FastSentimentIntensityAnalyzer(SentimentIntensityAnalyzer):
             text = self._replace_emoji(text)
         text = text.strip()
 
-        words = [_strip_punc_if_word(token) for token in text.split()]
-        lowered = [word.lower() for word in words]
+        # SentiText._words_and_emoticons(): strip punctuation unless that leaves <= 2 chars
+        # (probably an emoticon such as ":)"), inlined because it runs once per token.
+        words = [
+            stripped if len(stripped := token.strip(_PUNCTUATION)) > 2 else token
+            for token in text.split()
+        ]
+        lowered = list(map(str.lower, words))
         lexicon = self.lexicon
+        rule_words = self._rule_words
 
         n = len(words)
         sentiments: list[float] = []
-        is_cap_diff: bool | None = None  # computed only if some word is in the lexicon
+        # Both computed on the first lexicon hit only: most tokens are not in the lexicon.
+        is_cap_diff: bool | None = None
+        has_nt = False
         for i, item_lower in enumerate(lowered):
             # Ints, not 0.0, where stock appends ints: keeps sum() bit-identical.
             if item_lower in BOOSTER_DICT or item_lower not in lexicon:
@@ -135,10 +153,31 @@ class FastSentimentIntensityAnalyzer(SentimentIntensityAnalyzer):
                 continue
             if is_cap_diff is None:
                 # allcap_differential(): some, but not all, words are ALL CAPS.
-                allcap = sum(1 for word in words if word.isupper())
+                allcap = sum(map(str.isupper, words))
                 is_cap_diff = 0 < n - allcap < n
-            sentiments.append(self._word_valence(i, words, lowered, is_cap_diff))
+                # "\0" cannot be part of "n't", so no false match across a boundary.
+                has_nt = "n't" in "\0".join(lowered)
+            valence = lexicon[item_lower]
+            start = i - 3 if i > 3 else 0
+            if (
+                valence != 0
+                and rule_words.isdisjoint(lowered[start : i + 3])
+                and not (has_nt and "n't" in "\0".join(lowered[start:i]))
+            ):
+                # No booster, negation, "no", "least" or idiom word within reach: every
+                # rule in sentiment_valence() is a no-op except caps emphasis (the "+ 0.0"
+                # steps are exact because valence is non-zero).
+                if is_cap_diff and words[i].isupper():
+                    valence = valence + C_INCR if valence > 0 else valence - C_INCR
+                sentiments.append(valence)
+            else:
+                sentiments.append(self._word_valence(i, words, lowered, is_cap_diff))
 
+        if not sentiments:
+            return self.score_valence(sentiments, text)
+        if is_cap_diff is None:
+            # No lexicon word at all: score_valence() of n zeros, whatever "but" does to them.
+            return {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}
         if "but" in lowered:
             sentiments = self._but_check_lowered(lowered, sentiments)
         return self.score_valence(sentiments, text)
@@ -258,21 +297,39 @@ class FastSentimentIntensityAnalyzer(SentimentIntensityAnalyzer):
 
     @staticmethod
     def _but_check_lowered(lw: list[str], sentiments: list[float]) -> list[float]:
-        """_but_check() on an already lower-cased token list.
+        """_but_check() on an already lower-cased token list, in O(n log n) instead of O(n^2).
 
-        Transcribed literally, quirk included: each value is located with
-        ``sentiments.index(value)``, i.e. its *first equal* occurrence, so with repeated values
-        (typically the zeros of neutral words) an item can be scaled twice or not at all.
+        Stock walks the list and, for each value, rewrites the *first element equal to it*
+        (``sentiments.index(value)``), not the element at the current position: with
+        repeated values (the zeros of neutral words, a word used twice) an element can be
+        scaled twice or not at all. That quirk is kept exactly; only the search changes:
+        ``groups`` maps each value to a min-heap of the positions currently holding an equal
+        value, so its first element is what ``index()`` would return. Number hashing makes
+        0, 0.0 and -0.0 one key, as ``==`` does.
         """
         bi = lw.index("but")
-        for sentiment in sentiments:
-            si = sentiments.index(sentiment)
+        groups: dict[float, list[int]] = {}
+        for pos, value in enumerate(sentiments):
+            # Positions arrive in ascending order, so each list is already a valid heap.
+            groups.setdefault(value, []).append(pos)
+        for k in range(len(sentiments)):
+            # Stock iterates the list while rewriting it, so it reads the current value.
+            sentiment = sentiments[k]
+            group = groups[sentiment]
+            si = group[0]
             if si < bi:
-                sentiments.pop(si)
-                sentiments.insert(si, sentiment * 0.5)
+                scaled = sentiment * 0.5
             elif si > bi:
-                sentiments.pop(si)
-                sentiments.insert(si, sentiment * 1.5)
+                scaled = sentiment * 1.5
+            else:
+                continue
+            sentiments[si] = scaled
+            if scaled == sentiment:
+                continue  # zero stays zero: same group, same positions
+            heapq.heappop(group)
+            if not group:
+                del groups[sentiment]
+            heapq.heappush(groups.setdefault(scaled, []), si)
         return sentiments
 
 
