@@ -1,0 +1,108 @@
+import os
+import sys
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from listening.management.commands.add_brand import validation_message
+from listening.push_services import import_source_get_or_create, mentions_import
+from listening.selectors import brand_get_by_name
+from listening.shape import SHAPE_FIELD_NAMES, CsvHeaderError, ShapeError, read_csv, read_jsonl
+
+READERS = {"csv": read_csv, "jsonl": read_jsonl}
+EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+# Row errors printed in full; after that only counted, so a wholly wrong file of a million
+# rows does not flood the terminal.
+ERRORS_SHOWN = 50
+
+
+class Command(BaseCommand):
+    help = (
+        "Import mentions of a brand from a CSV (header row) or JSON Lines file in the common "
+        f"shape ({', '.join(SHAPE_FIELD_NAMES)}). Streams the file; safe to re-run (stored "
+        "items count as duplicates). Bad rows are reported with their line and skipped. "
+        "Exit 1 only if the file cannot be read or every row failed."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="Path to the file, or - for stdin (needs --format).")
+        parser.add_argument("--brand", required=True)
+        parser.add_argument(
+            "--format", choices=sorted(READERS), help="Default: from the file's extension."
+        )
+        parser.add_argument(
+            "--source-name", default="", help='Import source to use (default: "Import").'
+        )
+        parser.add_argument(
+            "--platform", default="", help='Platform of rows that name none (default "web").'
+        )
+
+    def handle(self, *args, **options):
+        brand = brand_get_by_name(name=options["brand"])
+        if brand is None:
+            raise CommandError(f'No brand named "{options["brand"]}". Create it with add_brand.')
+        path = options["file"]
+        fmt = options["format"] or EXTENSIONS.get(Path(path).suffix.lower())
+        if fmt is None:
+            raise CommandError(
+                f"Cannot tell the format of {path!r}: pass --format csv or --format jsonl."
+            )
+        try:
+            source = import_source_get_or_create(brand=brand, name=options["source_name"].strip())
+        except ValidationError as exc:
+            raise CommandError(
+                f"Cannot create the import source: {validation_message(exc)}"
+            ) from exc
+
+        if path == "-":
+            stream, size = sys.stdin.buffer, None
+        else:
+            try:
+                stream = open(path, "rb")  # noqa: SIM115 - closed in the finally below
+                size = os.fstat(stream.fileno()).st_size
+            except OSError as exc:
+                raise CommandError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+
+        # tqdm gets the raw stream: OutputWrapper would end each redraw with a newline.
+        progress = tqdm(
+            total=size,
+            desc="Importing",
+            unit="B",
+            unit_scale=True,
+            disable=None,
+            file=getattr(self.stderr, "_out", self.stderr),
+        )
+        shown = 0
+
+        def on_error(error: ShapeError) -> None:
+            nonlocal shown
+            shown += 1
+            if shown <= ERRORS_SHOWN:
+                progress.write(str(error), file=getattr(self.stderr, "_out", self.stderr))
+
+        try:
+            rows = READERS[fmt](stream, on_bytes=progress.update)
+            result = mentions_import(
+                source=source, rows=rows, platform=options["platform"].strip(), on_error=on_error
+            )
+        except CsvHeaderError as exc:
+            raise CommandError(f"{path}: {exc}") from exc
+        except OSError as exc:
+            raise CommandError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+        finally:
+            progress.close()
+            if stream is not sys.stdin.buffer:
+                stream.close()
+
+        if result.errors > ERRORS_SHOWN:
+            self.stderr.write(f"... and {result.errors - ERRORS_SHOWN} more row error(s).")
+        stored = result.stored
+        self.stdout.write(
+            f"Imported {path} into {brand.name} / {source.name}: {result.rows} row(s) read, "
+            f"{stored.new} new, {stored.duplicate} duplicate, {stored.unmatched} unmatched, "
+            f"{result.errors} error(s)."
+        )
+        if result.rows and result.errors == result.rows:
+            raise CommandError(f"Every row of {path} had an error; nothing was stored.")
