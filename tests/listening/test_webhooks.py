@@ -299,3 +299,16 @@ def test_a_delivery_over_real_http_is_stored(live_server):
     assert response.json() == {"received": 2, "new": 1, "duplicate": 0, "unmatched": 1}
     assert list(Mention.objects.values_list("external_id", flat=True)) == ["h1"]
     assert refused.status_code == 401 and refused.json()["error"]
+
+
+def test_the_sources_platform_option_names_items_that_name_none(client, source):
+    source.config = {"platform": "partner-forum"}
+    source.full_clean()
+    source.save()
+
+    deliver(client, source, [mention("m1", "acme"), mention("m2", "acme", platform="Mastodon")])
+
+    assert dict(Mention.objects.values_list("external_id", "platform")) == {
+        "m1": "partner-forum",
+        "m2": "mastodon",
+    }
