@@ -158,6 +158,8 @@ EARSHOT_ALLOWED_PRIVATE_HOSTS = env.list("EARSHOT_ALLOWED_PRIVATE_HOSTS", defaul
 EARSHOT_FETCH_TIMEOUT = env.float("EARSHOT_FETCH_TIMEOUT", default=20.0)
 EARSHOT_FETCH_MAX_BYTES = env.int("EARSHOT_FETCH_MAX_BYTES", default=5 * 1024 * 1024)
 EARSHOT_FETCH_MAX_REDIRECTS = env.int("EARSHOT_FETCH_MAX_REDIRECTS", default=5)
+# Largest webhook delivery accepted (bytes); bigger ones get 413 before being read.
+EARSHOT_WEBHOOK_MAX_BYTES = env.int("EARSHOT_WEBHOOK_MAX_BYTES", default=1024 * 1024)
 # Items stored per transaction: a killed worker keeps every committed batch.
 EARSHOT_STORE_BATCH_SIZE = env.int("EARSHOT_STORE_BATCH_SIZE", default=1000)
 # Pages one poll may fetch before yielding the worker (a long backfill continues next poll).

@@ -1,5 +1,3 @@
-import secrets
-
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.template.response import TemplateResponse
@@ -12,6 +10,7 @@ from listening.forms import QueryTestForm
 from listening.models import Author, Brand, FetchLog, Mention, MentionMatch, Source
 from listening.query import MatchDocument
 from listening.selectors import mentions_recent
+from listening.services import webhook_credentials
 
 QUERY_TEST_SAMPLE = 500
 
@@ -146,7 +145,7 @@ class SourceAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change and obj.kind == Source.Kind.WEBHOOK and not obj.token:
-            obj.token, obj.secret = secrets.token_urlsafe(24), secrets.token_hex(32)
+            obj.token, obj.secret = webhook_credentials()
         super().save_model(request, obj, form, change)
 
     @admin.display(description="webhook delivery")

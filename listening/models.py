@@ -95,7 +95,12 @@ class Source(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["brand", "kind", "url"], name="source_unique_url"),
+            # Pushed kinds (webhook, import) have no URL: a brand may have several of them.
+            models.UniqueConstraint(
+                fields=["brand", "kind", "url"],
+                name="source_unique_url",
+                condition=~models.Q(url=""),
+            ),
             models.CheckConstraint(
                 condition=models.Q(poll_interval__gte=30), name="source_poll_interval_min"
             ),

@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import logging
-import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +23,14 @@ from django.utils import timezone
 from listening.connectors.base import RawItem
 from listening.connectors.registry import connector_for
 from listening.models import Brand, FetchLog, Source
-from listening.services import BrandMatcher, StoreResult, items_store, source_brands
+from listening.services import (
+    BrandMatcher,
+    StoreResult,
+    items_store,
+    source_brands,
+    source_create,
+    webhook_credentials,
+)
 from listening.shape import ShapeError, ShapeRow, item_from_mapping
 
 logger = logging.getLogger(__name__)
@@ -33,7 +39,6 @@ logger = logging.getLogger(__name__)
 # enough for ordinary clock skew and retries, narrow enough that a captured request soon
 # stops being replayable.
 WEBHOOK_TOLERANCE_SECONDS = 300
-WEBHOOK_MAX_BYTES_DEFAULT = 1024 * 1024
 SIGNATURE_PREFIX = "sha256="
 IMPORT_SOURCE_NAME = "Import"
 IMPORT_BATCH_SIZE = 1000
@@ -43,7 +48,7 @@ _LOGGED_ERRORS = 20
 
 def webhook_max_bytes() -> int:
     """Largest delivery body accepted (setting EARSHOT_WEBHOOK_MAX_BYTES, default 1 MiB)."""
-    return int(getattr(settings, "EARSHOT_WEBHOOK_MAX_BYTES", WEBHOOK_MAX_BYTES_DEFAULT))
+    return settings.EARSHOT_WEBHOOK_MAX_BYTES
 
 
 def _source_platform(source: Source) -> str:
@@ -56,21 +61,10 @@ def _source_platform(source: Source) -> str:
 def webhook_source_create(*, brand: Brand, name: str = "") -> Source:
     """Create a webhook source with a fresh delivery token and signing secret.
 
-    Not idempotent: each call makes new credentials. Raises ValidationError if the source
-    cannot be created (Source's unique (brand, kind, url) currently allows one webhook source
-    per brand, since webhook URLs are empty). Writes one Source row.
+    Not idempotent: each call makes a new source with new credentials (source_create issues
+    them). Raises ValidationError if the source cannot be created. Writes one Source row.
     """
-    source = Source(
-        brand=brand,
-        kind=Source.Kind.WEBHOOK,
-        url="",
-        name=name or "Webhook",
-        token=secrets.token_urlsafe(24),
-        secret=secrets.token_hex(32),
-    )
-    source.full_clean()
-    source.save()
-    return source
+    return source_create(brand=brand, kind=Source.Kind.WEBHOOK, name=name or "Webhook")
 
 
 def webhook_secret_rotate(*, source: Source, rotate_token: bool = False) -> Source:
@@ -79,10 +73,10 @@ def webhook_secret_rotate(*, source: Source, rotate_token: bool = False) -> Sour
     Not idempotent: every call invalidates the previous secret at once, so deliveries signed
     with it are refused from then on. Writes the Source row.
     """
-    source.secret = secrets.token_hex(32)
+    token, source.secret = webhook_credentials()
     fields = ["secret"]
     if rotate_token:
-        source.token = secrets.token_urlsafe(24)
+        source.token = token
         fields.append("token")
     source.save(update_fields=fields)
     return source

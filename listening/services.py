@@ -63,6 +63,11 @@ def brand_create(
     return brand
 
 
+def webhook_credentials() -> tuple[str, str]:
+    """A fresh delivery token (the secret part of /hooks/<token>/) and HMAC signing secret."""
+    return secrets.token_urlsafe(24), secrets.token_hex(32)
+
+
 def source_create(
     *,
     brand: Brand,
@@ -85,7 +90,7 @@ def source_create(
         backfill_days=backfill_days,
     )
     if kind == Source.Kind.WEBHOOK:
-        source.token, source.secret = secrets.token_urlsafe(24), secrets.token_hex(32)
+        source.token, source.secret = webhook_credentials()
     source.full_clean()
     source.save()
     return source
