@@ -492,6 +492,7 @@ class JetstreamConnector(StreamConnector):
     kind = "jetstream"
     platform = "bluesky"
     default_url = "wss://jetstream2.us-east.bsky.network/subscribe"
+    url_schemes = ("ws", "wss")
     url_help = (
         "A Jetstream subscribe endpoint (wss://…/subscribe). Earshot asks it for "
         "app.bsky.feed.post events only and matches your queries locally."

@@ -210,3 +210,56 @@ def test_a_bad_command_line_exits_non_zero_with_a_clear_message():
     )
     assert result.returncode == 2
     assert "invalid choice: 'ftp'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra", "says"),
+    [
+        ("hn", [], "every 900 s"),
+        ("reddit", ["--option", "subreddit=phones"], "every 900 s"),
+        (
+            "mastodon",
+            ["--url", "https://mastodon.example", "--option", "hashtag=acme"],
+            "every 900 s",
+        ),
+        (
+            "mastodon-stream",
+            ["--url", "https://mastodon.example", "--option", "hashtag=acme"],
+            "run_streams",
+        ),
+        ("bluesky", [], "every 900 s"),
+        ("jetstream", [], "run_streams"),
+        ("webhook", [], "/hooks/"),
+        ("import", [], "Added import source"),
+    ],
+)
+def test_add_source_configures_every_kind(kind, extra, says):
+    run("add_brand", "Acme", "--query", "acme")
+
+    output = run("add_source", "--brand", "Acme", "--kind", kind, *extra)
+
+    assert says in output
+    source = Source.objects.get(kind=kind)
+    if kind == "webhook":
+        assert source.token and len(source.secret) == 64 and source.token in output
+    if kind in ("hn", "bluesky", "jetstream"):
+        assert source.url  # the connector's default endpoint
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra", "words"),
+    [
+        ("reddit", ["--option", "subreddit=no spaces allowed"], "subreddit"),
+        ("mastodon-stream", ["--url", "https://mastodon.example"], "hashtag"),
+        ("jetstream", ["--url", "https://not-a-websocket.example/"], "ws"),
+        ("webhook", ["--url", "https://x.example/"], "no URL"),
+        ("hn", ["--option", "colour=blue"], "Unknown option"),
+        ("rss", ["--option", "novalue"], "KEY=VALUE"),
+    ],
+)
+def test_add_source_rejects_bad_options_with_a_clear_message(kind, extra, words):
+    run("add_brand", "Acme", "--query", "acme")
+
+    with pytest.raises(CommandError, match=words):
+        run("add_source", "--brand", "Acme", "--kind", kind, *extra)
+    assert not Source.objects.exists()
