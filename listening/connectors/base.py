@@ -14,12 +14,34 @@ Two kinds of connector:
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
+
+logger = logging.getLogger(__name__)
+
+
+def cursor_load(raw: str, *, kind: str) -> dict[str, Any] | None:
+    """A connector's JSON cursor: {} when there is none yet, None when it is unreadable.
+
+    An unreadable cursor (hand-edited, from an older version) should mean a fresh start, not
+    a source failing forever: storage is idempotent, so at worst a window is fetched again.
+    """
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        logger.warning("%s: ignoring unreadable cursor %r", kind, raw[:200])
+        return None
+    return data
 
 
 class ConnectorError(Exception):

@@ -31,6 +31,7 @@ from listening.connectors.base import (
     SourceUnavailable,
     StreamBatch,
     StreamConnector,
+    cursor_load,
 )
 from listening.connectors.http import BadResponse, ConnectorError, InvalidURL, safe_get
 from listening.connectors.websocket import parse_ws_url, safe_websocket_connect
@@ -142,17 +143,12 @@ class _SearchCursor:
 
     @classmethod
     def load(cls, raw: str) -> _SearchCursor:
-        if not raw:
-            return cls()
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            # An unreadable cursor (hand-edited, from an older version): start a forward
-            # poll from scratch rather than failing forever; storage drops what repeats.
-            logger.warning("Ignoring unreadable bluesky cursor %r", raw[:200])
+        data = cursor_load(raw, kind="bluesky")
+        if data is None:
+            # Start a forward poll from a day back rather than a whole new backfill.
             return cls(newest=_iso(datetime.now(UTC) - timedelta(days=1)))
+        if not data:
+            return cls()
         return cls(
             newest=str(data.get("newest") or ""),
             floor=str(data.get("floor") or ""),

@@ -47,6 +47,7 @@ from listening.connectors.base import (
     FetchedPage,
     RawItem,
     SourceState,
+    cursor_load,
 )
 from listening.connectors.http import BadResponse, safe_get
 
@@ -124,21 +125,6 @@ def search_words(terms: Iterable[str]) -> list[str]:
     return words
 
 
-def _parse_cursor(raw: str) -> dict[str, Any]:
-    if not raw:
-        return {}
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        # A cursor we cannot read is treated as a new source; storage is idempotent, so the
-        # worst case is refetching a window.
-        logger.warning("hn: ignoring unreadable cursor %r", raw[:200])
-        return {}
-    return data
-
-
 def _int_or_none(value: object) -> int | None:
     # bool is an int subclass; a JSON true is not a count.
     if isinstance(value, bool):
@@ -209,7 +195,7 @@ class HackerNewsConnector(Connector):
                 f"The HN query is limited to {_MAX_QUERY_BYTES} bytes; not searched for: "
                 f"{', '.join(dropped)}."
             )
-        cursor = _parse_cursor(state.cursor)
+        cursor = cursor_load(state.cursor, kind=self.kind) or {}
         first_poll = not state.cursor
         upper = _int_or_none(cursor.get("upper"))
         if upper is not None:

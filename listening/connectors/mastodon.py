@@ -41,6 +41,7 @@ from listening.connectors.base import (
     SourceUnavailable,
     StreamBatch,
     StreamConnector,
+    cursor_load,
 )
 from listening.connectors.http import BadResponse, HttpResponse, safe_get, safe_post, safe_stream
 
@@ -279,13 +280,8 @@ class _FeedResult:
 
 
 def _load_cursor(raw: str, warnings: list[str]) -> dict[str, Any]:
-    if not raw:
-        return {}
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError:
-        data = None
-    if not isinstance(data, dict):
+    data = cursor_load(raw, kind="mastodon")
+    if data is None:
         warnings.append("Ignored an unreadable cursor; starting again from the newest statuses.")
         return {}
     return data

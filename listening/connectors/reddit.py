@@ -51,6 +51,7 @@ from listening.connectors.base import (
     FetchedPage,
     RawItem,
     SourceState,
+    cursor_load,
 )
 from listening.connectors.http import BadResponse, HttpResponse, RateLimited, safe_get
 
@@ -232,7 +233,7 @@ class RedditConnector(Connector):
         warnings: list[str] = []
         base = state.url.rstrip("/")
         subreddit = str(state.config.get("subreddit") or "")
-        cursor = self._load_cursor(state.cursor)
+        cursor = cursor_load(state.cursor, kind=self.kind) or {}
         first_poll = not state.cursor
         common = {"limit": str(self.limit), "raw_json": "1"}
         if subreddit:
@@ -325,20 +326,6 @@ class RedditConnector(Connector):
             has_more=has_more,
             progress="; ".join(progress) if progress else "up to date",
         )
-
-    @staticmethod
-    def _load_cursor(raw: str) -> dict[str, Any]:
-        if not raw:
-            return {}
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            # Treated as a new source: storage is idempotent, so at worst a page repeats.
-            logger.warning("reddit: ignoring unreadable cursor %r", raw[:200])
-            return {}
-        return data
 
     def _get(self, url: str, base: str) -> HttpResponse:
         try:
