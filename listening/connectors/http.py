@@ -659,6 +659,38 @@ def _is_read_timeout(exc: BaseException) -> bool:
 # --- entry point ------------------------------------------------------------------------
 
 
+def _redirect_target(
+    target: _Target,
+    status: int,
+    location: str | None,
+    *,
+    redirects: int,
+    max_redirects: int,
+    start_url: str,
+    first_origin: object,
+    request_headers: dict[str, str],
+) -> _Target:
+    """The next hop of a redirect, validated like the first URL (scheme and address) before
+    any connection. Credentials are dropped from request_headers once a hop leaves the
+    first origin, so a redirect cannot carry a token to another host."""
+    if not location:
+        raise BadResponse(
+            f"Redirect (HTTP {status}) from {target.url} without a Location.", http_status=status
+        )
+    if redirects >= max_redirects:
+        raise TooManyRedirects(
+            f"Gave up after {max_redirects} redirects starting at {start_url} "
+            f"(last: {target.url} -> {location}; EARSHOT_FETCH_MAX_REDIRECTS).",
+            http_status=status,
+        )
+    next_target = _parse_url(urljoin(target.url, location))
+    if next_target.origin != first_origin:
+        for name in list(request_headers):
+            if name.lower() in _ORIGIN_BOUND_HEADERS:
+                del request_headers[name]
+    return next_target
+
+
 def safe_get(
     url: str,
     *,
@@ -707,25 +739,17 @@ def safe_get(
             try:
                 status = response.status_code
                 if status in _REDIRECT_STATUSES:
-                    location = response.headers.get("Location")
-                    if not location:
-                        raise BadResponse(
-                            f"Redirect (HTTP {status}) from {target.url} without a Location.",
-                            http_status=status,
-                        )
-                    if redirects >= max_redirects:
-                        raise TooManyRedirects(
-                            f"Gave up after {max_redirects} redirects starting at {url} "
-                            f"(last: {target.url} -> {location}; EARSHOT_FETCH_MAX_REDIRECTS).",
-                            http_status=status,
-                        )
+                    target = _redirect_target(
+                        target,
+                        status,
+                        response.headers.get("Location"),
+                        redirects=redirects,
+                        max_redirects=max_redirects,
+                        start_url=url,
+                        first_origin=first_origin,
+                        request_headers=request_headers,
+                    )
                     redirects += 1
-                    # Validated like the first URL, scheme and address, before any connect.
-                    target = _parse_url(urljoin(target.url, location))
-                    if target.origin != first_origin:
-                        for name in list(request_headers):
-                            if name.lower() in _ORIGIN_BOUND_HEADERS:
-                                del request_headers[name]
                     continue
                 if status == 304:
                     return HttpResponse(304, b"", response.headers, target.url)
@@ -939,23 +963,17 @@ def safe_stream(
                 response.close()
                 adapter.close()
                 response = adapter = None
-                if not location:
-                    raise BadResponse(
-                        f"Redirect (HTTP {status}) from {target.url} without a Location.",
-                        http_status=status,
-                    )
-                if redirects >= max_redirects:
-                    raise TooManyRedirects(
-                        f"Gave up after {max_redirects} redirects starting at {url} "
-                        f"(EARSHOT_FETCH_MAX_REDIRECTS).",
-                        http_status=status,
-                    )
+                target = _redirect_target(
+                    target,
+                    status,
+                    location,
+                    redirects=redirects,
+                    max_redirects=max_redirects,
+                    start_url=url,
+                    first_origin=first_origin,
+                    request_headers=request_headers,
+                )
                 redirects += 1
-                target = _parse_url(urljoin(target.url, location))
-                if target.origin != first_origin:
-                    for name in list(request_headers):
-                        if name.lower() in _ORIGIN_BOUND_HEADERS:
-                            del request_headers[name]
                 continue
             if not 200 <= status < 300:
                 _raise_for_status(status, response, target.url)
