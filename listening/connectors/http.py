@@ -667,7 +667,7 @@ def _redirect_target(
     redirects: int,
     max_redirects: int,
     start_url: str,
-    first_origin: object,
+    first_origin: tuple[str, str, int],
     request_headers: dict[str, str],
 ) -> _Target:
     """The next hop of a redirect, validated like the first URL (scheme and address) before
