@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    "django_htmx",
     "listening",
     "engagement",
     "dashboard",
@@ -60,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -107,6 +109,19 @@ AUTH_PASSWORD_VALIDATORS = [
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Front-end packages come from npm (package.json + package-lock.json, installed by dev.py);
+# they are served from node_modules, never copied into the repository.
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "engagement:queue"
+LOGOUT_REDIRECT_URL = "login"
+# Sign-in attempts allowed per username and per client address in LOGIN_RATE_WINDOW seconds.
+EARSHOT_LOGIN_RATE_LIMIT = env.int("EARSHOT_LOGIN_RATE_LIMIT", default=10)
+EARSHOT_LOGIN_RATE_WINDOW = env.int("EARSHOT_LOGIN_RATE_WINDOW", default=300)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -1,10 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("listening/", include("listening.urls")),
     path("hooks/", include("listening.urls_hooks")),
+    path("dashboard/", include("dashboard.urls")),
+    path("", include("engagement.urls")),
+    # Sign-in and the home page (no namespace: LOGIN_URL = "login").
+    path("", include("engagement.urls_auth")),
 ]

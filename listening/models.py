@@ -241,6 +241,9 @@ class MentionMatch(models.Model):
     matched_terms = models.JSONField(default=list)
     published_at = models.DateTimeField()
     label = models.CharField(max_length=8, choices=Mention.Label.choices)
+    # Set once the engagement queue has routed this brand's mention into a case (or decided
+    # it needs none); the router sweeps the rows where it is still empty.
+    routed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -251,6 +254,12 @@ class MentionMatch(models.Model):
             models.Index(fields=["brand", "-published_at"], name="match_brand_pub_idx"),
             # Brand mention lists filtered by sentiment.
             models.Index(fields=["brand", "label", "-published_at"], name="match_brand_label_idx"),
+            # The router's sweep: matches not yet routed, oldest first.
+            models.Index(
+                fields=["published_at"],
+                name="match_unrouted_idx",
+                condition=models.Q(routed_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

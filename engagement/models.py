@@ -1,0 +1,349 @@
+"""The support-response queue: who may do what per brand, cases, replies, and what followed."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from listening.models import Author, Brand, Mention
+
+
+class Membership(models.Model):
+    """A user's role in one brand workspace. No membership, no access (404)."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        MARKETER = "marketer", "Marketer"
+        AGENT = "agent", "Agent"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "brand"], name="membership_unique_brand")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.brand}"
+
+
+class CareSettings(models.Model):
+    """Per-brand rules for the queue: what needs an answer, SLAs, windows."""
+
+    brand = models.OneToOneField(Brand, on_delete=models.CASCADE, related_name="care")
+    # What needs an answer: negative mentions at or below this compound, questions, and
+    # mentions that address one of the brand's own handles.
+    negative_threshold = models.FloatField(default=-0.05)
+    answer_questions = models.BooleanField(default=True)
+    answer_addressed = models.BooleanField(default=True)
+    # SLA targets, in minutes.
+    first_response_minutes = models.PositiveIntegerField(default=60)
+    resolution_minutes = models.PositiveIntegerField(default=24 * 60)
+    # A resolved case reopens when its author comes back negative within this window.
+    reopen_window_hours = models.PositiveIntegerField(default=72)
+    # After the first reply, later mentions of the author are watched this long.
+    followup_days = models.PositiveIntegerField(default=14)
+
+    def __str__(self) -> str:
+        return f"Care settings of {self.brand}"
+
+
+class Tag(models.Model):
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=40)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["brand", "name"], name="tag_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AutoTagRule(models.Model):
+    """Mentions matching query get tag when their case is opened or joined."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="auto_tag_rules")
+    query = models.TextField()
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="rules")
+
+    def __str__(self) -> str:
+        return f"{self.query} -> {self.tag}"
+
+
+class Case(models.Model):
+    """What one author says to or about one brand, worked as one conversation."""
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        OPEN = "open", "Open"
+        WAITING = "waiting", "Waiting on customer"
+        RESOLVED = "resolved", "Resolved"
+
+    class Kind(models.TextChoices):
+        # Needs an answer: the main queue.
+        CARE = "care", "Needs an answer"
+        # Positive, needs no answer: thank, like, share.
+        ADVOCATE = "advocate", "Advocate"
+
+    class Outcome(models.TextChoices):
+        PENDING = "", "Watching"
+        CONVERTED = "converted", "Converted"
+        IMPROVED = "improved", "Improved"
+        UNCHANGED = "unchanged", "Unchanged"
+        WORSENED = "worsened", "Worsened"
+        NO_FURTHER_WORD = "no_further_word", "No further word"
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="cases")
+    author = models.ForeignKey(
+        Author, null=True, blank=True, on_delete=models.SET_NULL, related_name="cases"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CARE)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_cases",
+    )
+    # The platform conversation (Mention.thread_id) the case follows, if any.
+    thread_id = models.CharField(max_length=255, blank=True)
+    subject = models.TextField(blank=True)
+    # Priority: a score to sort by, and the parts that explain it (shown on the case).
+    priority = models.FloatField(default=0.0)
+    priority_band = models.CharField(max_length=8, default="low")
+    priority_parts = models.JSONField(default=dict, blank=True)
+    # Similar requests: the same normalised text, or a shared key phrase on the same day.
+    similarity_key = models.CharField(max_length=64, blank=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    last_mention_at = models.DateTimeField(default=timezone.now)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    reopened_count = models.PositiveIntegerField(default=0)
+    first_response_due = models.DateTimeField(null=True, blank=True)
+    resolution_due = models.DateTimeField(null=True, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="cases")
+    # Follow-up: the author's tone before and after the first reply.
+    followup_until = models.DateTimeField(null=True, blank=True)
+    compound_before = models.FloatField(null=True, blank=True)
+    compound_after = models.FloatField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=16, choices=Outcome.choices, default=Outcome.PENDING, blank=True
+    )
+
+    class Meta:
+        indexes = [
+            # The queue: a brand's cases of one kind and status, highest priority first.
+            models.Index(fields=["brand", "kind", "status", "-priority"], name="case_queue_idx"),
+            # "Next case": the highest-priority unclaimed open case.
+            models.Index(
+                fields=["brand", "-priority"],
+                name="case_unclaimed_idx",
+                condition=Q(assignee__isnull=True) & ~Q(status="resolved"),
+            ),
+            # "Mine" and assignee filters.
+            models.Index(fields=["assignee", "status"], name="case_assignee_idx"),
+            # Joining a new mention to the author's open case, or the thread's case.
+            models.Index(fields=["brand", "author", "status"], name="case_author_idx"),
+            models.Index(
+                fields=["brand", "thread_id"],
+                name="case_thread_idx",
+                condition=~Q(thread_id=""),
+            ),
+            # Overdue filter and counts.
+            models.Index(
+                fields=["brand", "first_response_due"],
+                name="case_due_idx",
+                condition=Q(first_response_at__isnull=True),
+            ),
+            # Similar requests.
+            models.Index(fields=["brand", "similarity_key"], name="case_similar_idx"),
+            # Sort by age.
+            models.Index(fields=["brand", "opened_at"], name="case_age_idx"),
+            # Follow-up sweep.
+            models.Index(
+                fields=["followup_until"],
+                name="case_followup_idx",
+                condition=Q(outcome=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Case {self.pk} ({self.brand})"
+
+    @property
+    def is_overdue(self) -> bool:
+        now = timezone.now()
+        if self.status == self.Status.RESOLVED:
+            return False
+        if self.first_response_at is None and self.first_response_due:
+            return self.first_response_due < now
+        return bool(self.resolution_due and self.resolution_due < now)
+
+
+class CaseMention(models.Model):
+    """A mention in a case's conversation (each mention is in at most one case per brand)."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="case_mentions")
+    mention = models.ForeignKey(Mention, on_delete=models.CASCADE, related_name="case_links")
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+")
+    # A mention by one of the brand's own handles: the brand's answer on the platform.
+    is_brand_reply = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["mention", "brand"], name="casemention_unique")
+        ]
+        indexes = [models.Index(fields=["case", "mention"], name="casemention_case_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.mention_id} in case {self.case_id}"
+
+
+class Reply(models.Model):
+    """An agent's answer on a case: sent through the connector, or marked as sent by hand."""
+
+    class Status(models.TextChoices):
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        MANUAL = "manual", "Replied on platform"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="replies")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    external_id = models.CharField(max_length=255, blank=True)
+    url = models.URLField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"Reply {self.pk} on case {self.case_id} ({self.status})"
+
+
+class Note(models.Model):
+    """An internal note on a case, never sent."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"Note {self.pk} on case {self.case_id}"
+
+
+class SavedReply(models.Model):
+    """A reply template of a brand; {author_name}, {author_handle}, {brand}, {agent_name}."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="saved_replies")
+    title = models.CharField(max_length=120)
+    body = models.TextField()
+
+    class Meta:
+        ordering = ["title"]
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "title"], name="savedreply_unique_title")
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class SentimentCorrection(models.Model):
+    """An agent's correction of a mention's label, kept beside VADER's score (never over it)."""
+
+    mention = models.ForeignKey(Mention, on_delete=models.CASCADE, related_name="corrections")
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="corrections")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    original_label = models.CharField(max_length=8)
+    original_compound = models.FloatField()
+    label = models.CharField(max_length=8, choices=Mention.Label.choices)
+    reason = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "-created_at"], name="correction_brand_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.mention_id}: {self.original_label} -> {self.label}"
+
+
+class AuthorStanding(models.Model):
+    """Advocate or detractor status of an author towards a brand, kept current on arrival."""
+
+    class Standing(models.TextChoices):
+        ADVOCATE = "advocate", "Advocate"
+        DETRACTOR = "detractor", "Detractor"
+        NEUTRAL = "neutral", "Neutral"
+
+    author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="standings")
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="standings")
+    standing = models.CharField(max_length=16, choices=Standing.choices, default="neutral")
+    positive_count = models.PositiveIntegerField(default=0)
+    negative_count = models.PositiveIntegerField(default=0)
+    mention_count = models.PositiveIntegerField(default=0)
+    compound_sum = models.FloatField(default=0.0)
+    last_mention_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["author", "brand"], name="standing_unique")]
+        indexes = [models.Index(fields=["brand", "standing"], name="standing_brand_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.author_id} is {self.standing} of {self.brand_id}"
+
+
+class CasePresence(models.Model):
+    """Who is looking at (or typing on) a case right now; rows older than a minute are stale."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="presence")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    is_typing = models.BooleanField(default=False)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "user"], name="presence_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on case {self.case_id}"
+
+
+class AuditLog(models.Model):
+    """Who changed what, when, from what to what. Written by services, never edited."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    brand = models.ForeignKey(Brand, null=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=40)
+    object_type = models.CharField(max_length=40)
+    object_id = models.CharField(max_length=40)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [
+            models.Index(fields=["brand", "-at"], name="audit_brand_idx"),
+            models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_id} {self.action} {self.object_type}"

@@ -1,0 +1,3 @@
+"""Routes of urls_case (see engagement/urls.py)."""
+
+urlpatterns: list = []

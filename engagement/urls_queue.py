@@ -1,0 +1,3 @@
+"""Routes of urls_queue (see engagement/urls.py)."""
+
+urlpatterns: list = []
