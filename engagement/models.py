@@ -347,3 +347,22 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_id} {self.action} {self.object_type}"
+
+
+class LoginAttempt(models.Model):
+    """Sign-in attempts, for rate limiting that holds across web processes (no shared cache)."""
+
+    username = models.CharField(max_length=150)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    succeeded = models.BooleanField(default=False)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # "Failed attempts for this username / this address in the last N minutes."
+            models.Index(fields=["username", "-at"], name="login_user_idx"),
+            models.Index(fields=["ip", "-at"], name="login_ip_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} from {self.ip} at {self.at:%H:%M:%S}"

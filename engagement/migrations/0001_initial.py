@@ -59,6 +59,19 @@ class Migration(migrations.Migration):
             ],
         ),
         migrations.CreateModel(
+            name='LoginAttempt',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('username', models.CharField(max_length=150)),
+                ('ip', models.GenericIPAddressField(blank=True, null=True)),
+                ('succeeded', models.BooleanField(default=False)),
+                ('at', models.DateTimeField(default=django.utils.timezone.now)),
+            ],
+            options={
+                'indexes': [models.Index(fields=['username', '-at'], name='login_user_idx'), models.Index(fields=['ip', '-at'], name='login_ip_idx')],
+            },
+        ),
+        migrations.CreateModel(
             name='Note',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
