@@ -1,4 +1,4 @@
-"""The demo's content: three brands and three sample feeds, written for Earshot.
+"""The demo's content: three brands, three sample feeds and two sample APIs, written for Earshot.
 
 Everything here is deterministic. Item k of a feed always has the same id, text, author and
 publication time; the time lies on a fixed grid (EPOCH + k * step + jitter), and a feed shows
@@ -11,10 +11,18 @@ The texts are built from sentence templates written for this project, filled wit
 city, a device, a day and so on, so that several hundred mentions read differently. Each
 template was checked against VADER so that complaints score negative, praise positive and
 news and questions neutral (see tests/listening/test_demo.py for the measured mix).
+
+Two more kinds of source use the same grid and templates: a Hacker News index in the shape
+of Algolia's HN Search API (stories, and comments that reply to a story or to an earlier
+comment under it; authors with karma) and a Mastodon instance's hashtag timelines (toots
+tagged with their brands' hashtags, replies, accounts from a handful of followers to over a
+hundred thousand). Both keep the whole 90-day window, as a search index or a timeline does,
+and number their items from the grid, so ids never change either.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
@@ -29,16 +37,29 @@ __all__ = [
     "BRANDS",
     "DEMO_WINDOW",
     "FEEDS",
+    "HN_SPEC",
+    "MASTODON_SPEC",
+    "DemoAccount",
     "DemoBrand",
     "DemoItem",
     "FeedSpec",
+    "HnItem",
+    "Toot",
     "feed_for",
     "feed_items",
     "feed_etag",
     "feed_last_modified",
+    "hn_hit",
+    "hn_item_at",
+    "hn_items",
+    "hn_karma",
     "item_at",
     "item_time",
     "render_feed",
+    "toot_at",
+    "toot_html",
+    "toot_status",
+    "toots",
 ]
 
 # Bump when templates or rendering change: it is part of every ETag, so pollers refetch.
@@ -441,8 +462,12 @@ def item_time(spec: FeedSpec, k: int) -> datetime:
     return EPOCH + timedelta(seconds=int(spec.offset_hours * 3600 + k * step) + jitter)
 
 
-def visible_indexes(spec: FeedSpec, now: datetime) -> range:
-    """Indexes k of the items published in (now - 90 days, now], newest MAX_FEED_ITEMS only."""
+def visible_indexes(spec: FeedSpec, now: datetime, *, limit: int | None = MAX_FEED_ITEMS) -> range:
+    """Indexes k of the items published in (now - 90 days, now], the newest `limit` only.
+
+    Feeds keep only their latest entries; the demo APIs (limit=None) keep the whole window,
+    as a search index or a timeline does.
+    """
     step = spec.step_hours * 3600
     origin = EPOCH + timedelta(hours=spec.offset_hours)
 
@@ -457,7 +482,8 @@ def visible_indexes(spec: FeedSpec, now: datetime) -> range:
     lo = max(slot(now - DEMO_WINDOW), 0)
     if item_time(spec, lo) <= now - DEMO_WINDOW:
         lo += 1
-    lo = max(lo, hi - MAX_FEED_ITEMS + 1)
+    if limit is not None:
+        lo = max(lo, hi - limit + 1)
     return range(lo, hi + 1) if hi >= lo else range(0)
 
 
@@ -514,15 +540,16 @@ def _first_sentence(text: str) -> str:
     return text
 
 
-def item_at(spec: FeedSpec, k: int) -> DemoItem:
-    """Item k of a feed: the same every time, on every machine."""
-    # A str seed is hashed with SHA-512 by random.seed: stable across processes and versions.
-    rng = random.Random(f"earshot-demo:{spec.name}:{k}")
-    intent, template, brand_name, other_name = _choose_content(spec, rng)
-    by_name = {b.name: b for b in BRANDS}
-    brand = by_name.get(brand_name)
-    other = by_name.get(other_name or "")
-    values = {
+def _brand(name: str | None) -> DemoBrand | None:
+    return next((b for b in BRANDS if b.name == name), None)
+
+
+def _slot_values(
+    rng: random.Random, brand: DemoBrand | None, other: DemoBrand | None
+) -> dict[str, str]:
+    """Values for a template's slots. The draw order is part of every item's identity:
+    changing it would rewrite the content of every feed."""
+    return {
         "b": _spelling(brand, rng) if brand else "",
         "o": _spelling(other, rng) if other else "",
         "city": rng.choice(CITIES),
@@ -534,6 +561,15 @@ def item_at(spec: FeedSpec, k: int) -> DemoItem:
         "hours": rng.choice(HOURS),
         "plan": rng.choice(PLANS),
     }
+
+
+def item_at(spec: FeedSpec, k: int) -> DemoItem:
+    """Item k of a feed: the same every time, on every machine."""
+    # A str seed is hashed with SHA-512 by random.seed: stable across processes and versions.
+    rng = random.Random(f"earshot-demo:{spec.name}:{k}")
+    intent, template, brand_name, other_name = _choose_content(spec, rng)
+    brand, other = _brand(brand_name), _brand(other_name)
+    values = _slot_values(rng, brand, other)
     text = template.format(**values)
     if brand and rng.random() < 0.2:
         text = f"{text} {brand.hashtag}"
@@ -701,3 +737,498 @@ ET.register_namespace("dc", DC_NS)
 def render_feed(spec: FeedSpec, now: datetime, self_url: str) -> bytes:
     """The feed document as served at `now`; self_url is its own address."""
     return _RENDERERS[spec.format](spec, feed_items(spec, now), now, self_url)
+
+
+# --- Hacker News (Algolia's HN Search API shape) ----------------------------------------------
+# One grid of items, each a story or a comment. A comment belongs to a story a few slots
+# before it and replies either to the story or to an earlier comment under the same story,
+# so threads exist. Stories are mostly news and questions; comments carry the opinions.
+
+HN_SPEC = FeedSpec(
+    name="hn",
+    ext="json",
+    format="hn",
+    title="Hacker News (demo)",
+    description="Stories and comments in the shape of Algolia's HN Search API.",
+    site="https://news.ycombinator.com",
+    content_type="application/json; charset=utf-8",
+    step_hours=6.5,
+    offset_hours=2.0,
+    mix=(0.30, 0.25, 0.45),
+    anonymous_share=0.0,
+)
+# Object ids as numbers in HN's range, fixed per grid index.
+HN_ID_BASE = 41_000_000
+_HN_STORY_SHARE = 0.4
+# Algolia answers at most this many hits for one query, whatever the page.
+HN_PAGINATION_LIMIT = 1000
+
+HN_STORIES = {
+    "neutral": (
+        "{b} to switch off 3G in {city} by the end of the year",
+        "{b} publishes open coverage data for {city}",
+        "{b} will raise the price of its {plan} plan from next month",
+        "{b} confirms overnight network maintenance in {city}",
+        "{b} starts selling the {device} on a 24 month contract",
+        "Ask HN: Can {b} move an eSIM between phones?",
+        "Ask HN: How do {b} customers deal with roaming in Japan?",
+        "{b} moves its core network to a new data centre",
+        "Show HN: I logged {b} signal levels in {city} on my bike commute",
+    ),
+    "negative": (
+        "Angry customers as {b} outage leaves {city} without mobile data for {hours} hours",
+        "{b} billing error charged customers twice, refunds delayed",
+        "Ask HN: Is {b} support as terrible for everyone as it is for me?",
+        "{b} fined over hidden roaming fees and misleading price rises",
+    ),
+    "positive": (
+        "{b} restores service in {city} within an hour and publishes a clear postmortem",
+        "Show HN: A great little dashboard for the {b} status page, with a thank you to their team",
+        "{b} praised for its honest and excellent outage report",
+    ),
+}
+# Hacker-News-voiced comments; the feeds' templates are used for comments as well.
+HN_COMMENTS = {
+    "negative": (
+        "Their billing system charged me twice and {b} took six weeks to refund it. Awful. "
+        "Never again.",
+        "The {b} status page said all green while my {device} had no data for {hours} hours "
+        "in {city}. Useless status pages are worse than none.",
+        "{b} throttles video even on the {plan} plan. Terrible value and a dishonest contract.",
+    ),
+    "positive": (
+        "Credit where it is due: {b} fixed the outage in {city} quickly and their postmortem "
+        "was excellent. More companies should write like that.",
+        "I have had {b} for years and it just works. Great coverage, fair prices, friendly "
+        "support when I needed it.",
+        "The {b} eSIM flow is genuinely good. Took two minutes on my {device}, no store visit.",
+    ),
+    "neutral": (
+        "Does anyone know which frequency bands {b} uses in {city}?",
+        "For context, {b} runs its own core network but leases the masts outside {city}.",
+        "Is the {b} coverage map generated from measurements or from a propagation model?",
+    ),
+}
+# Stories about none of the brands; several use words the HN query asks for ("mobile"), so
+# Algolia returns them and Earshot's own match drops them (unmatched in the fetch log).
+HN_NOISE = (
+    "Show HN: A tiny static site generator in 300 lines of Python",
+    "The mobile web keeps getting heavier",
+    "Mobile data prices across Europe, compared",
+    "Why mobile networks still depend on decades-old signalling protocols",
+    "A history of the pager",
+    "Ask HN: What is your backup strategy for family photos?",
+)
+# HN-style user names, written for the demo; a few have a lot of karma.
+HN_USERS = (
+    "kestrel_dev", "tmorrow", "bytewise", "lenaq", "packetloss", "oskar_n", "grumpyops",
+    "mastwatcher", "ruthless_ci", "dpriya", "fennel", "hollowpoint", "spectrum_nerd",
+    "ivo_codes", "callum_h", "lateral", "nullroute", "zara_t", "backhaul", "meiling",
+    "quietcarrier", "femi_o", "eastbound", "rf_engineer",
+)  # fmt: skip
+HN_BIG_KARMA = {"rf_engineer": 48_310, "packetloss": 21_904, "lateral": 87_455}
+
+
+@dataclass(frozen=True, slots=True)
+class HnItem:
+    index: int
+    object_id: int
+    kind: str  # "story" | "comment"
+    published: datetime
+    author: str
+    title: str
+    url: str
+    story_text: str
+    comment_text: str
+    points: int | None
+    story_id: int
+    parent_id: int | None
+    intent: str
+    brands: tuple[str, ...]
+
+    @property
+    def tags(self) -> list[str]:
+        tags = [self.kind, f"author_{self.author}", f"story_{self.story_id}"]
+        if self.title.startswith("Ask HN:"):
+            tags.insert(1, "ask_hn")
+        elif self.title.startswith("Show HN:"):
+            tags.insert(1, "show_hn")
+        return tags
+
+    def search_text(self) -> str:
+        return " ".join((self.title, self.url, self.story_text, self.comment_text)).lower()
+
+
+def hn_karma(username: str) -> int | None:
+    """The karma of a demo HN user, or None for a name the demo does not know."""
+    if username not in HN_USERS:
+        return None
+    if username in HN_BIG_KARMA:
+        return HN_BIG_KARMA[username]
+    return int(10 ** (1.5 + 2.3 * _unit("hn-karma", username)))
+
+
+def _hn_is_story(k: int) -> bool:
+    # Item 0 is a story so every comment's walk back to its story ends.
+    return k <= 0 or _unit("hn-story", k) < _HN_STORY_SHARE
+
+
+def _hn_story_of(k: int) -> int:
+    if _hn_is_story(k):
+        return k
+    j = k - 1 - int(_unit("hn-back", k) * 8)
+    while not _hn_is_story(j):
+        j -= 1
+    return j
+
+
+def _hn_parent_of(k: int) -> int:
+    """The grid index a comment replies to: its story, or the latest earlier comment in it."""
+    story = _hn_story_of(k)
+    if _unit("hn-nested", k) < 0.35:
+        for j in range(k - 1, story, -1):
+            if not _hn_is_story(j) and _hn_story_of(j) == story:
+                return j
+    return story
+
+
+def _html_paragraphs(text: str) -> str:
+    # HN's comment_text: escaped like HN escapes (&#x27; for '), sentences in <p> after the
+    # first, the way HN separates paragraphs.
+    title = _first_sentence(text)
+    rest = text[len(title) :].strip()
+    escaped = html.escape(title)
+    return escaped + (f"<p>{html.escape(rest)}" if rest else "")
+
+
+@functools.lru_cache(maxsize=4096)
+def hn_item_at(k: int) -> HnItem:
+    """Grid item k of the demo HN index: the same every time, on every machine."""
+    rng = random.Random(f"earshot-demo:hn:{k}")
+    intent, template, brand_name, other_name = _choose_content(HN_SPEC, rng)
+    brand, other = _brand(brand_name), _brand(other_name)
+    values = _slot_values(rng, brand, other)
+    # Nobody writes @handles on HN: the brand goes by its name.
+    for slot, named in (("b", brand), ("o", other)):
+        if named is not None and values[slot].startswith("@"):
+            values[slot] = named.spellings[0]
+    author = rng.choice(HN_USERS)
+    object_id = HN_ID_BASE + k
+    title = url = story_text = comment_text = ""
+    points: int | None = None
+    parent_id: int | None = None
+    if _hn_is_story(k):
+        if intent == "noise":
+            title = rng.choice(HN_NOISE).format(**values)
+            brands: tuple[str, ...] = ()
+        else:
+            title = rng.choice(HN_STORIES[intent]).format(**values)
+            brands = (brand_name,)
+        if title.startswith("Ask HN:"):
+            # An Ask HN story's text is the question in full: one of the feeds' posts.
+            if intent != "noise":
+                story_text = _html_paragraphs(template.format(**values))
+                brands = tuple(n for n in (brand_name, other_name) if n)
+        else:
+            site = rng.choice(("tech-news.example", "netwatch.example", "blog.example"))
+            words = "".join(ch if ch.isalnum() else " " for ch in title.lower()).split()
+            url = f"https://{site}/{k}-{'-'.join(words[:6])}"
+        points = 1 + int(400 * _unit("hn-points", k) ** 3)
+        story_index = k
+    else:
+        if intent == "noise":
+            # Off-topic chatter under a story: nothing the query asks for.
+            comment_text = html.escape(rng.choice(NOISE).format(**values))
+            brands = ()
+        else:
+            pool = HN_COMMENTS.get(intent, ())
+            if other is None and pool and rng.random() < 0.4:
+                template = rng.choice(pool)
+            comment_text = _html_paragraphs(template.format(**values))
+            brands = tuple(n for n in (brand_name, other_name) if n)
+        story_index = _hn_story_of(k)
+        parent_id = HN_ID_BASE + _hn_parent_of(k)
+    return HnItem(
+        index=k,
+        object_id=object_id,
+        kind="story" if _hn_is_story(k) else "comment",
+        published=item_time(HN_SPEC, k),
+        author=author,
+        title=title,
+        url=url,
+        story_text=story_text,
+        comment_text=comment_text,
+        points=points,
+        story_id=HN_ID_BASE + story_index,
+        parent_id=parent_id,
+        intent=intent,
+        brands=brands,
+    )
+
+
+def hn_items(now: datetime) -> list[HnItem]:
+    """Every item of the last 90 days at `now`, newest first (an index keeps them all)."""
+    return [hn_item_at(k) for k in reversed(visible_indexes(HN_SPEC, now, limit=None))]
+
+
+def _iso_ms(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def hn_hit(item: HnItem, num_comments: int) -> dict[str, object]:
+    """One hit as Algolia's search_by_date returns it."""
+    is_story = item.kind == "story"
+    return {
+        "objectID": str(item.object_id),
+        "created_at": _iso_ms(item.published),
+        "created_at_i": int(item.published.timestamp()),
+        "title": item.title if is_story else None,
+        "url": (item.url or None) if is_story else None,
+        "author": item.author,
+        "points": item.points,
+        "story_text": (item.story_text or None) if is_story else None,
+        "comment_text": None if is_story else item.comment_text,
+        "num_comments": num_comments if is_story else None,
+        "story_id": item.story_id,
+        "story_title": None if is_story else hn_item_at(item.story_id - HN_ID_BASE).title,
+        "parent_id": item.parent_id,
+        "_tags": item.tags,
+    }
+
+
+# --- Mastodon (a hashtag timeline) -------------------------------------------------------------
+# Toots on one grid, each carrying its brand's hashtag (comparisons carry both); a quarter
+# reply to an earlier toot about the same brand, and some of those replies come from Acme's
+# care account. Accounts range from a few followers to a few big ones.
+
+MASTODON_SPEC = FeedSpec(
+    name="mastodon",
+    ext="json",
+    format="mastodon",
+    title="Mastodon (demo)",
+    description="Hashtag timelines in the shape of Mastodon's API.",
+    site="https://demo.example",
+    content_type="application/json; charset=utf-8",
+    step_hours=5.0,
+    offset_hours=1.0,
+    mix=(0.42, 0.30, 0.28),
+    anonymous_share=0.0,
+)
+MASTODON_HOST = "demo.example"
+_REPLY_SHARE = 0.25
+
+# Replies agree with the toot they answer (and name the brand, or only tag it).
+REPLIES = {
+    "negative": (
+        "Same here in {city}. {b} has been useless all week.",
+        "No signal on my {device} either since {when} and {b} will not say why. Fed up.",
+        "Had the exact same billing mess with {b}. Took me a month and three angry calls.",
+        "This is why I am leaving {b}. Awful service, every single time.",
+    ),
+    "positive": (
+        "Same experience here, {b} support sorted mine in minutes too. Great team.",
+        "Agreed! {b} coverage in {city} has been excellent lately.",
+        "Glad it worked out. {b} has been brilliant for me as well.",
+    ),
+    "neutral": (
+        "Which plan is that, the {plan} one? Asking before I switch to {b}.",
+        "Does that apply in {city} too, or only in your area?",
+        "I think {b} posts those updates on its status page too.",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAccount:
+    handle: str
+    display_name: str
+    followers: int
+
+    @property
+    def id(self) -> str:
+        return str(100_000 + int(_unit("mastodon-account", self.handle) * 9e8))
+
+    @property
+    def url(self) -> str:
+        return f"https://{MASTODON_HOST}/@{self.handle}"
+
+
+# Big accounts: a trade newsletter and a reporter post the news; Acme's care account replies.
+MASTODON_NEWS = (
+    DemoAccount("mobilenetworks", "Mobile Networks Weekly", 120_400),
+    DemoAccount("sana_telecoms", "Sana Okoye (telecoms reporter)", 48_900),
+)
+ACME_CARE = DemoAccount("acme_help", "Acme Mobile Help", 15_230)
+
+
+@dataclass(frozen=True, slots=True)
+class Toot:
+    index: int
+    id: str
+    published: datetime
+    account: DemoAccount
+    # Plain text (without the reply's leading @mention or the hashtags).
+    text: str
+    spoiler_text: str
+    hashtags: tuple[str, ...]
+    in_reply_to: int | None
+    favourites: int
+    reblogs: int
+    intent: str
+    brands: tuple[str, ...]
+
+    @property
+    def url(self) -> str:
+        return f"{self.account.url}/{self.id}"
+
+
+def toot_id(k: int) -> str:
+    """Like Mastodon's ids: milliseconds since 1970 shifted left 16 bits, plus a sequence."""
+    millis = int(item_time(MASTODON_SPEC, k).timestamp() * 1000)
+    return str((millis << 16) | (k & 0xFFFF))
+
+
+def _toot_is_reply(k: int) -> bool:
+    return k > 0 and _unit("toot-reply", k) < _REPLY_SHARE
+
+
+def _toot_parent_of(k: int) -> int:
+    """The toot a reply answers: a recent one that is not itself a reply."""
+    j = k - 1 - int(_unit("toot-parent", k) * 5)
+    while _toot_is_reply(j):
+        j -= 1
+    return j
+
+
+def _mastodon_account(rng: random.Random, intent: str) -> DemoAccount:
+    if intent == "neutral" and rng.random() < 0.25:
+        return rng.choice(MASTODON_NEWS)
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    handle = f"{first}{last[0]}".lower() if rng.random() < 0.5 else f"{first}_{last}".lower()
+    # Most people have tens to hundreds of followers, a few thousands.
+    followers = int(10 ** (0.8 + 2.8 * _unit("mastodon-followers", handle)))
+    return DemoAccount(handle, f"{first} {last}", followers)
+
+
+@functools.lru_cache(maxsize=4096)
+def toot_at(k: int) -> Toot:
+    """Toot k of the demo Mastodon instance: the same every time, on every machine."""
+    rng = random.Random(f"earshot-demo:mastodon:{k}")
+    parent = toot_at(_toot_parent_of(k)) if _toot_is_reply(k) else None
+    if parent is not None and parent.brands:
+        # A reply stays on its parent's brand and mostly shares its mood.
+        brand_name = parent.brands[0]
+        intent = parent.intent if rng.random() < 0.8 else "neutral"
+        if intent not in REPLIES:
+            intent = "neutral"
+        official = brand_name == ACME.name and intent == "negative" and rng.random() < 0.5
+        if official:
+            intent, template = "official", rng.choice(OFFICIAL)
+        else:
+            template = rng.choice(REPLIES[intent])
+        other_name = None
+    else:
+        intent, template, brand_name, other_name = _choose_content(MASTODON_SPEC, rng)
+        official = False
+        parent = None
+    brand, other = _brand(brand_name), _brand(other_name)
+    values = _slot_values(rng, brand, other)
+    text = template.format(**values)
+    if intent == "positive" and rng.random() < 0.2:
+        text = f"{text} {rng.choice(POSITIVE_EMOJI)}"
+    elif intent == "negative" and rng.random() < 0.15:
+        text = f"{text} {rng.choice(NEGATIVE_EMOJI)}"
+    account = ACME_CARE if official else _mastodon_account(rng, intent)
+    hashtags = tuple(b.hashtag.lstrip("#") for b in (brand, other) if b is not None)
+    if intent == "noise":
+        hashtags = ("mobile",)
+    elif rng.random() < 0.2:
+        hashtags += (rng.choice(("5g", "mobile", "telecoms")),)
+    # A content warning on some complaints, as people put on rants.
+    spoiler = "billing rant" if intent == "negative" and rng.random() < 0.08 else ""
+    reach = math.sqrt(account.followers)
+    return Toot(
+        index=k,
+        id=toot_id(k),
+        published=item_time(MASTODON_SPEC, k),
+        account=account,
+        text=text,
+        spoiler_text=spoiler,
+        hashtags=hashtags,
+        in_reply_to=parent.index if parent else None,
+        favourites=int(reach * 1.5 * _unit("toot-favs", k)),
+        reblogs=int(reach * 0.4 * _unit("toot-boosts", k)),
+        intent=intent,
+        brands=tuple(n for n in (brand_name, other_name) if n) if intent != "noise" else (),
+    )
+
+
+def toots(now: datetime) -> list[Toot]:
+    """Every toot of the last 90 days at `now`, newest first."""
+    return [toot_at(k) for k in reversed(visible_indexes(MASTODON_SPEC, now, limit=None))]
+
+
+def toot_html(toot: Toot) -> str:
+    """The content HTML as Mastodon renders it: mention and hashtag links in a paragraph."""
+    parts = []
+    if toot.in_reply_to is not None:
+        to = toot_at(toot.in_reply_to).account
+        parts.append(
+            f'<span class="h-card" translate="no"><a href="{to.url}" class="u-url mention">'
+            f"@<span>{to.handle}</span></a></span>"
+        )
+    parts.append(html.escape(toot.text, quote=False))
+    parts.extend(
+        f'<a href="https://{MASTODON_HOST}/tags/{tag}" class="mention hashtag" rel="tag">'
+        f"#<span>{tag}</span></a>"
+        for tag in toot.hashtags
+    )
+    return f"<p>{' '.join(parts)}</p>"
+
+
+def toot_status(toot: Toot, replies_count: int) -> dict[str, object]:
+    """One status as Mastodon's API returns it (the fields Earshot and clients read)."""
+    account = toot.account
+    return {
+        "id": toot.id,
+        "created_at": _iso_ms(toot.published),
+        "in_reply_to_id": toot_at(toot.in_reply_to).id if toot.in_reply_to is not None else None,
+        "in_reply_to_account_id": (
+            toot_at(toot.in_reply_to).account.id if toot.in_reply_to is not None else None
+        ),
+        "sensitive": bool(toot.spoiler_text),
+        "spoiler_text": toot.spoiler_text,
+        "visibility": "public",
+        "language": "en",
+        "uri": f"https://{MASTODON_HOST}/users/{account.handle}/statuses/{toot.id}",
+        "url": toot.url,
+        "replies_count": replies_count,
+        "reblogs_count": toot.reblogs,
+        "favourites_count": toot.favourites,
+        "content": toot_html(toot),
+        "reblog": None,
+        "account": {
+            "id": account.id,
+            "username": account.handle,
+            "acct": f"{account.handle}@{MASTODON_HOST}",
+            "display_name": account.display_name,
+            "url": account.url,
+            "followers_count": account.followers,
+        },
+        "media_attachments": [],
+        "mentions": (
+            [
+                {
+                    "id": toot_at(toot.in_reply_to).account.id,
+                    "username": toot_at(toot.in_reply_to).account.handle,
+                    "acct": f"{toot_at(toot.in_reply_to).account.handle}@{MASTODON_HOST}",
+                    "url": toot_at(toot.in_reply_to).account.url,
+                }
+            ]
+            if toot.in_reply_to is not None
+            else []
+        ),
+        "tags": [
+            {"name": tag, "url": f"https://{MASTODON_HOST}/tags/{tag}"} for tag in toot.hashtags
+        ],
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -66,7 +67,8 @@ def _allow_listed(host: str, port: int, allowed: list[str]) -> bool:
 class Command(BaseCommand):
     help = (
         "Load the demo: Acme Mobile with competitors Globex and Initech Telecom, three sample "
-        "feeds served by this Earshot at --base-url, and a local 'demo' superuser. Idempotent."
+        "feeds plus a Hacker News and a Mastodon stand-in served by this Earshot at --base-url, "
+        "and a local 'demo' superuser. Idempotent."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -103,7 +105,8 @@ class Command(BaseCommand):
             self.stdout.write("Demo already loaded: nothing to change.")
         self.stdout.write(
             f"Brands: {', '.join(b.name for b in demo.BRANDS)}. "
-            f"Feeds: {', '.join(s.url for s in sources)} (polled every {DEMO_POLL_INTERVAL} s)."
+            f"Sources: {', '.join(f'{s.url} ({s.kind})' for s in sources)} "
+            f"(polled every {DEMO_POLL_INTERVAL} s)."
         )
         self._warn_if_not_allowed(parts.hostname, parts.port or _default_port(parts.scheme))
         if options["fetch"]:
@@ -139,32 +142,33 @@ class Command(BaseCommand):
 
     def _sources(self, acme: Brand, base_url: str, changes: list[str]) -> list[Source]:
         sources = []
-        for spec in demo.FEEDS.values():
-            path = reverse("listening:demo-feed", kwargs={"name": spec.name, "ext": spec.ext})
-            url = base_url + path
-            name = f"Demo: {spec.title}"
+        for spec in _demo_sources():
+            url = base_url + spec.path
             # Found by name, or by path when the name was edited: a second run with another
             # --base-url (dev.py run --port 8001) moves the source instead of adding one.
-            source = Source.objects.filter(brand=acme, kind=Source.Kind.RSS, name=name).first()
+            source = Source.objects.filter(brand=acme, kind=spec.kind, name=spec.name).first()
             if source is None:
                 source = (
-                    Source.objects.filter(brand=acme, kind=Source.Kind.RSS, url__endswith=path)
+                    Source.objects.filter(brand=acme, kind=spec.kind, url__endswith=spec.path)
                     .order_by("pk")
                     .first()
                 )
             if source is None:
                 source = source_create(
                     brand=acme,
-                    kind=Source.Kind.RSS,
+                    kind=spec.kind,
                     url=url,
                     poll_interval=DEMO_POLL_INTERVAL,
-                    name=name,
+                    name=spec.name,
+                    config=dict(spec.config),
+                    backfill_days=spec.backfill_days,
                 )
                 changes.append(f"Created source {source.name}: {url}")
             elif source.url != url:
                 old = source.url
                 source.url = url
                 # The old server's validators mean nothing to the new one; poll it right away.
+                # The cursor stays: the demo's ids and times are the same on every server.
                 source.etag = source.last_modified = ""
                 source.next_poll_at = timezone.now()
                 source.full_clean()
@@ -221,6 +225,51 @@ class Command(BaseCommand):
                         f"  {source.name}: {log.error_class}: {log.error_message[:300]}"
                     )
                 )
+
+
+@dataclass(frozen=True, slots=True)
+class _DemoSource:
+    kind: str
+    name: str
+    # The URL path on this Earshot: the source's URL is --base-url + path.
+    path: str
+    config: dict[str, str] = field(default_factory=dict)
+    backfill_days: int = 30
+
+
+def _demo_sources() -> list[_DemoSource]:
+    """The five demo sources: three feeds (rss) and the HN and Mastodon stand-ins."""
+    sources = [
+        _DemoSource(
+            kind=Source.Kind.RSS,
+            name=f"Demo: {spec.title}",
+            path=reverse("listening:demo-feed", kwargs={"name": spec.name, "ext": spec.ext}),
+        )
+        for spec in demo.FEEDS.values()
+    ]
+    # The connectors append /api/v1/... to the source URL themselves: the source URL is the
+    # API's root, derived from the route so the two cannot drift apart.
+    hn_root = reverse("listening:demo-hn-search").removesuffix("/api/v1/search_by_date")
+    mastodon_root = reverse(
+        "listening:demo-mastodon-tag", kwargs={"tag": demo.ACME.hashtag.lstrip("#")}
+    ).split("/api/v1/", 1)[0]
+    sources += [
+        # A 90-day backfill: the whole demo window on the first poll, like the feeds show it.
+        _DemoSource(
+            kind=Source.Kind.HACKER_NEWS,
+            name=f"Demo: {demo.HN_SPEC.title}",
+            path=hn_root,
+            backfill_days=demo.DEMO_WINDOW.days,
+        ),
+        _DemoSource(
+            kind=Source.Kind.MASTODON,
+            name=f"Demo: {demo.MASTODON_SPEC.title} {demo.ACME.hashtag}",
+            path=mastodon_root,
+            config={"hashtag": demo.ACME.hashtag.lstrip("#")},
+            backfill_days=demo.DEMO_WINDOW.days,
+        ),
+    ]
+    return sources
 
 
 def _default_port(scheme: str) -> int:
