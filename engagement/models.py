@@ -121,6 +121,9 @@ class Case(models.Model):
     priority_parts = models.JSONField(default=dict, blank=True)
     # Similar requests: the same normalised text, or a shared key phrase on the same day.
     similarity_key = models.CharField(max_length=64, blank=True)
+    # "<day>:<key phrase>" of the first mention, e.g. "2026-11-23:battery drain" (see
+    # engagement/routing.py for how the phrase is chosen); empty when it has none.
+    phrase_key = models.CharField(max_length=120, blank=True)
     opened_at = models.DateTimeField(default=timezone.now)
     last_mention_at = models.DateTimeField(default=timezone.now)
     first_response_at = models.DateTimeField(null=True, blank=True)
@@ -164,6 +167,11 @@ class Case(models.Model):
             ),
             # Similar requests.
             models.Index(fields=["brand", "similarity_key"], name="case_similar_idx"),
+            models.Index(
+                fields=["brand", "phrase_key"],
+                name="case_phrase_idx",
+                condition=~Q(phrase_key=""),
+            ),
             # Sort by age.
             models.Index(fields=["brand", "opened_at"], name="case_age_idx"),
             # Follow-up sweep.
