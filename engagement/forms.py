@@ -1,0 +1,76 @@
+"""Forms of the engagement pages: sign-in and the queue's filters."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+from engagement.models import Case
+from listening.models import Source
+
+QUEUE_TABS = {
+    "care": "Needs an answer",
+    "advocate": "Advocates",
+    "resolved": "Resolved",
+}
+PRIORITY_BANDS = [("high", "High"), ("medium", "Medium"), ("low", "Low")]
+SENTIMENTS = [("negative", "Negative"), ("neutral", "Neutral"), ("positive", "Positive")]
+SORTS = [("priority", "Priority (highest first)"), ("age", "Age (oldest first)")]
+
+
+class LoginForm(AuthenticationForm):
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That username and password do not match. Both are case-sensitive.",
+    }
+
+
+class QueueFilterForm(forms.Form):
+    """The queue's GET filters. Each field is checked on its own: an invalid value (a brand
+    the user is not a member of, an unknown assignee) drops that filter only and shows an
+    error beside it, so the page still lists what the user may see."""
+
+    tab = forms.ChoiceField(choices=list(QUEUE_TABS.items()), required=False)
+    brand = forms.ModelChoiceField(queryset=None, required=False, empty_label="All brands")
+    status = forms.ChoiceField(required=False)
+    band = forms.ChoiceField(
+        label="Priority", choices=[("", "Any priority"), *PRIORITY_BANDS], required=False
+    )
+    sentiment = forms.ChoiceField(
+        label="Sentiment", choices=[("", "Any sentiment"), *SENTIMENTS], required=False
+    )
+    source = forms.ChoiceField(
+        label="Source", choices=[("", "Any source"), *Source.Kind.choices], required=False
+    )
+    assignee = forms.ChoiceField(required=False)
+    mine = forms.BooleanField(label="Mine", required=False)
+    overdue = forms.BooleanField(label="Overdue", required=False)
+    sort = forms.ChoiceField(choices=SORTS, required=False)
+    page = forms.IntegerField(min_value=1, required=False)
+
+    def __init__(self, data, *, brands, assignees):
+        super().__init__(data)
+        self.fields["brand"].queryset = brands
+        self.fields["status"].choices = [("", "Any status"), *Case.Status.choices]
+        self.fields["assignee"].choices = [
+            ("", "Anyone"),
+            ("unassigned", "Unassigned"),
+            *((str(u.pk), u.get_username()) for u in assignees),
+        ]
+
+    def filters(self) -> dict:
+        """The valid filters, with defaults; invalid fields are left out."""
+        self.is_valid()
+        data = self.cleaned_data
+        filters = {
+            "tab": data.get("tab") or "care",
+            "sort": data.get("sort") or "priority",
+            "page": data.get("page") or 1,
+        }
+        for name in ("brand", "status", "band", "sentiment", "source", "assignee"):
+            if data.get(name):
+                filters[name] = data[name]
+        for name in ("mine", "overdue"):
+            if data.get(name):
+                filters[name] = True
+        return filters

@@ -1,0 +1,187 @@
+"""Reads of the engagement app. Every selector is scoped through engagement.permissions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from engagement.models import Case, CaseMention, LoginAttempt, Membership
+from engagement.permissions import ALLOWED, Action, brand_ids_for, get_for_user
+
+# Tab counts stop at this many rows: counting a huge tab exactly reads every row of it,
+# and "10,000+" tells an agent as much as "123,456" does.
+QUEUE_COUNT_CAP = 10_000
+OPEN_STATUSES = [Case.Status.NEW, Case.Status.OPEN, Case.Status.WAITING]
+
+
+def login_failures_recent(
+    *, username: str, ip: str | None, limit: int, window: timedelta
+) -> datetime | None:
+    """When sign-in is refused for this username or address: the moment it opens again.
+
+    None when neither has `limit` failures within `window`. Reads at most two rows, through
+    login_user_idx and login_ip_idx.
+    """
+    since = timezone.now() - window
+    failures = LoginAttempt.objects.filter(succeeded=False, at__gte=since).order_by("-at")
+    reopen_at = None
+    for lookup in ({"username": username}, {"ip": ip}):
+        if not next(iter(lookup.values())):
+            continue
+        # The limit-th newest failure: once it leaves the window, the count drops below limit.
+        row = failures.filter(**lookup).values_list("at", flat=True)[limit - 1 : limit]
+        for at in row:
+            candidate = at + window
+            reopen_at = candidate if reopen_at is None else max(reopen_at, candidate)
+    return reopen_at
+
+
+def queue_brand_ids(*, user) -> list[int]:
+    return brand_ids_for(user, Action.VIEW_QUEUE)
+
+
+def queue_assignees(*, user) -> QuerySet:
+    """People who can be assigned cases in the user's queue brands (agents and admins)."""
+    return (
+        get_user_model()
+        .objects.filter(
+            is_active=True,
+            memberships__brand_id__in=queue_brand_ids(user=user),
+            memberships__role__in=ALLOWED[Action.WORK_CASES],
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def _tab_q(tab: str) -> Q:
+    # Spelled as status IN (...) rather than status <> 'resolved' so that case_queue_idx
+    # (brand, kind, status, -priority) serves the open tabs.
+    if tab == "resolved":
+        return Q(status=Case.Status.RESOLVED)
+    kind = Case.Kind.ADVOCATE if tab == "advocate" else Case.Kind.CARE
+    return Q(kind=kind, status__in=OPEN_STATUSES)
+
+
+def overdue_q(now: datetime | None = None) -> Q:
+    """Case.is_overdue as a filter: first response late, or (once answered) resolution late."""
+    now = now or timezone.now()
+    return Q(status__in=OPEN_STATUSES) & (
+        Q(first_response_at__isnull=True, first_response_due__lt=now)
+        | Q(first_response_at__isnull=True, first_response_due__isnull=True, resolution_due__lt=now)
+        | Q(first_response_at__isnull=False, resolution_due__lt=now)
+    )
+
+
+def _worst_label_q(label: str) -> Q:
+    """The label of the case's worst customer mention (negative < neutral < positive).
+
+    EXISTS over casemention_case_idx and the mention's primary key: a page of candidates
+    costs an index probe each, and the filter needs no column kept in sync on Case.
+    """
+    links = CaseMention.objects.filter(case=OuterRef("pk"), is_brand_reply=False)
+    negative = Exists(links.filter(mention__label="negative"))
+    neutral = Exists(links.filter(mention__label="neutral"))
+    if label == "negative":
+        return Q(negative)
+    if label == "neutral":
+        return Q(neutral) & ~Q(negative)
+    return Q(Exists(links.filter(mention__label="positive"))) & ~Q(negative) & ~Q(neutral)
+
+
+def _filtered(*, user, filters: dict) -> QuerySet[Case]:
+    """The user's queue cases narrowed by every filter except the tab."""
+    brand_ids = queue_brand_ids(user=user)
+    brand = filters.get("brand")
+    if brand is not None:
+        brand_ids = [b for b in brand_ids if b == brand.pk]
+    qs = Case.objects.filter(brand_id__in=brand_ids)
+    if filters.get("status"):
+        qs = qs.filter(status=filters["status"])
+    if filters.get("band"):
+        qs = qs.filter(priority_band=filters["band"])
+    if filters.get("sentiment"):
+        qs = qs.filter(_worst_label_q(filters["sentiment"]))
+    if filters.get("source"):
+        qs = qs.filter(
+            Exists(
+                CaseMention.objects.filter(
+                    case=OuterRef("pk"), mention__source__kind=filters["source"]
+                )
+            )
+        )
+    assignee = filters.get("assignee")
+    if assignee == "unassigned":
+        qs = qs.filter(assignee__isnull=True)
+    elif assignee:
+        qs = qs.filter(assignee_id=int(assignee))
+    if filters.get("mine"):
+        qs = qs.filter(assignee=user)
+    if filters.get("overdue"):
+        qs = qs.filter(overdue_q())
+    return qs
+
+
+def queue_cases(*, user, tab: str, filters: dict) -> QuerySet[Case]:
+    """One tab of the user's queue, filtered and sorted, ready to slice into a page."""
+    qs = _filtered(user=user, filters=filters).filter(_tab_q(tab))
+    if filters.get("sort") == "age":
+        # case_age_idx (brand, opened_at).
+        qs = qs.order_by("opened_at", "pk")
+    elif tab == "resolved":
+        qs = qs.order_by("-resolved_at", "-pk")
+    else:
+        # case_queue_idx (brand, kind, status, -priority); ties as case_claim_next breaks them.
+        qs = qs.order_by("-priority", "opened_at", "pk")
+    return qs.select_related("brand", "author", "assignee").prefetch_related("tags")
+
+
+def queue_counts(*, user, filters: dict) -> dict[str, int]:
+    """Cases per tab under the same filters, each counted up to QUEUE_COUNT_CAP + 1 rows
+    (a count above the cap means "more than QUEUE_COUNT_CAP")."""
+    base = _filtered(user=user, filters=filters).order_by()
+    return {
+        tab: base.filter(_tab_q(tab)).values("pk")[: QUEUE_COUNT_CAP + 1].count()
+        for tab in ("care", "advocate", "resolved")
+    }
+
+
+def queue_similar_counts(*, cases: list[Case]) -> dict[int, int]:
+    """For each case: how many other open cases of its brand share its similarity key.
+
+    One grouped query for the whole page, through case_similar_idx (brand, similarity_key).
+    """
+    keys = {(c.brand_id, c.similarity_key) for c in cases if c.similarity_key}
+    if not keys:
+        return {}
+    rows = (
+        Case.objects.filter(
+            brand_id__in={b for b, _ in keys},
+            similarity_key__in={k for _, k in keys},
+            status__in=OPEN_STATUSES,
+        )
+        .values_list("brand_id", "similarity_key")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    totals = {(b, k): n for b, k, n in rows}
+    counts = {}
+    for case in cases:
+        total = totals.get((case.brand_id, case.similarity_key), 0)
+        others = total - (1 if case.status in OPEN_STATUSES else 0)
+        if case.similarity_key and others > 0:
+            counts[case.pk] = others
+    return counts
+
+
+def queue_case_get(*, user, case_id: int) -> Case:
+    """One case for a queue row: 404 outside the user's brands, 403 without VIEW_QUEUE."""
+    qs = Case.objects.select_related("brand", "author", "assignee").prefetch_related("tags")
+    return get_for_user(qs, user, Action.VIEW_QUEUE, pk=case_id)
+
+
+def membership_roles(*, user) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user).select_related("brand").order_by("brand__name")
