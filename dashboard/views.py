@@ -1,0 +1,201 @@
+"""Read-only pages for marketers (and admins; agents may list mentions): parse the GET with a
+form, ask engagement/permissions.py, fetch through dashboard/selectors.py, render or stream."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from datetime import UTC, timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET
+
+from dashboard.forms import BrandForm, MentionFilterForm
+from dashboard.selectors import (
+    brand_corrections_for_export,
+    brand_get,
+    brand_matches_filtered,
+    brand_summaries,
+    brand_with_competitors,
+)
+from engagement.permissions import Action, brand_ids_for, brands_for, can, require
+from listening.management.commands.export_mentions import FIELDS as MENTION_FIELDS
+from listening.management.commands.export_mentions import Command as ExportMentionsCommand
+from listening.selectors import iterate
+
+PAGE_SIZE = 50
+SUMMARY_DAYS = 30
+CORRECTION_FIELDS = [
+    "mention_id",
+    "text",
+    "vader_label",
+    "vader_compound",
+    "corrected_label",
+    "reason",
+    "corrected_by",
+    "corrected_at",
+]
+
+
+def _brand_id(request: HttpRequest, form: BrandForm, action: Action) -> int:
+    """The requested brand (or the user's first one), after permissions.require()."""
+    if not form.is_valid() and "brand" in form.errors:
+        raise Http404("No such page.")
+    brand_id = form.cleaned_data.get("brand")
+    if brand_id is None:
+        brand = brands_for(request.user, action).first()
+        if brand is None:
+            raise Http404("No such page.")
+        brand_id = brand.pk
+    require(request.user, brand_id, action)
+    return brand_id
+
+
+def _safe_url(url: str) -> str:
+    # Mention URLs come from strangers: only http(s) ever becomes a link.
+    return url if url.lower().startswith(("http://", "https://")) else ""
+
+
+def _filtered_matches(request: HttpRequest, action: Action):
+    form = MentionFilterForm(request.GET)
+    brand_id = _brand_id(request, form, action)
+    brand, competitors = brand_with_competitors(brand_id=brand_id)
+    matched_choices = [brand, *competitors]
+    if not form.is_valid():
+        return form, brand, matched_choices, None
+    matched_id = form.cleaned_data.get("matched")
+    matched = next((b for b in matched_choices if b.pk == matched_id), None)
+    if matched_id is not None and matched is None:
+        raise Http404("No such page.")
+    qs = brand_matches_filtered(
+        brand=brand,
+        matched_brand=matched,
+        since=form.since,
+        until=form.until,
+        label=form.cleaned_data["label"],
+        kind=form.cleaned_data["kind"],
+        platform=form.cleaned_data["platform"].strip(),
+        text=form.cleaned_data["q"].strip(),
+    )
+    return form, brand, matched_choices, qs
+
+
+@require_GET
+@login_required
+def index(request: HttpRequest) -> HttpResponse:
+    """The user's dashboard brands: last 30 days of mentions by label, and corrections."""
+    brand_ids = brand_ids_for(request.user, Action.VIEW_DASHBOARD)
+    since = timezone.now() - timedelta(days=SUMMARY_DAYS)
+    summaries = brand_summaries(brand_ids=brand_ids, since=since)
+    for summary in summaries:
+        summary["can_export"] = can(request.user, summary["brand"].pk, Action.EXPORT)
+    return render(
+        request,
+        "dashboard/index.html",
+        {
+            "summaries": summaries,
+            "days": SUMMARY_DAYS,
+            "has_mentions": bool(brand_ids_for(request.user, Action.VIEW_MENTIONS)),
+        },
+    )
+
+
+@require_GET
+@login_required
+def mentions(request: HttpRequest) -> HttpResponse:
+    form, brand, matched_choices, qs = _filtered_matches(request, Action.VIEW_MENTIONS)
+    page = None
+    if qs is not None:
+        page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+        for match in page.object_list:
+            match.safe_url = _safe_url(match.mention.url)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "brand": brand,
+        "brands": brands_for(request.user, Action.VIEW_MENTIONS),
+        "matched_choices": matched_choices,
+        "page": page,
+        "query": query.urlencode(),
+        "can_export": can(request.user, brand.pk, Action.EXPORT),
+    }
+    template = "dashboard/_mention_results.html" if request.htmx else "dashboard/mentions.html"
+    return render(request, template, context)
+
+
+class _Echo:
+    """csv.writer target that hands each row back instead of buffering it."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_stream(header: list[str], rows: Iterable[list]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(header)
+    for row in rows:
+        yield writer.writerow(row)
+
+
+def _csv_response(stream: Iterator[str], filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(stream, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _mention_rows(matches) -> Iterator[list]:
+    # Same columns and values as `manage.py export_mentions` (one record builder for both).
+    # No CSV formula-injection escaping ("=", "+", "-", "@" prefixes): the exported text must
+    # stay byte-exact, because re-import and sentiment evaluation read it back. Whoever opens
+    # it in a spreadsheet should import it as text.
+    for match in matches:
+        record = ExportMentionsCommand._record(match.brand.name, match)
+        record["matched_terms"] = "; ".join(record["matched_terms"])
+        yield [record[f] for f in MENTION_FIELDS]
+
+
+@require_GET
+@login_required
+def mentions_export(request: HttpRequest) -> HttpResponse:
+    """The current filter of the mentions page as CSV, streamed (EXPORT: admins, marketers)."""
+    form, brand, _, qs = _filtered_matches(request, Action.EXPORT)
+    if qs is None:
+        return render(request, "dashboard/export_invalid.html", {"form": form}, status=400)
+    stamp = timezone.now().astimezone(UTC).strftime("%Y%m%d-%H%M%S")
+    filename = f"{slugify(brand.name) or 'brand'}-mentions-{stamp}.csv"
+    return _csv_response(_csv_stream(MENTION_FIELDS, _mention_rows(iterate(qs))), filename)
+
+
+def _correction_rows(corrections) -> Iterator[list]:
+    for correction in corrections:
+        yield [
+            correction.mention_id,
+            # Exact text, no formula escaping: this is a labelled set for evaluation.
+            correction.mention.text,
+            correction.original_label,
+            correction.original_compound,
+            correction.label,
+            correction.reason,
+            correction.user.get_username(),
+            correction.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        ]
+
+
+@require_GET
+@login_required
+def corrections_export(request: HttpRequest) -> HttpResponse:
+    """A brand's sentiment corrections as a labelled CSV (EXPORT: admins, marketers)."""
+    brand_id = _brand_id(request, BrandForm(request.GET), Action.EXPORT)
+    brand = brand_get(brand_id=brand_id)
+    qs = brand_corrections_for_export(brand=brand)
+    stamp = timezone.now().astimezone(UTC).strftime("%Y%m%d-%H%M%S")
+    filename = f"{slugify(brand.name) or 'brand'}-corrections-{stamp}.csv"
+    return _csv_response(_csv_stream(CORRECTION_FIELDS, _correction_rows(iterate(qs))), filename)
