@@ -5,6 +5,8 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 
+from engagement.admin import BrandScopedAdmin, BrandScopedInline
+from engagement.permissions import Action, scoped
 from listening.connectors.registry import CONNECTORS, connector_for
 from listening.forms import QueryTestForm
 from listening.models import Author, Brand, FetchLog, Mention, MentionMatch, Source
@@ -16,7 +18,8 @@ QUERY_TEST_SAMPLE = 500
 
 
 @admin.register(Brand)
-class BrandAdmin(admin.ModelAdmin):
+class BrandAdmin(BrandScopedAdmin, admin.ModelAdmin):
+    brand_path = "pk"
     list_display = ("name", "query", "source_count", "created_at")
     search_fields = ("name", "query")
     filter_horizontal = ("competitors",)
@@ -24,6 +27,13 @@ class BrandAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_source_count=Count("sources"))
+
+    def has_add_permission(self, request):
+        # A new workspace is a superuser's job, and so is deleting one.
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
 
     @admin.display(description="sources", ordering="_source_count")
     def source_count(self, obj):
@@ -44,7 +54,16 @@ class BrandAdmin(admin.ModelAdmin):
         form = QueryTestForm(request.GET or None)
         results, sample_size = None, 0
         if form.is_valid():
-            sample = list(mentions_recent(limit=QUERY_TEST_SAMPLE))
+            recent = mentions_recent(limit=QUERY_TEST_SAMPLE)
+            if not request.user.is_superuser:
+                # A brand admin tests against their brands' mentions only.
+                recent = scoped(
+                    recent.model.objects.order_by("-published_at", "-id"),
+                    request.user,
+                    Action.CONFIGURE,
+                    "matches__brand",
+                ).select_related("author", "source")[:QUERY_TEST_SAMPLE]
+            sample = list(recent)
             sample_size = len(sample)
             results = []
             for mention in sample:
@@ -70,7 +89,8 @@ class BrandAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/listening/brand/test_query.html", context)
 
 
-class FetchLogInline(admin.TabularInline):
+class FetchLogInline(BrandScopedInline, admin.TabularInline):
+    brand_path = "source__brand"
     model = FetchLog
     extra = 0
     max_num = 0
@@ -97,7 +117,8 @@ class FetchLogInline(admin.TabularInline):
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(BrandScopedAdmin, admin.ModelAdmin):
+    audit_redacted_fields = ("config",)
     list_display = (
         "__str__",
         "brand",
@@ -194,7 +215,8 @@ class SourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(FetchLog)
-class FetchLogAdmin(admin.ModelAdmin):
+class FetchLogAdmin(BrandScopedAdmin, admin.ModelAdmin):
+    brand_path = "source__brand"
     list_display = (
         "started_at",
         "source",
@@ -225,7 +247,7 @@ class FetchLogAdmin(admin.ModelAdmin):
         return "ok"
 
 
-class MentionMatchInline(admin.TabularInline):
+class MentionMatchInline(BrandScopedInline, admin.TabularInline):
     model = MentionMatch
     extra = 0
     can_delete = False
@@ -234,7 +256,9 @@ class MentionMatchInline(admin.TabularInline):
 
 
 @admin.register(Mention)
-class MentionAdmin(admin.ModelAdmin):
+class MentionAdmin(BrandScopedAdmin, admin.ModelAdmin):
+    brand_path = "matches__brand"
+    brand_path_is_multi = True
     list_display = ("published_at", "short_text", "author", "label", "compound", "source", "link")
     list_filter = ("label", "source__kind", "matches__brand", "source")
     search_fields = ("text", "external_id")
