@@ -291,3 +291,22 @@ def test_an_auto_tag_rule_offers_only_the_brands_tags(client, brand_admin, acme,
     body = client.get(add_url(AutoTagRule)).content.decode()
     assert f'<option value="{ours.pk}"' in body
     assert f'<option value="{theirs.pk}"' not in body
+
+
+def test_a_brand_admin_sees_only_their_brands_mentions_and_fetch_logs(
+    client, brand_admin, social_source, initech_rows
+):
+    from listening.models import FetchLog, Mention
+    from tests.engagement.conftest import store_mention
+
+    store_mention(social_source, "acme is great")
+    FetchLog.objects.create(source=social_source, error_class="acme_timeout")
+    FetchLog.objects.create(source=initech_rows["source"], error_class="initech_timeout")
+    client.force_login(brand_admin)
+    mentions = client.get(changelist(Mention))
+    assert mentions.status_code == 200
+    assert "acme is great" in mentions.content.decode()
+    logs = client.get(changelist(FetchLog)).content.decode()
+    assert "acme_timeout" in logs
+    assert "initech_timeout" not in logs
+    assert client.get(change_url(social_source)).status_code == 200
