@@ -1,0 +1,312 @@
+"""Reads for the case page and the author page.
+
+Every entry point takes the user and goes through engagement.permissions, so a caller never
+holds an object the user may not see. The case page is built from a fixed number of queries
+(pinned in tests/engagement/test_views_case.py), whatever the length of the conversation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+
+from engagement import routing
+from engagement.models import (
+    AuthorStanding,
+    Case,
+    CaseMention,
+    Membership,
+    Note,
+    Reply,
+    SavedReply,
+    SentimentCorrection,
+    Tag,
+)
+from engagement.permissions import ALLOWED, Action, get_for_user, require
+from listening.connectors.registry import UnknownSourceKind, connector_for
+from listening.models import Author, Brand, Mention, MentionMatch
+
+
+def http_url(url: str) -> str:
+    """url if it is an absolute http(s) URL, else "" (javascript:, data:, relative: no link)."""
+    try:
+        parts = urlsplit((url or "").strip())
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return ""
+    return url.strip()
+
+
+def case_get_for_user(*, case_id: int, user, action: Action = Action.VIEW_QUEUE) -> Case:
+    """The case with its brand, author and owner; 404 for non-members, 403 for other roles."""
+    qs = Case.objects.select_related("brand", "author", "assignee")
+    return get_for_user(qs, user, action, id=case_id)
+
+
+def reply_get_for_user(*, reply_id: int, user, action: Action = Action.WORK_CASES) -> Reply:
+    qs = Reply.objects.select_related("case__brand", "case__author", "case__assignee")
+    return get_for_user(qs, user, action, brand_field="case__brand_id", id=reply_id)
+
+
+def case_mention_get_for_user(
+    *, case_id: int, mention_id: int, user, action: Action = Action.VIEW_QUEUE
+) -> CaseMention:
+    """A mention as part of a case (the brand that corrects or explains it is the case's)."""
+    qs = CaseMention.objects.select_related("case__brand", "mention__author", "mention__source")
+    qs = qs.prefetch_related(_corrections_prefetch())
+    return get_for_user(
+        qs, user, action, brand_field="case__brand_id", case_id=case_id, mention_id=mention_id
+    )
+
+
+def saved_reply_get(*, case: Case, saved_id: int) -> SavedReply:
+    """A saved reply of the case's brand (the case itself was fetched through permissions)."""
+    saved = SavedReply.objects.filter(brand_id=case.brand_id, pk=saved_id).first()
+    if saved is None:
+        raise Http404("No such saved reply.")
+    return saved
+
+
+def _corrections_prefetch() -> Prefetch:
+    # Newest first: the page shows the current correction beside VADER's own score.
+    return Prefetch(
+        "mention__corrections",
+        queryset=SentimentCorrection.objects.select_related("user").order_by("-created_at"),
+        to_attr="corrections_newest_first",
+    )
+
+
+def _part_value(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int | float):
+        return f"{value:+.2f}"
+    if isinstance(value, dict) and "text" in value and "points" in value:
+        return f"{value['text']} ({_part_value(value['points'])})"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_part_value(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_part_value(v) for v in value)
+    return str(value)
+
+
+def priority_parts(parts: Any) -> list[tuple[str, str]]:
+    """The parts that explain a case's priority, as (name, value) lines whatever the JSON."""
+    if isinstance(parts, dict):
+        return [(str(name).replace("_", " "), _part_value(v)) for name, v in parts.items()]
+    if isinstance(parts, list):
+        lines = []
+        for part in parts:
+            if isinstance(part, dict) and ("name" in part or "label" in part):
+                name = str(part.get("name") or part.get("label"))
+                rest = {k: v for k, v in part.items() if k not in ("name", "label")}
+                lines.append((name, _part_value(rest)))
+            else:
+                lines.append(("", _part_value(part)))
+        return lines
+    return []
+
+
+@dataclass
+class Entry:
+    """One item of the conversation, in time order: a mention, an Earshot reply or a note."""
+
+    kind: str  # "mention", "reply" or "note"
+    at: datetime
+    obj: Any
+    link: str = ""
+    correction: SentimentCorrection | None = None
+
+
+@dataclass
+class CasePage:
+    case: Case
+    conversation: list[Entry]
+    tags: list[Tag]
+    case_tag_ids: set[int]
+    saved_replies: list[SavedReply]
+    standing: AuthorStanding | None
+    other_cases: list[Case]
+    similar: list[Case]
+    workers: list[Any]
+    can_send: bool
+    previous_id: int | None
+    next_id: int | None
+    author_link: str = ""
+    priority_parts: list[tuple[str, str]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def case_conversation(*, case: Case) -> list[Entry]:
+    """Mentions (the author's and the brand's own), Earshot replies and notes, oldest first."""
+    links = (
+        CaseMention.objects.filter(case=case)
+        .select_related("mention__author", "mention__source")
+        .prefetch_related(_corrections_prefetch())
+    )
+    entries: list[Entry] = []
+    for link in links:
+        mention = link.mention
+        corrections = [c for c in mention.corrections_newest_first if c.brand_id == case.brand_id]
+        entries.append(
+            Entry(
+                kind="mention",
+                at=mention.published_at,
+                obj=link,
+                link=http_url(mention.url),
+                correction=corrections[0] if corrections else None,
+            )
+        )
+    for reply in Reply.objects.filter(case=case).select_related("user"):
+        entries.append(
+            Entry(kind="reply", at=reply.created_at, obj=reply, link=http_url(reply.url))
+        )
+    for note in Note.objects.filter(case=case).select_related("user"):
+        entries.append(Entry(kind="note", at=note.created_at, obj=note))
+    order = {"mention": 0, "reply": 1, "note": 2}
+    entries.sort(key=lambda e: (e.at, order[e.kind], e.obj.pk))
+    return entries
+
+
+def case_workers(*, brand_id: int) -> QuerySet:
+    """Users who may work the brand's cases (the assign choices)."""
+    roles = ALLOWED[Action.WORK_CASES]
+    member_ids = Membership.objects.filter(brand_id=brand_id, role__in=roles).values("user_id")
+    return (
+        get_user_model()
+        .objects.filter(Q(pk__in=member_ids) | Q(is_superuser=True), is_active=True)
+        .order_by("username")
+    )
+
+
+def case_can_send(*, case: Case, conversation: list[Entry]) -> bool:
+    """Can Earshot post on the platform of the case's latest customer mention?"""
+    for entry in reversed(conversation):
+        if entry.kind == "mention" and not entry.obj.is_brand_reply:
+            try:
+                return connector_for(entry.obj.mention.source.kind).supports_reply
+            except UnknownSourceKind:
+                return False
+    return False
+
+
+def case_neighbours(*, case: Case) -> tuple[int | None, int | None]:
+    """Previous and next unresolved case of the same brand and kind in the queue's default
+    order (-priority, opened_at, pk), for the [ and ] keys. Two queries (case_queue_idx)."""
+    open_cases = Case.objects.filter(brand_id=case.brand_id, kind=case.kind).exclude(
+        status=Case.Status.RESOLVED
+    )
+    p, o, pk = case.priority, case.opened_at, case.pk
+    earlier = (
+        Q(priority__gt=p) | Q(priority=p, opened_at__lt=o) | Q(priority=p, opened_at=o, pk__lt=pk)
+    )
+    later = (
+        Q(priority__lt=p) | Q(priority=p, opened_at__gt=o) | Q(priority=p, opened_at=o, pk__gt=pk)
+    )
+    before = (
+        open_cases.filter(earlier)
+        .order_by("priority", "-opened_at", "-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    after = (
+        open_cases.filter(later)
+        .order_by("-priority", "opened_at", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return before, after
+
+
+def case_similar(*, case: Case) -> list[Case]:
+    return list(
+        routing.similar_cases(case=case)
+        .exclude(pk=case.pk)
+        .select_related("author", "assignee")[:50]
+    )
+
+
+def case_page(*, case: Case) -> CasePage:
+    """Everything the case page shows besides presence (the caller already checked access)."""
+    conversation = case_conversation(case=case)
+    brand_tags = list(Tag.objects.filter(brand_id=case.brand_id))
+    case_tag_ids = set(case.tags.values_list("pk", flat=True))
+    standing = None
+    other_cases: list[Case] = []
+    if case.author_id:
+        standing = AuthorStanding.objects.filter(
+            author_id=case.author_id, brand_id=case.brand_id
+        ).first()
+        other_cases = list(
+            Case.objects.filter(brand_id=case.brand_id, author_id=case.author_id)
+            .exclude(pk=case.pk)
+            .order_by("-opened_at")[:10]
+        )
+    previous_id, next_id = case_neighbours(case=case)
+    return CasePage(
+        case=case,
+        conversation=conversation,
+        tags=brand_tags,
+        case_tag_ids=case_tag_ids,
+        saved_replies=list(SavedReply.objects.filter(brand_id=case.brand_id)),
+        standing=standing,
+        other_cases=other_cases,
+        similar=case_similar(case=case),
+        workers=list(case_workers(brand_id=case.brand_id)),
+        can_send=case_can_send(case=case, conversation=conversation),
+        previous_id=previous_id,
+        next_id=next_id,
+        author_link=http_url(case.author.profile_url) if case.author else "",
+        priority_parts=priority_parts(case.priority_parts),
+    )
+
+
+@dataclass
+class AuthorProfile:
+    author: Author
+    brand: Brand
+    standing: AuthorStanding | None
+    cases: list[Case]
+    mentions: list[Mention]
+    trajectory: list[dict]
+    profile_link: str
+
+
+def author_profile_get(*, author_id: int, brand_id: int | None, user) -> AuthorProfile:
+    """An author as seen by one brand: 404 unless the user is a member and the brand heard them."""
+    if brand_id is None:
+        raise Http404("No such page.")
+    require(user, brand_id, Action.VIEW_QUEUE)
+    author = Author.objects.filter(pk=author_id).first()
+    brand = Brand.objects.filter(pk=brand_id).first()
+    if author is None or brand is None:
+        raise Http404("No such page.")
+    heard = MentionMatch.objects.filter(brand_id=brand_id, mention__author_id=author_id)
+    cases = list(
+        Case.objects.filter(brand_id=brand_id, author_id=author_id)
+        .select_related("assignee")
+        .order_by("-opened_at")
+    )
+    if not cases and not heard.exists():
+        raise Http404("No such page.")
+    mentions = list(
+        Mention.objects.filter(author_id=author_id, matches__brand_id=brand_id).order_by(
+            "-published_at"
+        )[:100]
+    )
+    return AuthorProfile(
+        author=author,
+        brand=brand,
+        standing=AuthorStanding.objects.filter(author_id=author_id, brand_id=brand_id).first(),
+        cases=cases,
+        mentions=mentions,
+        trajectory=routing.author_trajectory(author=author, brand=brand),
+        profile_link=http_url(author.profile_url),
+    )
