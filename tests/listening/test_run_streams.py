@@ -189,6 +189,8 @@ def live(recorded_events):
     for thing in reversed(started):
         if isinstance(thing, Supervisor):
             thing.stop()
+            # Shown by pytest when the test failed: what the supervisor said and logged.
+            print(f"--- run_streams output ---\n{thing.output()}")
         else:
             thing.close()
 
