@@ -201,4 +201,21 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(EARSHOT_DISPATCH_INTERVAL),
         "options": {"expires": float(EARSHOT_DISPATCH_INTERVAL)},
     },
+    # The queue: route new mentions into cases, keep waiting-time priority current, and
+    # record follow-up outcomes. Each run is idempotent; an expired run is simply skipped.
+    "engagement-route-mentions": {
+        "task": "engagement.tasks.mentions_route_task",
+        "schedule": 5.0,
+        "options": {"expires": 5.0},
+    },
+    "engagement-refresh-case-priority": {
+        "task": "engagement.tasks.cases_priority_refresh_task",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
+    "engagement-evaluate-followups": {
+        "task": "engagement.tasks.followups_evaluate_task",
+        "schedule": 600.0,
+        "options": {"expires": 600.0},
+    },
 }

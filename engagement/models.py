@@ -174,6 +174,12 @@ class Case(models.Model):
             ),
             # Sort by age.
             models.Index(fields=["brand", "opened_at"], name="case_age_idx"),
+            # The minutely priority refresh pages through unresolved cases by id.
+            models.Index(
+                fields=["id"],
+                name="case_unresolved_idx",
+                condition=~Q(status="resolved"),
+            ),
             # Follow-up sweep.
             models.Index(
                 fields=["followup_until"],

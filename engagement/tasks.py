@@ -1,0 +1,53 @@
+"""Celery tasks of the queue: thin wrappers around engagement.routing (tested without Celery).
+
+None of them retries: each runs again on its next beat tick, and each is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from celery import shared_task
+
+from engagement.routing import cases_priority_refresh, followups_evaluate, mentions_route
+
+logger = logging.getLogger(__name__)
+
+# Routing stops starting new sweeps after this many seconds, well inside the soft limit, so a
+# long backlog is worked off over several ticks instead of being killed mid-batch.
+ROUTE_BUDGET_SECONDS = 20.0
+
+
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
+def mentions_route_task() -> int:
+    """Route unrouted mentions into cases until none are left or the time budget is spent.
+
+    Idempotent and safe to overlap: each batch locks its rows with SKIP LOCKED and marks them
+    routed in the same transaction. Touches cases, case mentions, author standings, care
+    settings and MentionMatch.routed_at (see routing.mentions_route).
+    """
+    started = time.monotonic()
+    routed = 0
+    while time.monotonic() - started < ROUTE_BUDGET_SECONDS:
+        result = mentions_route()
+        routed += result.routed
+        if result.routed == 0:
+            break
+    if routed:
+        logger.info("routed mentions", extra={"routed": routed})
+    return routed
+
+
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
+def cases_priority_refresh_task() -> int:
+    """Refresh the waiting part of every unresolved case's priority. Idempotent; touches
+    Case.priority, priority_band and priority_parts only."""
+    return cases_priority_refresh()
+
+
+@shared_task(acks_late=True, soft_time_limit=240, time_limit=300)
+def followups_evaluate_task() -> int:
+    """Start missing follow-up windows and close the passed ones. Idempotent; touches
+    Case.followup_until, compound_before, compound_after and outcome."""
+    return followups_evaluate()
