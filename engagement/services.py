@@ -107,12 +107,13 @@ def _is_admin(user: Any, brand_id: int) -> bool:
 
 
 def _lock(case: Case) -> Case:
-    """The case's row, locked until the surrounding transaction ends."""
-    return (
-        Case.objects.select_for_update(of=("self",))
-        .select_related("assignee", "brand")
-        .get(pk=case.pk)
-    )
+    """The case's row, locked until the surrounding transaction ends.
+
+    No select_related here: when the lock had to wait for another transaction, PostgreSQL
+    re-checks the updated case row against the joined rows it read before waiting, so a
+    joined assignee would come back as the previous owner's row or as NULL.
+    """
+    return Case.objects.select_for_update().get(pk=case.pk)
 
 
 def _copy_into(target: Case, source: Case) -> Case:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -80,6 +81,8 @@ class _MastodonHandler(BaseHTTPRequestHandler):
                 }
             )
             failure = state.fail_status
+        if state.delay:
+            time.sleep(state.delay)
         if self.path != "/api/v1/statuses":
             self._send(404, {"error": "Record not found"})
         elif failure:
@@ -105,6 +108,8 @@ class _MastodonHttpServer(ThreadingHTTPServer):
     lock: threading.Lock
     received: list[dict]
     fail_status: int | None
+    # Seconds to wait before answering, so concurrent deliveries overlap.
+    delay: float
 
 
 @pytest.fixture
@@ -114,6 +119,7 @@ def mastodon(settings):
     server.lock = threading.Lock()
     server.received = []
     server.fail_status = None
+    server.delay = 0.0
     server.base_url = f"http://127.0.0.1:{server.server_address[1]}"
     settings.EARSHOT_ALLOWED_PRIVATE_HOSTS = [f"127.0.0.1:{server.server_address[1]}"]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
