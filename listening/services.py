@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+import queue
 import random
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -589,6 +592,66 @@ class _StreamSession:
         )
 
 
+_STREAM_END = object()
+
+
+def _open_stream(
+    connector: Connector, state: SourceState, stop: threading.Event
+) -> Iterator[StreamBatch]:
+    return connector.stream(state, stop=stop)
+
+
+def _batches_or_ticks(
+    open_stream: Callable[[threading.Event], Iterator[StreamBatch]],
+    stop: threading.Event,
+    tick: float,
+) -> Iterator[StreamBatch | None]:
+    """Yield the connector's batches, and None whenever tick seconds pass without one.
+
+    The connector blocks on its socket; without ticks, items received just before a stream
+    goes quiet would wait unstored until the next message. The connector runs in a reader
+    thread that only does network I/O and parsing (connectors never touch the database);
+    the caller's thread does all storing. The queue is bounded, so a slow database slows
+    the reader instead of filling memory. Exceptions from the connector are re-raised here.
+    The reader gets its own stop event, set when the caller stops or stops consuming.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=64)
+    reader_stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for batch in open_stream(reader_stop):
+                handoff.put(batch)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
+            handoff.put(exc)
+        finally:
+            handoff.put(_STREAM_END)
+
+    reader = threading.Thread(target=read, name="stream-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            if stop.is_set():
+                reader_stop.set()
+            try:
+                item = handoff.get(timeout=tick)
+            except queue.Empty:
+                yield None
+                continue
+            if item is _STREAM_END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        reader_stop.set()
+        # Unblock a reader waiting on a full queue, then let it finish.
+        deadline = time.monotonic() + 5
+        while reader.is_alive() and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                handoff.get(timeout=0.1)
+
+
 def stream_consume(
     *,
     source_id: int,
@@ -626,9 +689,15 @@ def stream_consume(
         session.log.warning = "\n".join(session.matcher.errors)
         state = SourceState.from_source(source, search_terms=source_search_terms(brands))
         try:
-            for batch in session.connector.stream(state, stop=stop):
-                session.add(batch)
-                if session.is_due(max_batch, max_latency):
+            batches = _batches_or_ticks(
+                functools.partial(_open_stream, session.connector, state),
+                stop,
+                max_latency,
+            )
+            for batch in batches:
+                if batch is not None:
+                    session.add(batch)
+                if session.pending and session.is_due(max_batch, max_latency):
                     session.flush()
                     if failures:
                         failures = 0

@@ -266,16 +266,6 @@ def test_the_supervisor_stores_once_resumes_from_the_cursor_stops_and_exits(live
     assert "Streams stopped." in supervisor.output()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "stream_consume only checks whether its pending items are due (max_latency 1 s) "
-        "when the connector yields a batch, and JetstreamConnector yields only when items "
-        "or the cursor changed: on a quiet stream the first batch, yielded 0.2 s after "
-        "connecting, stays unstored until another event arrives or the connection drops."
-    ),
-)
 def test_posts_are_stored_while_a_quiet_connection_stays_open(live, recorded_events):
     server, supervisor, source = live(keepalive=None)
     expected = post_uris(recorded_events)
