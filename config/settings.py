@@ -157,6 +157,8 @@ else:
         "unacked_restore_interval": min(10, max(1, _visibility_timeout // 2)),
         "unacked_restore_throttle": 1 if _visibility_timeout < 600 else 10,
     }
+# Task modules autodiscovery (each app's tasks.py) does not find.
+CELERY_IMPORTS = ("engagement.reply_tasks",)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

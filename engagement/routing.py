@@ -94,6 +94,7 @@ from engagement.models import AuthorStanding, AutoTagRule, CareSettings, Case, C
 from listening.models import Author, Brand, Mention, MentionMatch
 from listening.query import CompiledQuery, MatchDocument, QueryError, compile_query
 from listening.sentiment import get_analyzer
+from listening.text import handle_normalise
 
 logger = logging.getLogger(__name__)
 
@@ -149,14 +150,8 @@ STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 # --- Small pure helpers ---------------------------------------------------------------------
 
 
-def handle_normalise(handle: str) -> str:
-    """ "@Acme_Help@social.example" -> "acme_help": how own handles and authors are compared."""
-    name = handle.strip().lstrip("@").split("@", 1)[0]
-    return unicodedata.normalize("NFKC", name).casefold()
-
-
 def _own_handles(brand: Brand) -> frozenset[str]:
-    return frozenset(h for h in (handle_normalise(x) for x in brand.handle_list) if h)
+    return brand.own_handle_keys
 
 
 def _is_question(text: str) -> bool:

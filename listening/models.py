@@ -39,6 +39,13 @@ class Brand(models.Model):
         return [h for h in self.handles.replace(",", " ").split() if h]
 
     @property
+    def own_handle_keys(self) -> frozenset[str]:
+        """The brand's handles as compared with authors (listening.text.handle_normalise)."""
+        from listening.text import handle_normalise
+
+        return frozenset(k for k in map(handle_normalise, self.handle_list) if k)
+
+    @property
     def domain_list(self) -> list[str]:
         return [d for d in self.domains.replace(",", " ").split() if d]
 

@@ -31,7 +31,7 @@ from listening.connectors.registry import SourceState, connector_for, polled_kin
 from listening.models import Author, Brand, FetchLog, Mention, Source
 from listening.query import CompiledQuery, MatchDocument, QueryError, compile_query
 from listening.sentiment import get_analyzer, label_for
-from listening.text import clean_text, join_title_body
+from listening.text import clean_text, handle_normalise, join_title_body
 
 logger = logging.getLogger(__name__)
 
@@ -108,25 +108,35 @@ class BrandMatcher:
 
     queries: list[tuple[int, CompiledQuery]]
     errors: list[str] = field(default_factory=list)
+    # {brand id: its own handles}: a post by the brand itself (an answer on the platform) is
+    # kept for that brand even when it does not name the brand, so the queue sees the reply.
+    own_handles: dict[int, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def for_brands(cls, brands: Iterable[Brand]) -> BrandMatcher:
-        queries, errors = [], []
+        queries, errors, own_handles = [], [], {}
         for brand in brands:
+            if brand.own_handle_keys:
+                own_handles[brand.pk] = brand.own_handle_keys
             try:
                 queries.append((brand.pk, compile_query(brand.query)))
             except QueryError as exc:
                 # Saved queries are validated, but one edited around the admin must not stop
                 # the other brands from being heard.
                 errors.append(f"Query of brand {brand.name!r} is invalid: {exc}")
-        return cls(queries=queries, errors=errors)
+        return cls(queries=queries, errors=errors, own_handles=own_handles)
 
-    def match(self, doc: MatchDocument) -> list[tuple[int, list[str]]]:
+    def match(self, doc: MatchDocument, *, author_handle: str = "") -> list[tuple[int, list[str]]]:
         found = []
         for brand_id, query in self.queries:
             terms = query.match(doc)
             if terms:
                 found.append((brand_id, terms))
+        if self.own_handles and author_handle:
+            key = handle_normalise(author_handle)
+            for brand_id, handles in self.own_handles.items():
+                if key in handles and all(b != brand_id for b, _ in found):
+                    found.append((brand_id, [f"own handle @{key}"]))
         return found
 
 
@@ -276,7 +286,7 @@ def items_store(
                 continue
             author = f"{item.author_handle} {item.author_name}".strip()
             doc = MatchDocument(text, author=author, url=item.url, lang=item.language)
-            brand_matches = matcher.match(doc)
+            brand_matches = matcher.match(doc, author_handle=item.author_handle)
             if not brand_matches:
                 result.unmatched += 1
                 continue

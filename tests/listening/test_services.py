@@ -356,3 +356,18 @@ def test_backslashes_and_tabs_survive_the_bulk_insert_exactly(acme, feed_server)
     source_poll(source_id=source.pk)
 
     assert Mention.objects.get().text == "Acme path C:\\new\\table and \\N here"
+
+
+def test_a_post_by_the_brands_own_handle_is_kept_without_naming_the_brand(feed_server):
+    brand = brand_create(name="Acme", query="acme", handles="@acme_help")
+    items = [
+        rss_item("answer", "", "@carol sorry about that, we are on it", author="Acme_Help"),
+        rss_item("stranger", "", "@carol sorry about that", author="someone"),
+    ]
+    source = make_source(brand, feed_server.add("/f.xml", rss_feed(items)))
+
+    source_poll(source_id=source.pk)
+
+    answer = Mention.objects.get()
+    assert answer.external_id == "answer"
+    assert answer.matches.get().matched_terms == ["own handle @acme_help"]
