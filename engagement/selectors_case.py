@@ -141,7 +141,6 @@ class CasePage:
     next_id: int | None
     author_link: str = ""
     priority_parts: list[tuple[str, str]] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def case_conversation(*, case: Case) -> list[Entry]:
