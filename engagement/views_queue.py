@@ -1,0 +1,267 @@
+"""The queue: tabs of cases with filters, claiming, and "next case"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from engagement import selectors
+from engagement.forms import QUEUE_TABS, QueueFilterForm
+from engagement.permissions import Action, brands_for
+from engagement.services import CaseActionError, case_claim, case_claim_next
+from engagement.views_auth import no_access
+
+PAGE_SIZE = 50
+NO_QUEUE = "The queue is for agents and admins; your role does not include it."
+EMPTY_TAB = {
+    "care": "No cases need an answer. New mentions that need one appear here within seconds.",
+    "advocate": "No advocates to thank right now. Happy customers appear here as they post.",
+    "resolved": "No resolved cases yet.",
+}
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    number: int
+    total: int
+    is_capped: bool
+
+    @classmethod
+    def clamped(cls, number: int, *, count: int, cap: int) -> QueuePage:
+        """The requested page, or the last one when it is past the end (of a capped count)."""
+        total = min(count, cap)
+        last = max(1, -(-total // PAGE_SIZE))
+        return cls(number=min(number, last), total=total, is_capped=count > cap)
+
+    @property
+    def start(self) -> int:
+        return (self.number - 1) * PAGE_SIZE + 1 if self.total else 0
+
+    @property
+    def end(self) -> int:
+        return min(self.number * PAGE_SIZE, self.total)
+
+    @property
+    def num_pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))  # ceiling division
+
+    @property
+    def start_label(self) -> str:
+        return f"{self.start:,}"
+
+    @property
+    def end_label(self) -> str:
+        return f"{self.end:,}"
+
+    @property
+    def total_label(self) -> str:
+        return f"{self.total:,}+" if self.is_capped else f"{self.total:,}"
+
+    def page_numbers(self) -> list[int | None]:
+        """Page links around the current one, None where a gap is elided."""
+        wanted = {1, self.num_pages, *range(self.number - 2, self.number + 3)}
+        pages: list[int | None] = []
+        for n in sorted(p for p in wanted if 1 <= p <= self.num_pages):
+            if pages and pages[-1] is not None and n - pages[-1] > 1:
+                pages.append(None)
+            pages.append(n)
+        return pages
+
+
+def _filter_form(request: HttpRequest) -> QueueFilterForm:
+    return QueueFilterForm(
+        request.GET,
+        brands=brands_for(request.user, Action.VIEW_QUEUE),
+        assignees=selectors.queue_assignees(user=request.user),
+    )
+
+
+def _query(params: QueryDict, **changes) -> str:
+    """The current query string with some parameters replaced (None removes one)."""
+    q = params.copy()
+    for key, value in changes.items():
+        q.pop(key, None)
+        if value is not None:
+            q[key] = value
+    encoded = q.urlencode()
+    return f"?{encoded}" if encoded else "?"
+
+
+def _tabs(request: HttpRequest, counts: dict[str, int], active: str) -> list[dict]:
+    cap = selectors.QUEUE_COUNT_CAP
+    return [
+        {
+            "key": key,
+            "label": label,
+            "count": f"{cap:,}+" if counts[key] > cap else f"{counts[key]:,}",
+            "url": reverse("engagement:queue") + _query(request.GET, tab=key, page=None),
+            "is_active": key == active,
+        }
+        for key, label in QUEUE_TABS.items()
+    ]
+
+
+def sla_label(case, now) -> tuple[str, bool]:
+    """("waited 1 h 5 min of 1 h", is_overdue) for a row; no queries."""
+    if case.status == case.Status.RESOLVED:
+        return f"resolved after {_duration((case.resolved_at or now) - case.opened_at)}", False
+    if case.first_response_at is None:
+        waited, due = now - case.opened_at, case.first_response_due
+    else:
+        waited, due = now - case.opened_at, case.resolution_due
+    if due is None:
+        return f"waited {_duration(waited)}", False
+    target = _duration(due - case.opened_at)
+    return f"waited {_duration(waited)} of {target}", case.is_overdue
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+def _rows(cases: list, similar: dict[int, int]) -> list[dict]:
+    now = timezone.now()
+    rows = []
+    for case in cases:
+        sla, overdue = sla_label(case, now)
+        rows.append(
+            {
+                "case": case,
+                "author": author_label(case.author),
+                "sla": sla,
+                "is_overdue": overdue,
+                "similar": similar.get(case.pk, 0),
+            }
+        )
+    return rows
+
+
+def author_label(author) -> str:
+    """Name, handle and followers as escaped HTML (names are hostile input)."""
+    if author is None:
+        return "Unknown author"
+    followers = (
+        format_html(' <span class="followers">{} followers</span>', f"{author.followers:,}")
+        if author.followers is not None
+        else ""
+    )
+    name = author.display_name or author.handle
+    handle = (
+        format_html(' <span class="handle">{}</span>', author.handle) if author.display_name else ""
+    )
+    return format_html('<span class="name">{}</span>{}{}', name, handle, followers)
+
+
+@login_required
+@require_GET
+def queue(request: HttpRequest) -> HttpResponse:
+    if not selectors.queue_brand_ids(user=request.user):
+        return no_access(request, reason=NO_QUEUE)
+    form = _filter_form(request)
+    filters = form.filters()
+    tab = filters["tab"]
+    counts = selectors.queue_counts(user=request.user, filters=filters)
+    page = QueuePage.clamped(filters["page"], count=counts[tab], cap=selectors.QUEUE_COUNT_CAP)
+    offset = (page.number - 1) * PAGE_SIZE
+    cases = list(
+        selectors.queue_page(
+            user=request.user, tab=tab, filters=filters, offset=offset, limit=PAGE_SIZE
+        )
+    )
+    similar = selectors.queue_similar_counts(cases=cases)
+    has_filters = any(k not in ("tab", "sort", "page") for k in filters)
+    context = {
+        "form": form,
+        "filters": filters,
+        "tab": tab,
+        "tabs": _tabs(request, counts, tab),
+        "counts_url": reverse("engagement:queue-counts") + _query(request.GET, page=None),
+        "rows": _rows(cases, similar),
+        "page": page,
+        "page_links": [
+            (n, _query(request.GET, page=str(n)) if n else "") for n in page.page_numbers()
+        ],
+        "has_filters": has_filters,
+        "clear_url": reverse("engagement:queue") + _query(QueryDict(), tab=tab),
+        "empty_message": EMPTY_TAB[tab],
+        "here": request.get_full_path(),
+    }
+    template = "engagement/_queue_rows.html" if request.htmx else "engagement/queue.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def queue_counts(request: HttpRequest) -> HttpResponse:
+    """The tab bar alone, polled every 15 s so the counts stay live."""
+    if not selectors.queue_brand_ids(user=request.user):
+        return no_access(request, reason=NO_QUEUE)
+    form = _filter_form(request)
+    filters = form.filters()
+    counts = selectors.queue_counts(user=request.user, filters=filters)
+    context = {
+        "tabs": _tabs(request, counts, filters["tab"]),
+        "counts_url": request.get_full_path(),
+    }
+    return render(request, "engagement/_queue_tabs.html", context)
+
+
+@login_required
+@require_POST
+def claim(request: HttpRequest, case_id: int) -> HttpResponse:
+    """Claim one case. htmx gets the row back (new owner, or why not); others a redirect."""
+    case = selectors.queue_case_get(user=request.user, case_id=case_id)
+    error = ""
+    try:
+        case = case_claim(case_id=case.pk, user=request.user)
+    except CaseActionError as exc:
+        error = str(exc)
+    if request.htmx:
+        case = selectors.queue_case_get(user=request.user, case_id=case_id)
+        row = _rows([case], selectors.queue_similar_counts(cases=[case]))[0]
+        row["error"] = error
+        return render(request, "engagement/_queue_row.html", {"row": row})
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"You have claimed case {case.pk}.")
+    return redirect(_back(request))
+
+
+@login_required
+@require_POST
+def next_case(request: HttpRequest) -> HttpResponse:
+    """Claim the highest-priority unclaimed case (of the filtered brand) and open it."""
+    if not selectors.queue_brand_ids(user=request.user):
+        return no_access(request, reason=NO_QUEUE)
+    brand = _filter_form(request).filters().get("brand")
+    case = case_claim_next(user=request.user, brand_ids=[brand.pk] if brand else None)
+    if case is None:
+        messages.info(request, "The queue is empty.")
+        return redirect(_back(request))
+    return redirect("engagement:case", case_id=case.pk)
+
+
+def _back(request: HttpRequest) -> str:
+    nxt = request.POST.get("next", "")
+    if nxt and url_has_allowed_host_and_scheme(
+        nxt, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return nxt
+    return reverse("engagement:queue")
