@@ -19,6 +19,12 @@ the clean text of every item.
 
 from __future__ import annotations
 
+import sys
+
+# Run as a script, this folder comes first on sys.path, where bench/queue.py would shadow the
+# standard library's queue module for everything imported after it.
+sys.path[:] = [p for p in sys.path if not p.rstrip("/").endswith("/bench")]
+
 import argparse
 import cProfile
 import http.server
@@ -28,7 +34,6 @@ import pstats
 import random
 import resource
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta

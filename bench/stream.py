@@ -42,6 +42,12 @@ the clean text of every post event.
 
 from __future__ import annotations
 
+import sys
+
+# Run as a script, this folder comes first on sys.path, where bench/queue.py would shadow the
+# standard library's queue module for everything imported after it.
+sys.path[:] = [p for p in sys.path if not p.rstrip("/").endswith("/bench")]
+
 import argparse
 import cProfile
 import json
@@ -51,7 +57,6 @@ import pstats
 import random
 import resource
 import subprocess
-import sys
 import tempfile
 import threading
 import time
