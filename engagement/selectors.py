@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from engagement.models import Case, CaseMention, LoginAttempt, Membership
@@ -167,25 +168,33 @@ def queue_counts(*, user, filters: dict) -> dict[str, int]:
     }
 
 
+# Similar-request counts stop here: the queue only needs to say "99+", and a viral complaint
+# can put tens of thousands of cases behind one key (an uncapped count took 55 ms a page).
+SIMILAR_COUNT_CAP = 100
+
+
 def queue_similar_counts(*, cases: list[Case]) -> dict[int, int]:
     """For each case: how many other open cases of its brand share its similarity key.
 
-    One grouped query for the whole page, through case_similar_idx (brand, similarity_key).
+    One query for the whole page: a capped count per distinct (brand, key), each served by
+    case_similar_idx (brand, similarity_key). Counts stop at SIMILAR_COUNT_CAP - 1 others.
     """
-    keys = {(c.brand_id, c.similarity_key) for c in cases if c.similarity_key}
+    keys = sorted({(c.brand_id, c.similarity_key) for c in cases if c.similarity_key})
     if not keys:
         return {}
-    rows = (
-        Case.objects.filter(
-            brand_id__in={b for b, _ in keys},
-            similarity_key__in={k for _, k in keys},
-            status__in=OPEN_STATUSES,
-        )
-        .values_list("brand_id", "similarity_key")
-        .annotate(n=Count("pk"))
-        .order_by()
+    table = Case._meta.db_table
+    values = ", ".join(["(%s, %s)"] * len(keys))
+    statuses = ", ".join(["%s"] * len(OPEN_STATUSES))
+    # VALUES columns are column1, column2 on both PostgreSQL and SQLite.
+    sql = (
+        f"SELECT k.column1, k.column2, (SELECT COUNT(*) FROM (SELECT 1 FROM {table} c"  # noqa: S608
+        f" WHERE c.brand_id = k.column1 AND c.similarity_key = k.column2"
+        f" AND c.status IN ({statuses}) LIMIT %s) capped) FROM (VALUES {values}) AS k"
     )
-    totals = {(b, k): n for b, k, n in rows}
+    params = [*map(str, OPEN_STATUSES), SIMILAR_COUNT_CAP, *(v for key in keys for v in key)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        totals = {(int(b), k): n for b, k, n in cursor.fetchall()}
     counts = {}
     for case in cases:
         total = totals.get((case.brand_id, case.similarity_key), 0)

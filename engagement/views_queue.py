@@ -147,6 +147,7 @@ def _rows(cases: list, similar: dict[int, int]) -> list[dict]:
                 "sla": sla,
                 "is_overdue": overdue,
                 "similar": similar.get(case.pk, 0),
+                "similar_capped": similar.get(case.pk, 0) >= selectors.SIMILAR_COUNT_CAP - 1,
             }
         )
     return rows

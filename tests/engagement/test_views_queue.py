@@ -580,3 +580,18 @@ def test_the_next_button_and_shortcuts_are_on_the_page(client, agent):
     assert f'action="{reverse("engagement:next")}"' in content
     assert 'data-shortcuts="queue"' in content
     assert "earshot/shortcuts.js" in content
+
+
+def test_similar_counts_stop_at_99_plus_for_a_viral_complaint(client, agent, acme):
+    from engagement.selectors import SIMILAR_COUNT_CAP
+
+    bare_cases(acme, SIMILAR_COUNT_CAP + 20, similarity_key="same-words")
+    rare = bare_cases(acme, 3, similarity_key="rare")
+    Case.objects.filter(pk__in=[c.pk for c in rare]).update(priority=1000)  # on page one
+    client.force_login(agent)
+
+    response = client.get(reverse("engagement:queue"))
+
+    page = response.content.decode()
+    assert f"+{SIMILAR_COUNT_CAP - 1}+ similar" in page
+    assert "+2 similar" in page
