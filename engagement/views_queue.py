@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -18,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from engagement import selectors
 from engagement.forms import QUEUE_TABS, QueueFilterForm
 from engagement.permissions import Action, brands_for
+from engagement.queue_rows import queue_row_html, queue_rows_html
 from engagement.services import CaseActionError, case_claim, case_claim_next
 from engagement.views_auth import no_access
 
@@ -193,7 +195,10 @@ def queue(request: HttpRequest) -> HttpResponse:
         "tab": tab,
         "tabs": _tabs(request, counts, tab),
         "counts_url": reverse("engagement:queue-counts") + _query(request.GET, page=None),
-        "rows": _rows(cases, similar),
+        "rows": (rows := _rows(cases, similar)),
+        "rows_html": queue_rows_html(
+            rows, csrf_token=get_token(request), here=request.get_full_path()
+        ),
         "page": page,
         "page_links": [
             (n, _query(request.GET, page=str(n)) if n else "") for n in page.page_numbers()
@@ -237,7 +242,7 @@ def claim(request: HttpRequest, case_id: int) -> HttpResponse:
         case = selectors.queue_case_get(user=request.user, case_id=case_id)
         row = _rows([case], selectors.queue_similar_counts(cases=[case]))[0]
         row["error"] = error
-        return render(request, "engagement/_queue_row.html", {"row": row})
+        return HttpResponse(queue_row_html(row, csrf_token=get_token(request)))
     if error:
         messages.error(request, error)
     else:
