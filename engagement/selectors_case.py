@@ -186,13 +186,17 @@ def case_workers(*, brand_id: int) -> QuerySet:
 
 
 def case_can_send(*, case: Case, conversation: list[Entry]) -> bool:
-    """Can Earshot post on the platform of the case's latest customer mention?"""
+    """Can Earshot post on the platform of the case's latest customer mention (a platform
+    that takes replies, and a source with an access token)?"""
     for entry in reversed(conversation):
         if entry.kind == "mention" and not entry.obj.is_brand_reply:
+            source = entry.obj.mention.source
             try:
-                return connector_for(entry.obj.mention.source.kind).supports_reply
+                connector = connector_for(source.kind)
             except UnknownSourceKind:
                 return False
+            # Posting needs both a platform that takes replies and credentials for it.
+            return connector.supports_reply and bool((source.config or {}).get("access_token"))
     return False
 
 
