@@ -95,6 +95,8 @@ def world(acme, other_brand, admin_user, agent, marketer, outsider, social_sourc
         status=Case.Status.OPEN,
         priority=40.0,
         priority_band="medium",
+        similarity_key="order-never-arrived",
+        phrase_key="order never arrived",
     )
     for mention in (first, second):
         CaseMention.objects.create(case=case, mention=mention, brand=acme)
@@ -128,6 +130,9 @@ def world(acme, other_brand, admin_user, agent, marketer, outsider, social_sourc
         status=Case.Status.OPEN,
         priority=50.0,
         priority_band="medium",
+        # The same keys as Acme's case: similar requests must stop at the brand.
+        similarity_key="order-never-arrived",
+        phrase_key="order never arrived",
     )
     CaseMention.objects.create(case=initech_case, mention=initech_mention, brand=other_brand)
     SentimentCorrection.objects.create(
@@ -138,6 +143,11 @@ def world(acme, other_brand, admin_user, agent, marketer, outsider, social_sourc
         original_compound=initech_mention.compound,
         label="negative",
         reason=f"billing {INITECH_MARKER}",
+    )
+    initech_tag = Tag.objects.create(brand=other_brand, name="billing")
+    initech_saved = SavedReply.objects.create(brand=other_brand, title="Hi", body="Hi")
+    initech_reply = Reply.objects.create(
+        case=initech_case, user=outsider, text="On it", status=Reply.Status.FAILED
     )
     assert first.author_id == initech_mention.author_id
     return SimpleNamespace(
@@ -154,6 +164,9 @@ def world(acme, other_brand, admin_user, agent, marketer, outsider, social_sourc
         initech_source=initech_source,
         initech_mention=initech_mention,
         initech_case=initech_case,
+        initech_tag=initech_tag,
+        initech_saved=initech_saved,
+        initech_reply=initech_reply,
     )
 
 
@@ -518,6 +531,118 @@ def test_next_case_never_hands_another_brand_an_acme_case(world):
 # --- the Django admin: brand admins see their brand's rows only -------------------------------
 
 
+# --- guessed ids of another brand, for a user with every right in their own ---------------
+
+
+def initech_view(w) -> SimpleNamespace:
+    """The world with Initech's objects where the routes take Acme's."""
+    return SimpleNamespace(
+        **{
+            **vars(w),
+            "acme": w.initech,
+            "case": w.initech_case,
+            "mention": w.initech_mention,
+            "reply": w.initech_reply,
+            "saved": w.initech_saved,
+            "tag": w.initech_tag,
+        }
+    )
+
+
+GUESSABLE = [name for name, route in EXPECTED.items() if route.scope in (OBJECT, BRAND)]
+
+
+@pytest.mark.parametrize("name", GUESSABLE)
+def test_acmes_admin_finds_nothing_of_another_brand(world, name):
+    """The outsider cells mirrored: Acme's admin (every right in Acme) guesses Initech's ids."""
+    client = Client()
+    client.force_login(world.users["admin"])
+
+    _, response = request_route(client, name, initech_view(world))
+
+    assert response.status_code == 404
+    assert INITECH_MARKER not in body_of(response)
+    case = Case.objects.get(pk=world.initech_case.pk)
+    assert case.assignee_id is None
+    assert case.status == Case.Status.OPEN
+    assert not case.tags.exists()
+    assert list(Reply.objects.filter(case=case)) == [world.initech_reply]
+    assert not case.notes.exists()
+
+
+def _case_post(client, w, name, data, **kwargs):
+    path = reverse(f"engagement:{name}", kwargs={"case_id": w.case.pk, **kwargs})
+    return client.post(path, data, **HX)
+
+
+def test_another_brands_ids_inside_an_acme_request_are_refused(world):
+    """Acme's case in the path, Initech's objects in the rest: nothing of Initech's moves."""
+    w = world
+    client = Client()
+    client.force_login(w.users["admin"])
+    w.case.assignee = w.users["admin"]
+    w.case.save(update_fields=["assignee"])
+
+    saved = reverse(
+        "engagement:saved-reply-render",
+        kwargs={"case_id": w.case.pk, "saved_id": w.initech_saved.pk},
+    )
+    assert client.get(saved).status_code == 404
+    page = reverse("engagement:case", kwargs={"case_id": w.case.pk})
+    assert client.get(page, {"saved": w.initech_saved.pk}).status_code == 404
+    for name in ("mention-correct", "mention-explain"):
+        path = reverse(f"engagement:{name}", kwargs={"mention_id": w.initech_mention.pk})
+        data = {"case": w.case.pk, "label": "neutral", "reason": "x"}
+        send = client.post if name == "mention-correct" else client.get
+        assert send(path, data).status_code == 404, name
+    author = reverse("engagement:author", kwargs={"author_id": w.author.pk})
+    assert client.get(author, {"brand": w.initech.pk}).status_code == 404
+
+    assert (
+        _case_post(client, w, "case-assign", {"assignee": w.users["outsider"].pk}).status_code
+        == 409
+    )
+    assert _case_post(client, w, "case-tags", {"tags": [w.initech_tag.pk]}).status_code == 409
+    similar = {"text": "Fixed", "cases": [w.initech_case.pk], "mode": "manual"}
+    assert _case_post(client, w, "case-similar-reply", similar).status_code == 409
+
+    w.case.refresh_from_db()
+    assert w.case.assignee == w.users["admin"]
+    assert not w.case.tags.exists()
+    assert not SentimentCorrection.objects.filter(mention=w.initech_mention, brand=w.acme).exists()
+    assert Reply.objects.filter(case=w.initech_case).count() == 1
+    w.initech_case.refresh_from_db()
+    assert w.initech_case.assignee is None
+
+
+def test_a_user_of_two_brands_has_each_brands_role_only(world):
+    """Marketer of Acme and agent of Initech: works Initech's queue, not Acme's cases."""
+    w = world
+    both = make_user("bo", w.acme, Role.MARKETER)
+    Membership.objects.create(user=both, brand=w.initech, role=Role.AGENT)
+    client = Client()
+    client.force_login(both)
+
+    for name, route in EXPECTED.items():
+        if route.scope == OBJECT:
+            _, response = request_route(client, name, w)
+            assert response.status_code == (
+                200 if Role.MARKETER in ALLOWED[route.requires] else 403
+            ), name
+    queue = client.get(reverse("engagement:queue")).content.decode()
+    assert INITECH_MARKER in queue
+    assert ACME_MARKER not in queue
+    mentions = client.get(reverse("dashboard:mentions"), {"brand": w.acme.pk})
+    assert ACME_MARKER in mentions.content.decode()
+    assert (
+        client.get(reverse("dashboard:mentions-export"), {"brand": w.initech.pk}).status_code == 403
+    )
+    for _ in range(2):
+        client.post(reverse("engagement:next"))
+    w.case.refresh_from_db()
+    assert w.case.assignee is None
+
+
 def _changelist(model) -> str:
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
 
@@ -530,7 +655,7 @@ def _change(obj) -> str:
 def admin_rows(world):
     """For each brand-scoped model: (a row of Acme, a row of Initech)."""
     w = world
-    initech_tag = Tag.objects.create(brand=w.initech, name="billing")
+    initech_tag = w.initech_tag
     rows = {
         Brand: (w.acme, w.initech),
         Source: (w.webhook, w.initech_source),
@@ -543,7 +668,7 @@ def admin_rows(world):
             Membership.objects.get(user=w.users["marketer"]),
             Membership.objects.get(user=w.users["outsider"]),
         ),
-        SavedReply: (w.saved, SavedReply.objects.create(brand=w.initech, title="Hi", body="Hi")),
+        SavedReply: (w.saved, w.initech_saved),
         CareSettings: (
             CareSettings.objects.get_or_create(brand=w.acme)[0],
             CareSettings.objects.get_or_create(brand=w.initech)[0],
