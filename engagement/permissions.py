@@ -20,7 +20,7 @@ Role = Membership.Role
 
 
 class Action(StrEnum):
-    VIEW_MENTIONS = "view_mentions"  # mention lists, author profiles, sentiment explanations
+    VIEW_MENTIONS = "view_mentions"  # mention lists (author pages and explanations: VIEW_QUEUE)
     EXPORT = "export"  # CSV/JSONL exports, labelled corrections
     VIEW_DASHBOARD = "view_dashboard"
     VIEW_QUEUE = "view_queue"  # the queue and case pages
