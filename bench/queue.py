@@ -10,6 +10,7 @@ gunicorn (DEBUG off, static files collected) on 127.0.0.1, and runs simulated ag
 thread with its own signed-in session, looping "load the queue page -> next case -> claim ->
 reply (marked as replied on the platform) -> resolve":
 
+0. a 5 s warm-up round, not measured (fresh workers compile templates on first use);
 1. with 0.5 s of think time between actions for 30 s: the queue page's p50/p95 latency;
 2. with no think time for 20 s: actions per second at saturation.
 
@@ -172,6 +173,8 @@ class Agent(threading.Thread):
         self.session = requests.Session()
         self.username = username
         self.queue_ms: list[float] = []
+        # (action, milliseconds) of every request, to show where slow tails come from.
+        self.timings: list[tuple[str, float]] = []
         self.actions = 0
         self.errors: list[str] = []
 
@@ -235,9 +238,40 @@ class Agent(threading.Thread):
 
     def check(self, response: requests.Response, expected, what: str) -> None:
         self.actions += 1
+        self.timings.append((what, response.elapsed.total_seconds() * 1000))
         allowed = expected if isinstance(expected, tuple) else (expected,)
         if response.status_code not in allowed:
             self.errors.append(f"{what}: HTTP {response.status_code}")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (Linux /proc)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def server_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children")
+    return [master, *map(int, children.read_text().split())] if children.exists() else [master]
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip().startswith("postgres"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
 
 
 def run_phase(base: str, usernames: list[str], think: float, seconds: float) -> list[Agent]:
@@ -266,6 +300,7 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--think-seconds", type=float, default=30.0)
     parser.add_argument("--saturation-seconds", type=float, default=20.0)
+    parser.add_argument("--warmup-seconds", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--seed", type=int, default=11)
@@ -341,7 +376,35 @@ def main() -> None:
                 time.sleep(0.2)
         print(f"gunicorn: {args.workers} workers x {args.threads} threads on {base}")
 
+        # Fresh gunicorn workers compile templates and warm caches on their first requests;
+        # a short unmeasured round keeps that start-up cost out of the steady-state figures.
+        run_phase(base, usernames, 0.5, args.warmup_seconds)
+        watched = {
+            "load generator (this process)": [os.getpid()],
+            "gunicorn": server_pids(server.pid),
+            "PostgreSQL": postgres_pids(),
+        }
+        cpu_before = {name: cpu_seconds(pids) for name, pids in watched.items()}
         thinking = run_phase(base, usernames, 0.5, args.think_seconds)
+        by_action: dict[str, list[float]] = {}
+        for agent in thinking:
+            for what, ms in agent.timings:
+                by_action.setdefault(what, []).append(ms)
+        print(
+            "think-time latency by action (p50/p95 ms): "
+            + ", ".join(
+                f"{what} {statistics.median(ms):.0f}/{percentile(ms, 0.95):.0f}"
+                for what, ms in by_action.items()
+            )
+        )
+        print(
+            "CPU seconds used in the think-time phase: "
+            + ", ".join(
+                f"{name} {cpu_seconds(pids) - cpu_before[name]:.1f}"
+                for name, pids in watched.items()
+            )
+            + f" (of {2 * args.think_seconds:.0f} available on 2 cores)"
+        )
         queue_ms = [ms for a in thinking for ms in a.queue_ms]
         think_actions = sum(a.actions for a in thinking)
         p50, p95 = statistics.median(queue_ms), percentile(queue_ms, 0.95)

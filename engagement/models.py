@@ -152,6 +152,18 @@ class Case(models.Model):
                 name="case_open_priority_idx",
                 condition=Q(status__in=["new", "open", "waiting"]),
             ),
+            # Similar requests on the case page: one brand's open cases sharing a key,
+            # highest priority first (engagement.routing.similar_cases, one read per key).
+            models.Index(
+                fields=["brand", "kind", "similarity_key", "-priority", "opened_at"],
+                name="case_similar_open_idx",
+                condition=Q(status__in=["new", "open", "waiting"]),
+            ),
+            models.Index(
+                fields=["brand", "kind", "phrase_key", "-priority", "opened_at"],
+                name="case_phrase_open_idx",
+                condition=Q(status__in=["new", "open", "waiting"]) & ~Q(phrase_key=""),
+            ),
             # "Next case": the highest-priority unclaimed open case.
             models.Index(
                 fields=["brand", "-priority"],

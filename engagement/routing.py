@@ -521,22 +521,37 @@ def author_trajectory(*, author: Author, brand: Brand) -> list[dict]:
 # --- Similar requests -----------------------------------------------------------------------
 
 
+# The open statuses, spelled as the partial indexes' conditions.
+OPEN_CASE_STATUSES = [Case.Status.NEW, Case.Status.OPEN, Case.Status.WAITING]
+
+# A similar-requests group lists at most this many cases per key: enough to answer a wave of
+# the same complaint at once, without sorting every case of a viral key on each case page.
+SIMILAR_LIMIT = 200
+
+
 def similar_cases(*, case: Case) -> QuerySet[Case]:
     """Unresolved cases of the same brand and kind that share the case's similarity key or
-    phrase key (the case itself excluded), highest priority first. Read-only."""
-    condition = Q()
-    if case.similarity_key:
-        condition |= Q(similarity_key=case.similarity_key)  # case_similar_idx
-    if case.phrase_key:
-        condition |= Q(phrase_key=case.phrase_key)  # case_phrase_idx
-    if not condition:
+    phrase key (the case itself excluded), highest priority first, at most SIMILAR_LIMIT per
+    key. Read-only. One ordered read of case_similar_open_idx / case_phrase_open_idx per key
+    (an OR of both keys cannot be read in order and sorted the whole group: 53 ms with 20k)."""
+    base = Case.objects.filter(
+        brand_id=case.brand_id, kind=case.kind, status__in=OPEN_CASE_STATUSES
+    ).exclude(pk=case.pk)
+    ids: list[int] = []
+    for key_field, value in (
+        ("similarity_key", case.similarity_key),
+        ("phrase_key", case.phrase_key),
+    ):
+        if value:
+            ids += (
+                base.filter(**{key_field: value})
+                .order_by("-priority", "opened_at")
+                .values_list("pk", flat=True)[:SIMILAR_LIMIT]
+            )
+    if not ids:
         return Case.objects.none()
     return (
-        Case.objects.filter(condition, brand_id=case.brand_id, kind=case.kind)
-        .exclude(status=Case.Status.RESOLVED)
-        .exclude(pk=case.pk)
-        .select_related("author")
-        .order_by("-priority", "opened_at")
+        Case.objects.filter(pk__in=ids).select_related("author").order_by("-priority", "opened_at")
     )
 
 
