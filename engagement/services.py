@@ -278,20 +278,25 @@ def case_assign(*, case: Case, user: Any, assignee: Any) -> Case:
             raise CaseActionError(
                 f"Take over the case to reassign it; {_username(locked.assignee)} owns it."
             )
-        before = {"assignee": _username(locked.assignee), "status": locked.status}
-        locked.assignee = assignee
-        if locked.status == Case.Status.NEW:
-            locked.status = Case.Status.OPEN
-        locked.save(update_fields=["assignee", "status"])
-        audit_record(
-            actor=user,
-            brand=locked.brand,
-            action="assign",
-            obj=locked,
-            before=before,
-            after={"assignee": _username(assignee), "status": locked.status},
-        )
+        _owner_set(locked, actor=user, owner=assignee, action="assign")
     return _copy_into(case, locked)
+
+
+def _owner_set(locked: Case, *, actor: Any, owner: Any, action: str) -> None:
+    """Give a locked case to owner (a new case opens) and audit who had it before."""
+    before = {"assignee": _username(locked.assignee), "status": locked.status}
+    locked.assignee = owner
+    if locked.status == Case.Status.NEW:
+        locked.status = Case.Status.OPEN
+    locked.save(update_fields=["assignee", "status"])
+    audit_record(
+        actor=actor,
+        brand=locked.brand,
+        action=action,
+        obj=locked,
+        before=before,
+        after={"assignee": _username(owner), "status": locked.status},
+    )
 
 
 def case_takeover(*, case: Case, user: Any) -> Case:
@@ -308,20 +313,7 @@ def case_takeover(*, case: Case, user: Any) -> Case:
         if locked.assignee_id is None:
             claimed = case_claim(case_id=locked.pk, user=user)
             return _copy_into(case, claimed)
-        previous = locked.assignee
-        before = {"assignee": _username(previous), "status": locked.status}
-        locked.assignee = user
-        if locked.status == Case.Status.NEW:
-            locked.status = Case.Status.OPEN
-        locked.save(update_fields=["assignee", "status"])
-        audit_record(
-            actor=user,
-            brand=locked.brand,
-            action="takeover",
-            obj=locked,
-            before=before,
-            after={"assignee": _username(user), "status": locked.status},
-        )
+        _owner_set(locked, actor=user, owner=user, action="takeover")
     return _copy_into(case, locked)
 
 

@@ -9,6 +9,9 @@ import pytest
 
 from tests.feedserver import LocalFeedServer
 
+# Chromium fixtures (browser, page, viewport) for the page tests.
+pytest_plugins = ["tests.browser"]
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 

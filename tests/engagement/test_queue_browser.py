@@ -8,90 +8,28 @@ agent reads. The README's screenshots of the queue and the case page come from h
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from engagement.models import Case, Reply, SavedReply
 from engagement.routing import followups_evaluate, mentions_route
 from engagement.services import case_claim, case_status_set, reply_mark_manual
+from tests.browser import SCREENSHOTS, skip_without_chromium
 from tests.engagement.conftest import PASSWORD, store_mention
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    # Without these Chromium phones home at start-up; this closed network refuses those
-    # connections and the browser's own requests start failing with it.
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-# The README's screenshots are refreshed only on request (EARSHOT_UPDATE_SCREENSHOTS=1): they
-# hold timestamps and case numbers, so writing them on every run would dirty the checkout.
-SCREENSHOTS = Path(__file__).resolve().parents[2] / (
-    "docs/screenshots" if os.environ.get("EARSHOT_UPDATE_SCREENSHOTS") == "1" else "var/screenshots"
-)
 
 COMPLAINT = "acme my bill is wrong again, terrible service"
 THANKS = "thanks acme, all sorted now, great support!"
 SAVED_BODY = "Hi {author_name}, sorry about this. We are on it. - {agent_name}"
 RENDERED = "Hi Carol Jones, sorry about this. We are on it. - Ana Lopez"
 
-if not CHROMIUM.exists() and os.environ.get("CI", "").strip().lower() != "true":
-    pytest.skip(
-        f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium); "
-        "under CI=true a missing browser fails instead",
-        allow_module_level=True,
-    )
+skip_without_chromium()
 
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def orm_beside_playwright() -> Iterator[None]:
-    """Let the tests use the ORM while Playwright's sync API is running.
-
-    The sync API keeps an asyncio event loop running in this (the test) thread, and Django
-    refuses ORM calls from a thread with a running loop (SynchronousOnlyOperation). Every
-    ORM call here is plain blocking code between browser steps, never inside a coroutine, so
-    the check is switched off, only for as long as this module's browser is open.
-    """
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield
-
-
-@pytest.fixture(scope="module")
-def browser(orm_beside_playwright) -> Iterator[Browser]:
-    # Under CI=true a missing /usr/bin/chromium makes this launch fail: no silent skip there.
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        context.close()
 
 
 @pytest.fixture

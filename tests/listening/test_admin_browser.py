@@ -7,85 +7,27 @@ The assertions are on what the admin reads on the page.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from listening.models import Brand, FetchLog, Mention
 from listening.services import brand_create, source_create, source_poll
+from tests.browser import SCREENSHOTS, skip_without_chromium
 from tests.feeds import rss_feed, rss_item
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    # Without these Chromium phones home at start-up; this closed network refuses those
-    # connections and the browser's own requests start failing with it.
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-# The README's screenshot is refreshed only on request (EARSHOT_UPDATE_SCREENSHOTS=1): it
-# holds timestamps and a random port, so writing it on every run would dirty the checkout.
-SCREENSHOTS = Path(__file__).resolve().parents[2] / (
-    "docs/screenshots" if os.environ.get("EARSHOT_UPDATE_SCREENSHOTS") == "1" else "var/screenshots"
-)
 PASSWORD = "correct horse battery staple"
 
-if not CHROMIUM.exists() and os.environ.get("CI", "").strip().lower() != "true":
-    pytest.skip(
-        f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium); "
-        "under CI=true a missing browser fails instead",
-        allow_module_level=True,
-    )
+skip_without_chromium()
 
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(scope="module")
-def orm_beside_playwright() -> Iterator[None]:
-    """Let the tests use the ORM while Playwright's sync API is running.
-
-    The sync API keeps an asyncio event loop running in this (the test) thread, and Django
-    refuses ORM calls from a thread with a running loop (SynchronousOnlyOperation). Every
-    ORM call here is plain blocking code between browser steps, never inside a coroutine, so
-    the check is switched off, only for as long as this module's browser is open (not for
-    the rest of the pytest session). The live server answers the browser from its own
-    thread, which this does not concern.
-    """
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield
-
-
-@pytest.fixture(scope="module")
-def browser(orm_beside_playwright) -> Iterator[Browser]:
-    # Under CI=true a missing /usr/bin/chromium makes this launch fail: no silent skip there.
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 800})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        context.close()
+def viewport() -> dict[str, int]:
+    return {"width": 1400, "height": 800}
 
 
 @pytest.fixture
