@@ -353,6 +353,8 @@ def main() -> None:
                 "-m",
                 "gunicorn",
                 "config.wsgi:application",
+                "--config",
+                "config/gunicorn.py",
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",

@@ -1,0 +1,29 @@
+"""gunicorn settings for Earshot (docker-compose and bench/queue.py use this file).
+
+The app is loaded once in the master and its objects frozen out of the garbage collector
+before the workers fork: Django's import-time objects then never get scanned by a worker's
+full collections, which otherwise show up as occasional slow requests. Workers also collect
+less often (see post_fork).
+"""
+
+import gc
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+preload_app = True
+accesslog = None
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+
+
+def when_ready(server):  # noqa: ARG001 - gunicorn's hook signature
+    gc.freeze()
+
+
+def post_fork(server, worker):  # noqa: ARG001 - gunicorn's hook signature
+    # A page allocates tens of thousands of short-lived objects (querysets, rows, strings):
+    # with the default threshold (700) the young generation is collected many times per
+    # request, and now and then a full collection lands inside one.
+    gc.set_threshold(50_000, 20, 20)
