@@ -533,25 +533,39 @@ def reply_send(*, case: Case, user: Any, text: str) -> Reply:
             case=locked, user=user, text=text, status=Reply.Status.SENDING, created_at=now
         )
         before = _first_response_mark(locked, now)
-        audit_record(
-            actor=user,
-            brand=locked.brand,
+        _reply_audit(
+            locked,
+            user=user,
+            reply=reply,
             action="reply",
-            obj=locked,
             before=before,
-            after={
-                "status": locked.status,
-                "first_response_at": locked.first_response_at,
-                "followup_until": locked.followup_until,
-                "reply_id": reply.pk,
-                "reply_status": reply.status,
-                "in_reply_to": target.external_id,
-                "text": text,
-            },
+            in_reply_to=target.external_id,
         )
         _reply_enqueue(reply.pk)
     _copy_into(case, locked)
     return reply
+
+
+def _reply_audit(
+    locked: Case, *, user: Any, reply: Reply, action: str, before: dict, **extra: Any
+) -> None:
+    """The audit entry of a reply: the case's response state after it, and the reply."""
+    audit_record(
+        actor=user,
+        brand=locked.brand,
+        action=action,
+        obj=locked,
+        before=before,
+        after={
+            "status": locked.status,
+            "first_response_at": locked.first_response_at,
+            "followup_until": locked.followup_until,
+            "reply_id": reply.pk,
+            "reply_status": reply.status,
+            **extra,
+            "text": reply.text,
+        },
+    )
 
 
 _URL_VALIDATOR = URLValidator(schemes=["http", "https"])
@@ -587,22 +601,7 @@ def reply_mark_manual(*, case: Case, user: Any, text: str, url: str = "") -> Rep
             sent_at=now,
         )
         before = _first_response_mark(locked, now)
-        audit_record(
-            actor=user,
-            brand=locked.brand,
-            action="reply_manual",
-            obj=locked,
-            before=before,
-            after={
-                "status": locked.status,
-                "first_response_at": locked.first_response_at,
-                "followup_until": locked.followup_until,
-                "reply_id": reply.pk,
-                "reply_status": reply.status,
-                "url": url,
-                "text": text,
-            },
-        )
+        _reply_audit(locked, user=user, reply=reply, action="reply_manual", before=before, url=url)
     _copy_into(case, locked)
     return reply
 
