@@ -68,7 +68,8 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DEBUG", "true")
 
-from bench.ingest import make_text  # noqa: E402 (needs the repository on sys.path)
+# One reference for both benchmarks, so their RESULT ratios compare like with like.
+from bench.ingest import make_text, stock_vader_rate  # noqa: E402 (repository on sys.path)
 
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"
 _TID = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable, as AT Protocol TIDs use
@@ -196,16 +197,6 @@ def start_server(path: Path, cpus: set[int]) -> tuple[subprocess.Popen[str], int
     assert process.stdout is not None
     line = process.stdout.readline()  # "port N"
     return process, int(line.split()[1])
-
-
-def stock_vader_rate(texts: list[str]) -> float:
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    analyzer = SentimentIntensityAnalyzer()
-    started = time.perf_counter()
-    for text in texts:
-        analyzer.polarity_scores(text)
-    return len(texts) / (time.perf_counter() - started)
 
 
 class _StopWhenDropped(logging.Handler):
