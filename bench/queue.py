@@ -167,9 +167,11 @@ def build_data(cases: int, agents: int, seed: int) -> list[str]:
 
 
 class Agent(threading.Thread):
-    def __init__(self, base: str, username: str, think: float, until: float) -> None:
+    def __init__(self, base: str, username: str, think: float) -> None:
         super().__init__(daemon=True)
-        self.base, self.think, self.until = base, think, until
+        self.base, self.think = base, think
+        self.until = 0.0  # set by run_phase when the phase starts
+        self.start_delay = 0.0
         self.session = requests.Session()
         self.username = username
         self.queue_ms: list[float] = []
@@ -201,6 +203,7 @@ class Agent(threading.Thread):
             time.sleep(self.think)
 
     def run(self) -> None:
+        time.sleep(self.start_delay)
         while time.monotonic() < self.until:
             try:
                 started = time.perf_counter()
@@ -274,13 +277,22 @@ def postgres_pids() -> list[int]:
     return pids
 
 
-def run_phase(base: str, usernames: list[str], think: float, seconds: float) -> list[Agent]:
-    until = time.monotonic() + seconds
-    agents = [Agent(base, name, think, until) for name in usernames]
+def run_phase(
+    base: str, usernames: list[str], think: float, seconds: float, seed: int
+) -> list[Agent]:
+    agents = [Agent(base, name, think) for name in usernames]
+    # Agents start at random moments within one loop's think time, as people do, rather than
+    # all 20 loading the queue in the same millisecond and staying in step from then on.
+    rng = random.Random(seed)
+    for agent in agents:
+        agent.start_delay = rng.uniform(0, 5 * think)
+    # Signing in hashes a password (about 0.3 s each, on purpose): the measured time starts
+    # once every agent is signed in, or the phase would be a third shorter than it says.
     for agent in agents:
         agent.login()
     started = time.monotonic()
     for agent in agents:
+        agent.until = started + seconds
         agent.start()
     for agent in agents:
         agent.join(seconds + 60)
@@ -380,14 +392,14 @@ def main() -> None:
 
         # Fresh gunicorn workers compile templates and warm caches on their first requests;
         # a short unmeasured round keeps that start-up cost out of the steady-state figures.
-        run_phase(base, usernames, 0.5, args.warmup_seconds)
+        run_phase(base, usernames, 0.5, args.warmup_seconds, args.seed)
         watched = {
             "load generator (this process)": [os.getpid()],
             "gunicorn": server_pids(server.pid),
             "PostgreSQL": postgres_pids(),
         }
         cpu_before = {name: cpu_seconds(pids) for name, pids in watched.items()}
-        thinking = run_phase(base, usernames, 0.5, args.think_seconds)
+        thinking = run_phase(base, usernames, 0.5, args.think_seconds, args.seed)
         by_action: dict[str, list[float]] = {}
         for agent in thinking:
             for what, ms in agent.timings:
@@ -416,7 +428,7 @@ def main() -> None:
             f"p95 {p95:.0f} ms over {len(queue_ms)} loads"
         )
 
-        saturated = run_phase(base, usernames, 0.0, args.saturation_seconds)
+        saturated = run_phase(base, usernames, 0.0, args.saturation_seconds, args.seed)
         sat_actions = sum(a.actions for a in saturated)
         sat_rate = sat_actions / args.saturation_seconds
         sat_ms = [ms for a in saturated for ms in a.queue_ms]

@@ -76,6 +76,17 @@ class AutoTagRule(models.Model):
         return f"{self.query} -> {self.tag}"
 
 
+def sla_overdue(case, now) -> bool:
+    """Whether a case (or a queue row with the same fields) is past its SLA at `now`:
+    first response late, or, once answered, resolution late. selectors.overdue_q is the
+    same rule as a filter."""
+    if case.status == Case.Status.RESOLVED:
+        return False
+    if case.first_response_at is None and case.first_response_due:
+        return case.first_response_due < now
+    return bool(case.resolution_due and case.resolution_due < now)
+
+
 class Case(models.Model):
     """What one author says to or about one brand, worked as one conversation."""
 
@@ -213,12 +224,7 @@ class Case(models.Model):
 
     @property
     def is_overdue(self) -> bool:
-        now = timezone.now()
-        if self.status == self.Status.RESOLVED:
-            return False
-        if self.first_response_at is None and self.first_response_due:
-            return self.first_response_due < now
-        return bool(self.resolution_due and self.resolution_due < now)
+        return sla_overdue(self, timezone.now())
 
 
 class CaseMention(models.Model):

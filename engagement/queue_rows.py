@@ -1,27 +1,31 @@
 """The queue's rows as HTML, built in Python.
 
-The queue page renders 50 rows on every load and every filter change; through a template
-include per row that cost about 60 ms a page (most of the page's time with 100k open cases).
-format_html escapes every value from strangers (subjects, author names) exactly as
-autoescaping would, and one function serves both the full page and the row htmx swaps in
-after a claim, so there is still one source of markup.
+The queue page renders 50 rows on every load and every filter change, all day. Through a
+template include per row that cost about 60 ms a page, through format_html about 8 ms; plain
+f-strings cost under 1 ms. Every value that can come from outside (subjects, author names and
+handles, brand names, tags, usernames) goes through escape(), which is what autoescaping
+does. One function serves both the full page and the row htmx swaps in after a claim, so
+there is still one source of markup.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from functools import cache
+from html import escape
 
-from django.template.defaultfilters import floatformat
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
-from django.utils.text import Truncator
+from django.utils.safestring import SafeString, mark_safe
 
-from engagement.models import Case
+from engagement.models import Case, sla_overdue
+from engagement.selectors import SIMILAR_COUNT_CAP, QueueRow
 
 # A number no real id will equal, reversed once to turn URL building into string joins.
 _PLACEHOLDER = "987654321"
+STATUS_LABELS = dict(Case.Status.choices)
+SUBJECT_CHARS = 160
 
 
 @cache
@@ -35,72 +39,97 @@ def case_url(name: str, case_id: int) -> str:
     return f"{prefix}{case_id}{suffix}"
 
 
-def _assignee_cell(case: Case, *, csrf_token: str, here: str, error: str) -> SafeString:
-    if case.assignee_id:
-        cell = format_html("{}", case.assignee.get_username())
-    elif case.status != Case.Status.RESOLVED:
-        claim_url = case_url("engagement:claim", case.pk)
-        cell = format_html(
-            '<form method="post" action="{}" class="inline" hx-post="{}" hx-target="closest tr"'
-            ' hx-swap="outerHTML"><input type="hidden" name="csrfmiddlewaretoken" value="{}">'
-            '<input type="hidden" name="next" value="{}">'
-            '<button type="submit" data-claim>Claim</button></form>',
-            claim_url,
-            claim_url,
-            csrf_token,
-            here,
+def duration_label(delta: timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+def sla_label(row: QueueRow, now: datetime) -> str:
+    """ "waited 1 h 5 min of 1 h" (the target that applies now), or how long resolving took."""
+    if row.status == Case.Status.RESOLVED:
+        return f"resolved after {duration_label((row.resolved_at or now) - row.opened_at)}"
+    due = row.first_response_due if row.first_response_at is None else row.resolution_due
+    waited = duration_label(now - row.opened_at)
+    if due is None:
+        return f"waited {waited}"
+    return f"waited {waited} of {duration_label(due - row.opened_at)}"
+
+
+def author_html(row: QueueRow) -> str:
+    """Name, handle and followers (names and handles are a stranger's text: escaped)."""
+    if row.author_id is None:
+        return "Unknown author"
+    html = f'<span class="name">{escape(row.author_display_name or row.author_handle)}</span>'
+    if row.author_display_name:
+        html += f' <span class="handle">{escape(row.author_handle)}</span>'
+    if row.author_followers is not None:
+        html += f' <span class="followers">{row.author_followers:,} followers</span>'
+    return html
+
+
+def subject_text(subject: str) -> str:
+    if not subject:
+        return "(no text)"
+    return subject if len(subject) <= SUBJECT_CHARS else subject[: SUBJECT_CHARS - 1] + "…"
+
+
+def _assignee_cell(row: QueueRow, *, csrf_token: str, here: str) -> str:
+    if row.assignee_id:
+        cell = escape(row.assignee_username)
+    elif row.status != Case.Status.RESOLVED:
+        claim_url = case_url("engagement:claim", row.pk)
+        cell = (
+            f'<form method="post" action="{claim_url}" class="inline" hx-post="{claim_url}"'
+            ' hx-target="closest tr" hx-swap="outerHTML">'
+            f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(csrf_token)}">'
+            f'<input type="hidden" name="next" value="{escape(here)}">'
+            '<button type="submit" data-claim>Claim</button></form>'
         )
     else:
-        cell = format_html('<span class="muted">{}</span>', "Nobody")
-    if error:
-        cell = format_html('{} <span class="row-error" role="alert">{}</span>', cell, error)
+        cell = '<span class="muted">Nobody</span>'
+    if row.error:
+        cell += f' <span class="row-error" role="alert">{escape(row.error)}</span>'
     return cell
 
 
-def queue_row_html(row: dict, *, csrf_token: str, here: str = "") -> SafeString:
+def queue_row_html(row: QueueRow, *, csrf_token: str, here: str, now: datetime) -> SafeString:
     """One queue row: priority, subject (+ similar, tags), author, brand, status, owner, SLA."""
-    case: Case = row["case"]
-    url = case_url("engagement:case", case.pk)
-    band = case.priority_band
+    url = case_url("engagement:case", row.pk)
+    band = escape(row.priority_band)
     similar = ""
-    if row["similar"]:
-        similar = format_html(
-            ' <span class="similar" title="Other open cases saying the same">+{}{} similar</span>',
-            row["similar"],
-            "+" if row.get("similar_capped") else "",
+    if row.similar:
+        capped = "+" if row.similar >= SIMILAR_COUNT_CAP - 1 else ""
+        similar = (
+            ' <span class="similar" title="Other open cases saying the same">'
+            f"+{row.similar}{capped} similar</span>"
         )
-    tags = format_html_join(
-        "", ' <span class="tag">{}</span>', ((t.name,) for t in case.tags.all())
-    )
-    overdue = (
-        format_html(' <span class="overdue">{}</span>', "Overdue") if row["is_overdue"] else ""
-    )
-    return format_html(
-        '<tr class="queue-row{}" id="case-{}" data-row data-href="{}">'
-        '<td><span class="chip band-{}">{}</span> <span class="score">{}</span></td>'
-        '<td class="subject"><a href="{}" data-open>{}</a>{}{}</td>'
-        '<td class="author">{}</td><td>{}</td><td>{}</td>'
-        '<td class="assignee">{}</td><td class="sla">{}{}</td></tr>\n',
-        " is-overdue" if row["is_overdue"] else "",
-        case.pk,
-        url,
-        band,
-        band[:1].upper() + band[1:],
-        floatformat(case.priority, 0),
-        url,
-        Truncator(case.subject or "(no text)").chars(160),
-        similar,
-        tags,
-        row["author"],
-        case.brand.name,
-        case.get_status_display(),
-        _assignee_cell(case, csrf_token=csrf_token, here=here, error=row.get("error", "")),
-        row["sla"],
-        overdue,
+    tags = "".join(f' <span class="tag">{escape(name)}</span>' for name in row.tags)
+    overdue = sla_overdue(row, now)
+    overdue_mark = ' <span class="overdue">Overdue</span>' if overdue else ""
+    # Rounded half up, as the floatformat filter shows it on the case page (priority >= 0).
+    score = math.floor(row.priority + 0.5)
+    return mark_safe(  # noqa: S308 - every interpolated outside value is escaped above or here
+        f'<tr class="queue-row{" is-overdue" if overdue else ""}" id="case-{row.pk}" data-row'
+        f' data-href="{url}">'
+        f'<td><span class="chip band-{band}">{band.capitalize()}</span>'
+        f' <span class="score">{score}</span></td>'
+        f'<td class="subject"><a href="{url}" data-open>{escape(subject_text(row.subject))}</a>'
+        f"{similar}{tags}</td>"
+        f'<td class="author">{author_html(row)}</td><td>{escape(row.brand_name)}</td>'
+        f"<td>{STATUS_LABELS.get(row.status, escape(row.status))}</td>"
+        f'<td class="assignee">{_assignee_cell(row, csrf_token=csrf_token, here=here)}</td>'
+        f'<td class="sla">{sla_label(row, now)}{overdue_mark}</td></tr>\n'
     )
 
 
-def queue_rows_html(rows: Iterable[dict], *, csrf_token: str, here: str) -> SafeString:
-    return format_html_join(
-        "", "{}", ((queue_row_html(r, csrf_token=csrf_token, here=here),) for r in rows)
+def queue_rows_html(
+    rows: Iterable[QueueRow], *, csrf_token: str, here: str, now: datetime
+) -> SafeString:
+    return mark_safe(  # noqa: S308 - queue_row_html escapes what it interpolates
+        "".join(queue_row_html(r, csrf_token=csrf_token, here=here, now=now) for r in rows)
     )

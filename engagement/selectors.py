@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
@@ -136,26 +137,98 @@ def _ordered(qs: QuerySet[Case], *, tab: str, filters: dict) -> QuerySet[Case]:
     return qs.order_by("-priority", "opened_at", "pk")
 
 
-def queue_cases(*, user, tab: str, filters: dict) -> QuerySet[Case]:
-    """One tab of the user's queue, filtered and sorted, with what a row shows."""
-    qs = _ordered(
-        _filtered(user=user, filters=filters).filter(_tab_q(tab)), tab=tab, filters=filters
-    )
-    return qs.select_related("brand", "author", "assignee").prefetch_related("tags")
+# What a queue row shows, read as plain values: building Case, Brand, Author and User instances
+# (and prefetching tags onto them) for 50 rows cost about 9 ms a page against 4 ms for values.
+QUEUE_ROW_FIELDS = {
+    "pk": "pk",
+    "brand_id": "brand_id",
+    "brand_name": "brand__name",
+    "kind": "kind",
+    "status": "status",
+    "subject": "subject",
+    "priority": "priority",
+    "priority_band": "priority_band",
+    "similarity_key": "similarity_key",
+    "opened_at": "opened_at",
+    "first_response_at": "first_response_at",
+    "resolved_at": "resolved_at",
+    "first_response_due": "first_response_due",
+    "resolution_due": "resolution_due",
+    "author_id": "author_id",
+    "author_handle": "author__handle",
+    "author_display_name": "author__display_name",
+    "author_followers": "author__followers",
+    "assignee_id": "assignee_id",
+    "assignee_username": "assignee__username",
+}
 
 
-def queue_page(*, user, tab: str, filters: dict, offset: int, limit: int) -> QuerySet[Case]:
-    """One page of queue_cases, in one query that sorts narrow rows first.
+@dataclass(slots=True)
+class QueueRow:
+    """One case as the queue lists it (see QUEUE_ROW_FIELDS), with its tags and the number of
+    other open cases saying the same thing."""
 
-    Sorting the joined rows (brand, author, assignee) of a 100,000-case tab made Postgres
-    join them all before its top-N sort (~400 ms); picking the page's ids in a subquery and
-    joining only those 50 rows takes a sixth of that.
+    pk: int
+    brand_id: int
+    brand_name: str
+    kind: str
+    status: str
+    subject: str
+    priority: float
+    priority_band: str
+    similarity_key: str
+    opened_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    first_response_due: datetime | None
+    resolution_due: datetime | None
+    author_id: int | None
+    author_handle: str | None
+    author_display_name: str | None
+    author_followers: int | None
+    assignee_id: int | None
+    assignee_username: str | None
+    tags: list[str] = field(default_factory=list)
+    similar: int = 0
+    # Why the agent's last action on this row failed (a claim lost to someone else).
+    error: str = ""
+
+
+def _queue_rows(qs: QuerySet[Case]) -> list[QueueRow]:
+    """The rows of qs in its order, with tags and similar counts: three queries."""
+    paths = list(QUEUE_ROW_FIELDS.values())
+    rows = [QueueRow(*values) for values in qs.values_list(*paths)]
+    by_pk = {row.pk: row for row in rows}
+    if by_pk:
+        tagged = (
+            Case.tags.through.objects.filter(case_id__in=by_pk)
+            .order_by("tag__name")
+            .values_list("case_id", "tag__name")
+        )
+        for case_id, name in tagged:
+            by_pk[case_id].tags.append(name)
+        for pk, count in queue_similar_counts(cases=rows).items():
+            by_pk[pk].similar = count
+    return rows
+
+
+def queue_page(*, user, tab: str, filters: dict, offset: int, limit: int) -> list[QueueRow]:
+    """One page of the user's queue tab, filtered and sorted.
+
+    The page's ids are picked in a subquery that sorts narrow rows: sorting the joined rows
+    (brand, author, assignee) of a 100,000-case tab made Postgres join them all before its
+    top-N sort (~400 ms); joining only the page's 50 rows takes a sixth of that.
     """
     ids = _ordered(
         _filtered(user=user, filters=filters).filter(_tab_q(tab)), tab=tab, filters=filters
     ).values("pk")[offset : offset + limit]
-    qs = _ordered(Case.objects.filter(pk__in=ids), tab=tab, filters=filters)
-    return qs.select_related("brand", "author", "assignee").prefetch_related("tags")
+    return _queue_rows(_ordered(Case.objects.filter(pk__in=ids), tab=tab, filters=filters))
+
+
+def queue_row_get(*, user, case_id: int) -> QueueRow:
+    """One case's queue row: 404 outside the user's brands, 403 without VIEW_QUEUE."""
+    case = get_for_user(Case.objects.only("brand_id"), user, Action.VIEW_QUEUE, pk=case_id)
+    return _queue_rows(Case.objects.filter(pk=case.pk))[0]
 
 
 def queue_counts(*, user, filters: dict) -> dict[str, int]:
@@ -173,8 +246,9 @@ def queue_counts(*, user, filters: dict) -> dict[str, int]:
 SIMILAR_COUNT_CAP = 100
 
 
-def queue_similar_counts(*, cases: list[Case]) -> dict[int, int]:
-    """For each case: how many other open cases of its brand share its similarity key.
+def queue_similar_counts(*, cases: list) -> dict[int, int]:
+    """For each case (a Case or a QueueRow): how many other open cases of its brand share its
+    similarity key.
 
     One query for the whole page: a capped count per distinct (brand, key), each served by
     case_similar_idx (brand, similarity_key). Counts stop at SIMILAR_COUNT_CAP - 1 others.
@@ -202,12 +276,6 @@ def queue_similar_counts(*, cases: list[Case]) -> dict[int, int]:
         if case.similarity_key and others > 0:
             counts[case.pk] = others
     return counts
-
-
-def queue_case_get(*, user, case_id: int) -> Case:
-    """One case for a queue row: 404 outside the user's brands, 403 without VIEW_QUEUE."""
-    qs = Case.objects.select_related("brand", "author", "assignee").prefetch_related("tags")
-    return get_for_user(qs, user, Action.VIEW_QUEUE, pk=case_id)
 
 
 def membership_roles(*, user) -> QuerySet[Membership]:

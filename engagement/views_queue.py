@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,7 +11,6 @@ from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
@@ -113,64 +111,6 @@ def _tabs(request: HttpRequest, counts: dict[str, int], active: str) -> list[dic
     ]
 
 
-def sla_label(case, now) -> tuple[str, bool]:
-    """("waited 1 h 5 min of 1 h", is_overdue) for a row; no queries."""
-    if case.status == case.Status.RESOLVED:
-        return f"resolved after {_duration((case.resolved_at or now) - case.opened_at)}", False
-    if case.first_response_at is None:
-        waited, due = now - case.opened_at, case.first_response_due
-    else:
-        waited, due = now - case.opened_at, case.resolution_due
-    if due is None:
-        return f"waited {_duration(waited)}", False
-    target = _duration(due - case.opened_at)
-    return f"waited {_duration(waited)} of {target}", case.is_overdue
-
-
-def _duration(delta: timedelta) -> str:
-    minutes = max(0, int(delta.total_seconds() // 60))
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{hours // 24} d {hours % 24} h"
-
-
-def _rows(cases: list, similar: dict[int, int]) -> list[dict]:
-    now = timezone.now()
-    rows = []
-    for case in cases:
-        sla, overdue = sla_label(case, now)
-        rows.append(
-            {
-                "case": case,
-                "author": author_label(case.author),
-                "sla": sla,
-                "is_overdue": overdue,
-                "similar": similar.get(case.pk, 0),
-                "similar_capped": similar.get(case.pk, 0) >= selectors.SIMILAR_COUNT_CAP - 1,
-            }
-        )
-    return rows
-
-
-def author_label(author) -> str:
-    """Name, handle and followers as escaped HTML (names are hostile input)."""
-    if author is None:
-        return "Unknown author"
-    followers = (
-        format_html(' <span class="followers">{} followers</span>', f"{author.followers:,}")
-        if author.followers is not None
-        else ""
-    )
-    name = author.display_name or author.handle
-    handle = (
-        format_html(' <span class="handle">{}</span>', author.handle) if author.display_name else ""
-    )
-    return format_html('<span class="name">{}</span>{}{}', name, handle, followers)
-
-
 @login_required
 @require_GET
 def queue(request: HttpRequest) -> HttpResponse:
@@ -182,12 +122,9 @@ def queue(request: HttpRequest) -> HttpResponse:
     counts = selectors.queue_counts(user=request.user, filters=filters)
     page = QueuePage.clamped(filters["page"], count=counts[tab], cap=selectors.QUEUE_COUNT_CAP)
     offset = (page.number - 1) * PAGE_SIZE
-    cases = list(
-        selectors.queue_page(
-            user=request.user, tab=tab, filters=filters, offset=offset, limit=PAGE_SIZE
-        )
+    rows = selectors.queue_page(
+        user=request.user, tab=tab, filters=filters, offset=offset, limit=PAGE_SIZE
     )
-    similar = selectors.queue_similar_counts(cases=cases)
     has_filters = any(k not in ("tab", "sort", "page") for k in filters)
     context = {
         "form": form,
@@ -195,9 +132,9 @@ def queue(request: HttpRequest) -> HttpResponse:
         "tab": tab,
         "tabs": _tabs(request, counts, tab),
         "counts_url": reverse("engagement:queue-counts") + _query(request.GET, page=None),
-        "rows": (rows := _rows(cases, similar)),
+        "rows": rows,
         "rows_html": queue_rows_html(
-            rows, csrf_token=get_token(request), here=request.get_full_path()
+            rows, csrf_token=get_token(request), here=request.get_full_path(), now=timezone.now()
         ),
         "page": page,
         "page_links": [
@@ -232,17 +169,17 @@ def queue_counts(request: HttpRequest) -> HttpResponse:
 @require_POST
 def claim(request: HttpRequest, case_id: int) -> HttpResponse:
     """Claim one case. htmx gets the row back (new owner, or why not); others a redirect."""
-    case = selectors.queue_case_get(user=request.user, case_id=case_id)
+    row = selectors.queue_row_get(user=request.user, case_id=case_id)
     error = ""
     try:
-        case = case_claim(case_id=case.pk, user=request.user)
+        case = case_claim(case_id=row.pk, user=request.user)
     except CaseActionError as exc:
         error = str(exc)
     if request.htmx:
-        case = selectors.queue_case_get(user=request.user, case_id=case_id)
-        row = _rows([case], selectors.queue_similar_counts(cases=[case]))[0]
-        row["error"] = error
-        return HttpResponse(queue_row_html(row, csrf_token=get_token(request)))
+        row = selectors.queue_row_get(user=request.user, case_id=case_id)
+        row.error = error
+        html = queue_row_html(row, csrf_token=get_token(request), here="", now=timezone.now())
+        return HttpResponse(html)
     if error:
         messages.error(request, error)
     else:

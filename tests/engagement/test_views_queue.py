@@ -8,9 +8,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from engagement.models import Case, CaseMention, Tag
+from engagement.models import Case, CaseMention, Membership, Tag
 from listening.models import Source
-from tests.engagement.conftest import store_mention
+from tests.engagement.conftest import make_user, store_mention
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +57,7 @@ def bare_cases(brand, n: int, **fields) -> list[Case]:
 
 
 def subjects(response) -> list[str]:
-    return [row["case"].subject for row in response.context["rows"]]
+    return [row.subject for row in response.context["rows"]]
 
 
 @pytest.fixture
@@ -239,7 +239,7 @@ def assorted(acme, agent, teammate, social_source):
 
 def keys(response, cases) -> list[str]:
     by_pk = {c.pk: k for k, c in cases.items()}
-    return [by_pk[row["case"].pk] for row in response.context["rows"]]
+    return [by_pk[row.pk] for row in response.context["rows"]]
 
 
 def test_the_default_sort_is_highest_priority_first(client, agent, assorted):
@@ -379,6 +379,41 @@ def test_hostile_subject_and_author_text_is_shown_as_text(client, agent, social_
     assert "&lt;b&gt;evil&lt;/b&gt;@x" in content
 
 
+def test_hostile_brand_tag_and_user_names_are_escaped_in_rows_and_filters(
+    client, agent, acme, social_source
+):
+    acme.name = 'Acme <i>&</i> "Co"'
+    acme.save()
+    owner = make_user("<b>bob</b>", acme, Membership.Role.AGENT)
+    case = make_case(social_source, assignee=owner)
+    case.tags.add(Tag.objects.create(brand=acme, name="<script>tag</script>"))
+    client.force_login(agent)
+    content = client.get(QUEUE).content.decode()
+    assert "<i>&</i>" not in content
+    assert "<b>bob" not in content
+    assert "<script>tag" not in content
+    escaped_brand = "Acme &lt;i&gt;&amp;&lt;/i&gt; &quot;Co&quot;"
+    assert f"<td>{escaped_brand}</td>" in content  # the row
+    assert f">{escaped_brand}</option>" in content  # the brand filter
+    assert '<td class="assignee">&lt;b&gt;bob&lt;/b&gt;</td>' in content
+    assert ">&lt;b&gt;bob&lt;/b&gt;</option>" in content  # the assignee filter
+    assert '<span class="tag">&lt;script&gt;tag&lt;/script&gt;</span>' in content
+
+
+def test_filters_keep_their_selected_values(client, agent, teammate, acme):
+    client.force_login(agent)
+    content = client.get(
+        QUEUE, {"brand": acme.pk, "band": "high", "assignee": teammate.pk, "sort": "age"}
+    ).content.decode()
+    assert f'<option value="{acme.pk}" selected>Acme</option>' in content
+    assert '<option value="high" selected>High</option>' in content
+    assert f'<option value="{teammate.pk}" selected>tom</option>' in content
+    assert '<option value="age" selected>Age (oldest first)</option>' in content
+    assert '<option value="" selected>Any sentiment</option>' in content
+    # The four chosen, and "Any ..." for the three left open (status, sentiment, source).
+    assert content.count(" selected>") == 7
+
+
 def test_rows_count_other_open_cases_with_the_same_request(client, agent, acme, social_source):
     a = make_case(social_source, "acme login broken", author_handle="a@x", similarity_key="k1")
     make_case(social_source, "acme login broken!", author_handle="b@x", similarity_key="k1")
@@ -393,7 +428,7 @@ def test_rows_count_other_open_cases_with_the_same_request(client, agent, acme, 
     make_case(social_source, "acme something else", author_handle="e@x", similarity_key="k2")
     client.force_login(agent)
     response = client.get(QUEUE)
-    similar = {row["case"].pk: row["similar"] for row in response.context["rows"]}
+    similar = {row.pk: row.similar for row in response.context["rows"]}
     assert similar[a.pk] == 2
     assert sorted(similar.values()) == [0, 2, 2, 2]
     assert b"+2 similar" in response.content
@@ -408,14 +443,14 @@ def test_the_queue_pages_by_fifty_with_counts_and_links(client, agent, acme):
     first = client.get(QUEUE)
     assert len(first.context["rows"]) == 50
     assert b"1-50 of 120" in first.content
-    assert first.context["rows"][0]["case"].priority == 120
+    assert first.context["rows"][0].priority == 120
     assert b'href="?page=2"' in first.content
     assert b'href="?page=3"' in first.content
 
     last = client.get(QUEUE, {"page": 3})
     assert len(last.context["rows"]) == 20
     assert b"101-120 of 120" in last.content
-    assert last.context["rows"][-1]["case"].priority == 1
+    assert last.context["rows"][-1].priority == 1
 
 
 def test_a_page_past_the_end_shows_the_last_page(client, agent, acme):
