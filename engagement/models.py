@@ -257,6 +257,11 @@ class Reply(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="replies")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The customer's post it answers (the case's latest when the agent wrote it); delivery
+    # posts under it. Null for a case with no customer post, or once that post is deleted.
+    in_reply_to = models.ForeignKey(
+        Mention, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     text = models.TextField()
     status = models.CharField(max_length=16, choices=Status.choices)
     attempts = models.PositiveIntegerField(default=0)

@@ -39,7 +39,7 @@ from engagement.models import (
 from engagement.permissions import Action, Role, brand_ids_for, can, require, role_in
 from listening.connectors.base import ConnectorError, SourceState
 from listening.connectors.registry import connector_for
-from listening.models import Brand, Mention, MentionMatch, Source
+from listening.models import Brand, Mention, MentionMatch
 
 logger = logging.getLogger(__name__)
 
@@ -457,21 +457,15 @@ def _reply_text_clean(text: str) -> str:
     return text
 
 
-def _reply_target(case_id: int, *, as_of: datetime | None = None) -> Mention | None:
-    """The customer mention a reply answers: the case's latest one (known at as_of)."""
+def _reply_target(case_id: int) -> Mention | None:
+    """The customer mention a reply answers: the case's latest one."""
     links = CaseMention.objects.filter(case_id=case_id, is_brand_reply=False)
-    if as_of is not None:
-        links = links.filter(mention__fetched_at__lte=as_of)
     link = (
         links.select_related("mention__source")
         .order_by("-mention__published_at", "-mention_id")
         .first()
     )
     return link.mention if link else None
-
-
-def _has_credentials(source: Source) -> bool:
-    return bool(str((source.config or {}).get("access_token") or "").strip())
 
 
 def _first_response_mark(case: Case, now: datetime) -> dict[str, Any]:
@@ -523,14 +517,23 @@ def reply_send(*, case: Case, user: Any, text: str) -> Reply:
             raise CaseActionError(
                 "This platform cannot be answered from Earshot: reply there and mark it replied."
             )
-        if not _has_credentials(target.source):
+        missing = connector.reply_credentials_missing(target.source.config or {})
+        if missing:
+            raise CaseActionError(missing)
+        limit = connector.reply_max_chars
+        if limit is not None and len(text) > limit:
             raise CaseActionError(
-                "Earshot has no access token to reply on this source: reply there and mark "
-                "it replied, or ask an admin to add one."
+                f"{connector.platform.title()} replies can be at most {limit:,} "
+                f"characters; this one has {len(text):,}."
             )
         now = timezone.now()
         reply = Reply.objects.create(
-            case=locked, user=user, text=text, status=Reply.Status.SENDING, created_at=now
+            case=locked,
+            user=user,
+            in_reply_to=target,
+            text=text,
+            status=Reply.Status.SENDING,
+            created_at=now,
         )
         before = _first_response_mark(locked, now)
         _reply_audit(
@@ -594,6 +597,7 @@ def reply_mark_manual(*, case: Case, user: Any, text: str, url: str = "") -> Rep
         reply = Reply.objects.create(
             case=locked,
             user=user,
+            in_reply_to=_reply_target(locked.pk),
             text=text,
             status=Reply.Status.MANUAL,
             url=url,
@@ -627,7 +631,11 @@ def reply_deliver(*, reply_id: int, is_final_attempt: bool = True) -> Reply:
             return Reply.objects.filter(pk=reply_id).first() or Reply(pk=reply_id)
         reply.attempts += 1
         transient: ConnectorError | None = None
-        target = _reply_target(reply.case_id, as_of=reply.created_at)
+        target = (
+            Mention.objects.select_related("source").filter(pk=reply.in_reply_to_id).first()
+            if reply.in_reply_to_id
+            else None
+        )
         if target is None:
             reply.status, reply.error = Reply.Status.FAILED, "The customer's post is gone."
         else:
@@ -636,6 +644,10 @@ def reply_deliver(*, reply_id: int, is_final_attempt: bool = True) -> Reply:
                     SourceState.from_source(target.source),
                     in_reply_to=target.external_id,
                     text=reply.text,
+                    # The same on every attempt: a platform that got the first attempt
+                    # (the worker died before recording it) does not post it again.
+                    key=f"earshot-reply-{reply.pk}",
+                    created_at=reply.created_at,
                 )
             except ConnectorError as exc:
                 reply.error = str(exc)

@@ -204,6 +204,9 @@ class Connector:
     is_polled: bool = True
     # Can reply() post on the platform (with credentials in the config)?
     supports_reply: bool = False
+    # The longest reply the platform takes (None: Earshot's own limit), checked when the agent
+    # sends it so that they can shorten it there and then.
+    reply_max_chars: int | None = None
 
     def fetch(self, state: SourceState) -> FetchedPage:
         raise NotImplementedError
@@ -247,8 +250,35 @@ class Connector:
                 cleaned[option.name] = value
         return cleaned
 
-    def reply(self, state: SourceState, in_reply_to: str, text: str) -> ReplyResult:
-        """Post text as a reply to the item in_reply_to (an external id). Later issues."""
+    def reply_credentials_missing(self, config: Mapping[str, Any]) -> str:
+        """Why this source's config cannot post replies (shown to the agent), or "" if it can.
+
+        The default asks for an access_token; connectors that sign in otherwise override it.
+        """
+        if str(config.get("access_token") or "").strip():
+            return ""
+        return (
+            "Earshot has no access token to reply on this source: reply there and mark it "
+            "replied, or ask an admin to add one."
+        )
+
+    def reply(
+        self,
+        state: SourceState,
+        in_reply_to: str,
+        text: str,
+        *,
+        key: str = "",
+        created_at: datetime | None = None,
+    ) -> ReplyResult:
+        """Post text as a public reply to the item in_reply_to (an external id).
+
+        key is the same on every attempt at one reply (Earshot passes "earshot-reply-<id>")
+        and created_at is when the agent wrote it: a connector uses them so that a retried
+        attempt whose first try reached the platform (the worker died before recording it)
+        does not post the reply twice. Raises ConfigError, ConnectorError subclasses
+        (transient ones are retried) or NotImplementedError.
+        """
         raise NotImplementedError(f"{self.kind} sources cannot post replies.")
 
 

@@ -378,8 +378,20 @@ class MastodonConnector(Connector):
         page.progress = "; ".join(progress)
         return page
 
-    def reply(self, state: SourceState, in_reply_to: str, text: str) -> ReplyResult:
-        """Post text as a public reply to status in_reply_to (an id on this instance)."""
+    def reply(
+        self,
+        state: SourceState,
+        in_reply_to: str,
+        text: str,
+        *,
+        key: str = "",
+        created_at: datetime | None = None,  # noqa: ARG002 - Mastodon dates posts itself
+    ) -> ReplyResult:
+        """Post text as a public reply to status in_reply_to (an id on this instance).
+
+        key goes in the Idempotency-Key header: Mastodon answers a repeated POST with the same
+        key (for an hour) with the status it already posted instead of posting again.
+        """
         headers = _bearer(state.config)
         if not headers:
             raise ConfigError("Replying on Mastodon needs an access_token with write:statuses.")
@@ -387,6 +399,8 @@ class MastodonConnector(Connector):
             raise ConfigError(f"{in_reply_to!r} is not a Mastodon status id.")
         if not text.strip():
             raise ConfigError("A reply needs some text.")
+        if key:
+            headers = {**headers, "Idempotency-Key": key}
         url = f"{_base(state.url)}/api/v1/statuses"
         body = json.dumps({"status": text, "in_reply_to_id": in_reply_to}).encode("utf-8")
         response = safe_post(url, data=body, content_type="application/json", headers=headers)
