@@ -71,16 +71,29 @@ class _MastodonHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         state = self.server
+        key = self.headers.get("Idempotency-Key")
         with state.lock:
             state.received.append(
                 {
                     "path": self.path,
                     "authorization": self.headers.get("Authorization"),
                     "content_type": self.headers.get("Content-Type"),
+                    "idempotency_key": key,
                     "body": json.loads(raw or b"{}"),
                 }
             )
             failure = state.fail_status
+            posted = None
+            if self.path == "/api/v1/statuses" and not failure:
+                # As Mastodon does: a repeated key gets the status posted the first time.
+                posted = state.posted.get(key) if key else None
+                if posted is None:
+                    status_id = str(next(_status_ids))
+                    base = f"http://127.0.0.1:{state.server_address[1]}"
+                    posted = {"id": status_id, "url": f"{base}/@acme_help/{status_id}"}
+                    state.posted[key or status_id] = posted
+        # The status exists before the answer is sent: a client that gives up waiting has
+        # still posted it.
         if state.delay:
             time.sleep(state.delay)
         if self.path != "/api/v1/statuses":
@@ -88,9 +101,7 @@ class _MastodonHandler(BaseHTTPRequestHandler):
         elif failure:
             self._send(failure, {"error": "Something went wrong on our end"})
         else:
-            status_id = str(next(_status_ids))
-            base = f"http://127.0.0.1:{state.server_address[1]}"
-            self._send(200, {"id": status_id, "url": f"{base}/@acme_help/{status_id}"})
+            self._send(200, posted)
 
     def _send(self, status: int, payload: dict) -> None:
         body = json.dumps(payload).encode()
@@ -107,6 +118,8 @@ class _MastodonHttpServer(ThreadingHTTPServer):
     daemon_threads = True
     lock: threading.Lock
     received: list[dict]
+    # Statuses created, by idempotency key (or by id when a request had none).
+    posted: dict[str, dict]
     fail_status: int | None
     # Seconds to wait before answering, so concurrent deliveries overlap.
     delay: float
@@ -118,6 +131,7 @@ def mastodon(settings):
     server = _MastodonHttpServer(("127.0.0.1", 0), _MastodonHandler)
     server.lock = threading.Lock()
     server.received = []
+    server.posted = {}
     server.fail_status = None
     server.delay = 0.0
     server.base_url = f"http://127.0.0.1:{server.server_address[1]}"
@@ -615,6 +629,53 @@ def test_delivering_a_sent_reply_again_never_posts_twice(mastodon, mastodon_case
     assert len(mastodon.received) == 1
     reply.refresh_from_db()
     assert (reply.status, reply.attempts) == (Reply.Status.SENT, 1)
+
+
+def test_a_reply_answers_the_post_it_was_written_for_even_if_more_arrive(
+    acme, mastodon, mastodon_case, agent, reply_source
+):
+    reply = reply_send(case=mastodon_case, user=agent, text="Hello")
+    assert reply.in_reply_to.external_id == "109000000000000002"
+    # The customer posts again before the worker delivers the reply.
+    later = store_mention(reply_source, "acme hello??", external_id="109000000000000003")
+    CaseMention.objects.create(case=mastodon_case, mention=later, brand=acme)
+
+    reply_deliver(reply_id=reply.pk)
+
+    (received,) = mastodon.received
+    assert received["body"]["in_reply_to_id"] == "109000000000000002"
+
+
+def test_a_reply_whose_post_was_deleted_fails_with_the_reason(mastodon, mastodon_case, agent):
+    reply = reply_send(case=mastodon_case, user=agent, text="Hello")
+    Mention.objects.filter(pk=reply.in_reply_to_id).delete()
+
+    reply = reply_deliver(reply_id=reply.pk)
+
+    assert (reply.status, reply.error) == (Reply.Status.FAILED, "The customer's post is gone.")
+    assert mastodon.received == []
+
+
+def test_a_retry_after_the_instance_posted_but_did_not_answer_posts_once(
+    mastodon, mastodon_case, agent, settings
+):
+    from listening.connectors.base import SourceUnavailable
+
+    reply = reply_send(case=mastodon_case, user=agent, text="Hello")
+    # The instance posts the status but answers too late: the worker gives up (as when it is
+    # killed after the post reached the instance) and the task is retried.
+    settings.EARSHOT_FETCH_TIMEOUT = 0.5
+    mastodon.delay = 1.5
+    with pytest.raises(SourceUnavailable):
+        reply_deliver(reply_id=reply.pk, is_final_attempt=False)
+    mastodon.delay = 0.0
+    reply = reply_deliver(reply_id=reply.pk)
+
+    keys = [r["idempotency_key"] for r in mastodon.received]
+    assert keys == [f"earshot-reply-{reply.pk}"] * 2
+    (posted,) = mastodon.posted.values()
+    assert (reply.status, reply.attempts) == (Reply.Status.SENT, 2)
+    assert reply.external_id == posted["id"]
 
 
 def test_a_server_error_is_retried_then_the_reply_fails_with_the_reason(

@@ -279,10 +279,13 @@ def test_reply_posts_the_status_with_the_token_and_returns_the_new_post(mastodon
         state(sse_server.url, config={"hashtag": "hoot", "access_token": "s3cret"}),
         "117020593741189701",
         "Thanks, we are on it!",
+        key="earshot-reply-7",
     )
     (method, path, headers, sent) = sse_server.posts[0]
     assert (method, path) == ("POST", "/api/v1/statuses")
     assert headers["Authorization"] == "Bearer s3cret"
+    # Mastodon answers a repeated POST with the same key with the status it already posted.
+    assert headers["Idempotency-Key"] == "earshot-reply-7"
     assert json.loads(sent) == {
         "status": "Thanks, we are on it!",
         "in_reply_to_id": "117020593741189701",
