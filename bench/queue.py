@@ -11,8 +11,15 @@ thread with its own signed-in session, looping "load the queue page -> next case
 reply (marked as replied on the platform) -> resolve":
 
 0. a 5 s warm-up round, not measured (fresh workers compile templates on first use);
-1. with 0.5 s of think time between actions for 30 s: the queue page's p50/p95 latency;
+1. with 0.5 s of think time between actions for 30 s: the queue page's p50/p95 latency,
+   beside a reference measured at the same time: the sign-in page (a small template, no
+   queries) loaded every 0.5 s by one more client;
 2. with no think time for 20 s: actions per second at saturation.
+
+Each phase's clock starts once all agents are signed in (password hashing takes ~0.3 s an
+agent), and the agents start at random moments within their first loop's think time, as
+people do, rather than all loading the queue in the same millisecond (20 agents started
+together stay in step and load the queue together on every loop).
 
 Then it counts double claims: cases that two agents both claimed (from the audit log, where
 every claim is written), which must be 0. The last line is
@@ -247,6 +254,30 @@ class Agent(threading.Thread):
             self.errors.append(f"{what}: HTTP {response.status_code}")
 
 
+class Reference(threading.Thread):
+    """Loads the sign-in page (a small template, no queries) every 0.5 s while the agents
+    work: the reference, on this machine under the same load at the same moment, that the
+    queue page's latency is read against."""
+
+    def __init__(self, base: str, until: float) -> None:
+        super().__init__(daemon=True)
+        self.base, self.until = base, until
+        self.ms: list[float] = []
+        self.errors = 0
+
+    def run(self) -> None:
+        session = requests.Session()
+        while time.monotonic() < self.until:
+            started = time.perf_counter()
+            try:
+                ok = session.get(f"{self.base}/login/", timeout=30).status_code == 200
+            except requests.RequestException:
+                ok = False
+            self.ms.append((time.perf_counter() - started) * 1000)
+            self.errors += not ok
+            time.sleep(0.5)
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU seconds used so far by these processes (Linux /proc)."""
     total = 0.0
@@ -278,7 +309,12 @@ def postgres_pids() -> list[int]:
 
 
 def run_phase(
-    base: str, usernames: list[str], think: float, seconds: float, seed: int
+    base: str,
+    usernames: list[str],
+    think: float,
+    seconds: float,
+    seed: int,
+    reference: Reference | None = None,
 ) -> list[Agent]:
     agents = [Agent(base, name, think) for name in usernames]
     # Agents start at random moments within one loop's think time, as people do, rather than
@@ -294,8 +330,13 @@ def run_phase(
     for agent in agents:
         agent.until = started + seconds
         agent.start()
+    if reference is not None:
+        reference.until = started + seconds
+        reference.start()
     for agent in agents:
         agent.join(seconds + 60)
+    if reference is not None:
+        reference.join(60)
     for agent in agents:
         agent.elapsed = time.monotonic() - started
     return agents
@@ -399,7 +440,8 @@ def main() -> None:
             "PostgreSQL": postgres_pids(),
         }
         cpu_before = {name: cpu_seconds(pids) for name, pids in watched.items()}
-        thinking = run_phase(base, usernames, 0.5, args.think_seconds, args.seed)
+        reference = Reference(base, until=0.0)
+        thinking = run_phase(base, usernames, 0.5, args.think_seconds, args.seed, reference)
         by_action: dict[str, list[float]] = {}
         for agent in thinking:
             for what, ms in agent.timings:
@@ -426,6 +468,12 @@ def main() -> None:
             f"think time 0.5 s, {args.think_seconds:.0f} s: {think_actions} actions "
             f"({think_actions / args.think_seconds:.1f}/s), queue page p50 {p50:.0f} ms, "
             f"p95 {p95:.0f} ms over {len(queue_ms)} loads"
+        )
+        ref_p50, ref_p95 = statistics.median(reference.ms), percentile(reference.ms, 0.95)
+        print(
+            f"reference, the sign-in page under the same load: p50 {ref_p50:.0f} ms, "
+            f"p95 {ref_p95:.0f} ms over {len(reference.ms)} loads ({reference.errors} failed); "
+            f"queue page p95 = {p95 / ref_p95:.1f}x the reference's"
         )
 
         saturated = run_phase(base, usernames, 0.0, args.saturation_seconds, args.seed)
