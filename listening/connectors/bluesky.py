@@ -4,6 +4,9 @@ BlueskyConnector ("bluesky") polls ``app.bsky.feed.searchPosts`` on an AppView (
 by default) for the brand's terms. JetstreamConnector ("jetstream") consumes Jetstream, the
 JSON re-encoding of the network's firehose, over a WebSocket and keeps every new post; Earshot
 matches the brand queries locally, as for every source.
+
+BlueskyConnector also replies, as the brand's account, through that account's PDS (see
+BlueskyConnector.reply): the AppView it searches is read-only.
 """
 
 from __future__ import annotations
@@ -11,13 +14,15 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import threading
 import time
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from websockets.exceptions import ConnectionClosed
 
@@ -27,16 +32,32 @@ from listening.connectors.base import (
     Connector,
     FetchedPage,
     RawItem,
+    ReplyResult,
     SourceState,
     SourceUnavailable,
     StreamBatch,
     StreamConnector,
     cursor_load,
 )
-from listening.connectors.http import BadResponse, ConnectorError, InvalidURL, safe_get
+from listening.connectors.http import (
+    BadResponse,
+    ClientError,
+    ConnectorError,
+    HttpResponse,
+    InvalidURL,
+    safe_get,
+    safe_post,
+)
 from listening.connectors.websocket import parse_ws_url, safe_websocket_connect
 
-__all__ = ["BlueskyConnector", "JetstreamConnector"]
+__all__ = [
+    "BlueskyConnector",
+    "JetstreamConnector",
+    "link_facets",
+    "reply_rkey",
+    "tid_decode",
+    "tid_encode",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +81,18 @@ _FORWARD_OVERLAP = timedelta(minutes=2)
 _MAX_RUN_PAGES = 100
 # Terms that need quoting in searchPosts' Lucene-like syntax (spaces, operators, quotes).
 _BARE_TERM_RE = re.compile(r"^[\w#@.'-]+$")
+# Where accounts live unless the source names another PDS.
+_DEFAULT_PDS = "https://bsky.social"
+# Bluesky's post limit is 300 graphemes; counting characters is stricter, never looser, for
+# the text agents write (combining sequences are rare in replies).
+_REPLY_MAX_CHARS = 300
+_POST_URI_RE = re.compile(r"^at://([^/\s]+)/app\.bsky\.feed\.post/([^/\s]+)$")
+# http(s) URLs in a reply, made clickable with link facets. Trailing punctuation is left out:
+# "see https://acme.example/help." links to .../help, as the Bluesky app does.
+_LINK_RE = re.compile(r"https?://[^\s<>\"]+")
+_LINK_TRAILING = ".,;:!?)]}'\""
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _parse_datetime(value: object) -> datetime | None:
@@ -118,6 +151,84 @@ def build_query(terms: Iterable[str]) -> str:
         else:
             parts.append('"' + term.replace('"', " ").strip() + '"')
     return " OR ".join(dict.fromkeys(parts))
+
+
+# --- replying -------------------------------------------------------------------------------
+
+
+def tid_encode(micros: int, clock_id: int) -> str:
+    """An atproto TID: 0, 53 bits of microseconds since the epoch, a 10-bit clock id, written
+    as 13 base32-sortable characters, most significant first (https://atproto.com/specs/tid).
+    """
+    value = ((micros & ((1 << 53) - 1)) << 10) | (clock_id & 0x3FF)
+    chars = []
+    for _ in range(13):
+        chars.append(_TID_ALPHABET[value & 0x1F])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def tid_decode(tid: str) -> tuple[int, int]:
+    """(microseconds since the epoch, clock id) of a TID; ValueError when it is not one."""
+    if len(tid) != 13 or tid[0] not in _TID_ALPHABET[:16]:
+        raise ValueError(f"{tid!r} is not a TID")
+    value = 0
+    for char in tid:
+        digit = _TID_ALPHABET.find(char)
+        if digit < 0:
+            raise ValueError(f"{tid!r} is not a TID")
+        value = (value << 5) | digit
+    return value >> 10, value & 0x3FF
+
+
+def reply_rkey(*, key: str, created_at: datetime) -> str:
+    """The record key of a reply: the same for every attempt at one reply (key, created_at),
+    so that a retry can find what an earlier attempt posted instead of posting it again."""
+    micros = (created_at - _EPOCH) // timedelta(microseconds=1)
+    return tid_encode(micros, zlib.crc32(key.encode("utf-8")) & 0x3FF)
+
+
+def link_facets(text: str) -> list[dict[str, Any]]:
+    """app.bsky.richtext.facet links for the http(s) URLs in text.
+
+    Without facets Bluesky shows URLs as plain text. Facet offsets count UTF-8 bytes, not
+    characters, so an emoji or accented letter before a link moves it.
+    """
+    facets: list[dict[str, Any]] = []
+    for match in _LINK_RE.finditer(text):
+        uri = match.group().rstrip(_LINK_TRAILING)
+        if len(uri) <= len("https://"):
+            continue
+        start = len(text[: match.start()].encode("utf-8"))
+        facets.append(
+            {
+                "index": {"byteStart": start, "byteEnd": start + len(uri.encode("utf-8"))},
+                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": uri}],
+            }
+        )
+    return facets
+
+
+def _xrpc_json(response: HttpResponse, method: str) -> dict[str, Any]:
+    try:
+        data = json.loads(response.body)
+    except ValueError as exc:
+        raise BadResponse(
+            f"{method} answered something that is not JSON: {exc}", http_status=response.status
+        ) from None
+    if not isinstance(data, dict):
+        raise BadResponse(f"{method} answered JSON that is not an object.")
+    return data
+
+
+def _strong_ref(value: object) -> dict[str, str] | None:
+    """{uri, cid} of a com.atproto.repo.strongRef, None when it is not one."""
+    if not isinstance(value, dict):
+        return None
+    uri, cid = value.get("uri"), value.get("cid")
+    if not isinstance(uri, str) or not uri.startswith("at://") or not isinstance(cid, str):
+        return None
+    return {"uri": uri, "cid": cid}
 
 
 # --- polled search --------------------------------------------------------------------------
@@ -219,7 +330,25 @@ class BlueskyConnector(Connector):
             "Optional access token (Bearer) for AppViews that require authentication.",
             secret=True,
         ),
+        ConfigField(
+            "identifier",
+            "To reply from Earshot: the brand account's handle or DID (e.g. acme.bsky.social).",
+        ),
+        ConfigField(
+            "app_password",
+            "To reply from Earshot: an app password of that account (Bluesky settings, "
+            "Privacy and security, App passwords), never the account's own password.",
+            secret=True,
+        ),
+        ConfigField(
+            "pds_url",
+            "The account's PDS (where replies are posted). bsky.social accounts leave the "
+            "default; self-hosted accounts give their PDS's base URL.",
+            default=_DEFAULT_PDS,
+        ),
     )
+    supports_reply = True
+    reply_max_chars = _REPLY_MAX_CHARS
 
     def __init__(self) -> None:
         self._profiles = _ProfileCache()
@@ -228,7 +357,207 @@ class BlueskyConnector(Connector):
         cleaned = super().validate_config(url, config)
         if url and urlsplit(url).scheme.lower() not in ("http", "https"):
             raise ConfigError(f"The Bluesky AppView URL must be http(s), not {url!r}.")
+        identifier, password = cleaned.get("identifier"), cleaned.get("app_password")
+        if identifier and not password:
+            raise ConfigError(
+                f"Bluesky: an identifier ({identifier}) needs an app_password to reply."
+            )
+        if password and not identifier:
+            raise ConfigError(
+                "Bluesky: an app_password needs the identifier (handle or DID) of its account."
+            )
+        if identifier:
+            cleaned["identifier"] = str(identifier).removeprefix("@")
+        pds = str(cleaned.get("pds_url") or _DEFAULT_PDS).rstrip("/")
+        try:
+            parts = urlsplit(pds)
+            valid = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ConfigError(f"The Bluesky pds_url must be an http(s) URL, not {pds!r}.")
+        if pds == _DEFAULT_PDS:
+            # Not stored: sources without an own PDS keep following the default.
+            del cleaned["pds_url"]
+        else:
+            cleaned["pds_url"] = pds
         return cleaned
+
+    def reply_credentials_missing(self, config: Mapping[str, Any]) -> str:
+        if (
+            str(config.get("identifier") or "").strip()
+            and str(config.get("app_password") or "").strip()
+        ):
+            return ""
+        return (
+            "Earshot has no Bluesky account to reply with on this source: reply on Bluesky "
+            "and mark it replied, or ask an admin to add the account's handle and an app "
+            "password."
+        )
+
+    def reply(
+        self,
+        state: SourceState,
+        in_reply_to: str,
+        text: str,
+        *,
+        key: str = "",
+        created_at: datetime | None = None,
+    ) -> ReplyResult:
+        """Post text as the brand account's reply to the post in_reply_to (an at:// URI).
+
+        Signs in on the account's PDS with the app password (createSession), reads the parent
+        post for its cid and thread root (getPosts), and writes an app.bsky.feed.post record
+        (createRecord). Idempotency: Bluesky has no idempotency key, but a record key is ours
+        to choose, so it is a TID derived from created_at and key (reply_rkey). A retry first
+        asks for that record (getRecord) and returns it when an earlier attempt posted it. A
+        create under a key already taken is refused, never posted twice (the reference PDS
+        answers it with a 500 today, which is retried and then answered by getRecord).
+        """
+        config = state.config
+        missing = self.reply_credentials_missing(config)
+        if missing:
+            raise ConfigError(missing)
+        if not text.strip():
+            raise ConfigError("A reply needs some text.")
+        if len(text) > _REPLY_MAX_CHARS:
+            raise ConfigError(
+                f"Bluesky replies can be at most {_REPLY_MAX_CHARS} characters; "
+                f"this one has {len(text)}."
+            )
+        if not _POST_URI_RE.match(in_reply_to):
+            raise ConfigError(f"{in_reply_to!r} is not the at:// URI of a Bluesky post.")
+        identifier = str(config["identifier"]).strip()
+        pds = str(config.get("pds_url") or _DEFAULT_PDS).strip().rstrip("/")
+        created_at = created_at or datetime.now(UTC)
+        if created_at.tzinfo is None:
+            created_at = created_at.replace(tzinfo=UTC)
+        if key:
+            rkey = reply_rkey(key=key, created_at=created_at)
+        else:
+            micros = (created_at - _EPOCH) // timedelta(microseconds=1)
+            rkey = tid_encode(micros, secrets.randbelow(1024))
+
+        session = self._create_session(pds, identifier, str(config["app_password"]).strip())
+        did, headers = session["did"], session["headers"]
+        # bsky.app resolves DIDs too; an unverified handle ("handle.invalid") would not link.
+        profile = session["handle"] if session["handle"] not in ("", "handle.invalid") else did
+
+        def result(uri: str) -> ReplyResult:
+            return ReplyResult(external_id=uri, url=f"{_WEB}/profile/{profile}/post/{rkey}")
+
+        if key:
+            posted = self._get_record(pds, headers, did, rkey)
+            if posted is not None:
+                value = posted.get("value") if isinstance(posted.get("value"), dict) else {}
+                parent = _reply_uris(value)[0]
+                if parent != in_reply_to or value.get("text") != text:
+                    # Another reply of ours has this key (same microsecond, same clock id).
+                    raise ConnectorError(
+                        f"Bluesky already holds a different post under record key {rkey} "
+                        "in this account; not posting over it."
+                    )
+                return result(str(posted.get("uri") or f"at://{did}/{_POST_COLLECTION}/{rkey}"))
+
+        parent, root = self._reply_refs(pds, headers, in_reply_to)
+        record: dict[str, Any] = {
+            "$type": _POST_COLLECTION,
+            "text": text,
+            "createdAt": _iso(created_at),
+            "reply": {"root": root, "parent": parent},
+        }
+        facets = link_facets(text)
+        if facets:
+            record["facets"] = facets
+        url = f"{pds}/xrpc/com.atproto.repo.createRecord"
+        body = {"repo": did, "collection": _POST_COLLECTION, "rkey": rkey, "record": record}
+        response = safe_post(
+            url,
+            data=json.dumps(body).encode("utf-8"),
+            content_type="application/json",
+            headers=headers,
+        )
+        created = _xrpc_json(response, "createRecord")
+        uri = created.get("uri")
+        if not isinstance(uri, str) or not uri.startswith("at://"):
+            raise BadResponse("createRecord did not return the new post's uri.")
+        return result(uri)
+
+    def _create_session(self, pds: str, identifier: str, password: str) -> dict[str, Any]:
+        """Sign in: {"did", "handle", "headers"} with the session's Bearer token."""
+        url = f"{pds}/xrpc/com.atproto.server.createSession"
+        payload = json.dumps({"identifier": identifier, "password": password}).encode("utf-8")
+        try:
+            response = safe_post(
+                url,
+                data=payload,
+                content_type="application/json",
+                headers={"Accept": "application/json"},
+            )
+        except ClientError as exc:
+            # 401 AuthenticationRequired (wrong password), AuthFactorTokenRequired (an account
+            # password with email 2FA instead of an app password), 400 for a malformed handle.
+            if exc.http_status in (400, 401):
+                raise ClientError(
+                    f"Bluesky refused the sign-in for {identifier} (HTTP {exc.http_status}): "
+                    "check the handle and that the app password is current (an app password, "
+                    "not the account's own password).",
+                    http_status=exc.http_status,
+                ) from None
+            raise
+        data = _xrpc_json(response, "createSession")
+        token, did, handle = data.get("accessJwt"), data.get("did"), data.get("handle")
+        if not isinstance(token, str) or not token or not isinstance(did, str):
+            raise BadResponse("createSession answered without an accessJwt and did.")
+        return {
+            "did": did,
+            "handle": handle if isinstance(handle, str) else "",
+            "headers": {"Accept": "application/json", "Authorization": f"Bearer {token}"},
+        }
+
+    def _get_record(
+        self, pds: str, headers: dict[str, str], did: str, rkey: str
+    ) -> dict[str, Any] | None:
+        """The post record at rkey in the account's repo, None when there is none."""
+        params = urlencode({"repo": did, "collection": _POST_COLLECTION, "rkey": rkey})
+        try:
+            response = safe_get(f"{pds}/xrpc/com.atproto.repo.getRecord?{params}", headers=headers)
+        except ClientError as exc:
+            # A missing record is 400 RecordNotFound. safe_get does not hand us the error
+            # name, but with a valid repo and rkey it is the only 400 getRecord gives; and
+            # should it be another, createRecord refuses a taken rkey, so nothing is doubled.
+            if exc.http_status == 400:
+                return None
+            raise
+        return _xrpc_json(response, "getRecord")
+
+    def _reply_refs(
+        self, pds: str, headers: dict[str, str], in_reply_to: str
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """(parent, root) strong refs for a reply to in_reply_to, from getPosts."""
+        url = f"{pds}/xrpc/app.bsky.feed.getPosts?uris={quote(in_reply_to, safe='')}"
+        data = _xrpc_json(safe_get(url, headers=headers), "getPosts")
+        posts = data.get("posts")
+        if not isinstance(posts, list):
+            raise BadResponse("getPosts answered JSON without a 'posts' list.")
+        view = next((p for p in posts if isinstance(p, dict) and p.get("uri") == in_reply_to), None)
+        if view is None:
+            raise ConnectorError(
+                f"Cannot reply on Bluesky: the post is gone (deleted or hidden): {in_reply_to}"
+            )
+        parent = _strong_ref(view)
+        if parent is None:
+            raise BadResponse(f"getPosts answered {in_reply_to} without a cid.")
+        viewer = view.get("viewer")
+        if isinstance(viewer, dict) and viewer.get("replyDisabled") is True:
+            # The PDS would take the record, but the thread gate hides it from everyone.
+            raise ConnectorError(
+                "Cannot reply on Bluesky: the author limits who can reply to this post."
+            )
+        record = view.get("record") if isinstance(view.get("record"), dict) else {}
+        reply = record.get("reply") if isinstance(record.get("reply"), dict) else {}
+        root = _strong_ref(reply.get("root")) or parent
+        return parent, root
 
     def _headers(self, state: SourceState) -> dict[str, str]:
         headers = {"Accept": "application/json"}

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import ssl
 import subprocess
 import threading
 import time
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -22,8 +24,15 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
-from listening.connectors.base import ConfigError, SourceState, SourceUnavailable
-from listening.connectors.bluesky import BlueskyConnector, JetstreamConnector, build_query
+from listening.connectors.base import ConfigError, ConnectorError, SourceState, SourceUnavailable
+from listening.connectors.bluesky import (
+    BlueskyConnector,
+    JetstreamConnector,
+    build_query,
+    link_facets,
+    tid_decode,
+    tid_encode,
+)
 from listening.connectors.http import (
     BadResponse,
     BlockedAddress,
@@ -32,6 +41,7 @@ from listening.connectors.http import (
     RateLimited,
 )
 from listening.connectors.websocket import safe_websocket_connect
+from tests import bluesky_server
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bluesky"
 SEARCH = "/xrpc/app.bsky.feed.searchPosts"
@@ -767,3 +777,226 @@ def test_wss_verifies_the_server_certificate(jetstream_server, golden_events, tm
     with pytest.raises(ConnectionFailed, match="certificate verif"):
         safe_websocket_connect(server.url, timeout=5)
     assert server.paths == []
+
+
+# --- replying through the account's PDS -----------------------------------------------------
+
+TOP_LEVEL = "at://did:plc:ic6zqvuw5ulmfpjiwnhsr2ns/app.bsky.feed.post/3k7qmjev5lr2s"
+# A recorded reply whose parent and root are different posts of other authors.
+NESTED = "at://did:plc:757udrcdjlyuksadpjyoagc6/app.bsky.feed.post/3lpjbedrqxs27"
+WRITTEN_AT = datetime(2025, 5, 20, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+@pytest.fixture
+def recorded_posts(shared_data: Path) -> dict:
+    return bluesky_server.recorded_posts(shared_data)
+
+
+@pytest.fixture
+def pds(settings, recorded_posts):
+    with bluesky_server.serve_pds(settings, recorded_posts) as server:
+        yield server
+
+
+def reply_state(server, **config) -> SourceState:
+    config = {
+        "identifier": bluesky_server.IDENTIFIER,
+        "app_password": bluesky_server.APP_PASSWORD,
+        "pds_url": server.base_url,
+        **config,
+    }
+    return SourceState(source_id=1, kind="bluesky", url="", config=config)
+
+
+def send(server, in_reply_to=TOP_LEVEL, text="Sorry about that, we're on it.", **kwargs):
+    kwargs.setdefault("key", "earshot-reply-7")
+    kwargs.setdefault("created_at", WRITTEN_AT)
+    return BlueskyConnector().reply(reply_state(server), in_reply_to, text, **kwargs)
+
+
+def test_a_reply_to_a_top_level_post_uses_it_as_root_and_parent(pds, recorded_posts):
+    result = send(pds)
+
+    (session,) = pds.calls("com.atproto.server.createSession")
+    assert session["body"] == {
+        "identifier": bluesky_server.IDENTIFIER,
+        "password": bluesky_server.APP_PASSWORD,
+    }
+    (create,) = pds.calls("com.atproto.repo.createRecord")
+    body = create["body"]
+    parent = {"uri": TOP_LEVEL, "cid": recorded_posts[TOP_LEVEL]["cid"]}
+    assert body["repo"] == bluesky_server.DID
+    assert body["collection"] == "app.bsky.feed.post"
+    assert body["record"] == {
+        "$type": "app.bsky.feed.post",
+        "text": "Sorry about that, we're on it.",
+        "createdAt": "2025-05-20T09:30:15.123456Z",
+        "reply": {"root": parent, "parent": parent},
+    }
+    rkey = body["rkey"]
+    assert result.external_id == f"at://{bluesky_server.DID}/app.bsky.feed.post/{rkey}"
+    assert result.url == f"https://bsky.app/profile/acme.bsky.social/post/{rkey}"
+    (stored,) = pds.records()
+    assert stored["uri"] == result.external_id
+
+
+def test_a_reply_to_a_reply_keeps_the_recorded_thread_root(pds, recorded_posts):
+    send(pds, in_reply_to=NESTED)
+
+    (create,) = pds.calls("com.atproto.repo.createRecord")
+    recorded_root = recorded_posts[NESTED]["record"]["reply"]["root"]
+    assert create["body"]["record"]["reply"] == {
+        "root": {"uri": recorded_root["uri"], "cid": recorded_root["cid"]},
+        "parent": {"uri": NESTED, "cid": recorded_posts[NESTED]["cid"]},
+    }
+    assert recorded_root["uri"] != NESTED
+    (posts,) = pds.calls("app.bsky.feed.getPosts")
+    assert posts["query"] == {"uris": [NESTED]}
+
+
+def test_the_record_key_is_a_tid_of_when_the_agent_wrote_the_reply(pds):
+    result = send(pds, key="earshot-reply-42")
+
+    rkey = result.external_id.rsplit("/", 1)[1]
+    assert re.fullmatch(r"[234567a-j][234567a-z]{12}", rkey)
+    micros, clock_id = tid_decode(rkey)
+    assert datetime.fromtimestamp(micros // 1_000_000, tz=UTC) == WRITTEN_AT.replace(microsecond=0)
+    assert micros % 1_000_000 == WRITTEN_AT.microsecond
+    assert clock_id == zlib.crc32(b"earshot-reply-42") & 0x3FF
+    assert tid_encode(0, 0) == "2222222222222"
+    # The example from the atproto TID spec decodes and encodes back unchanged.
+    assert tid_encode(*tid_decode("3jzfcijpj2z2a")) == "3jzfcijpj2z2a"
+
+
+def test_sending_the_same_reply_twice_posts_it_once(pds):
+    first = send(pds)
+    again = send(pds)
+
+    assert again == first
+    assert len(pds.calls("com.atproto.repo.createRecord")) == 1
+    assert len(pds.records()) == 1
+    # The second attempt found the first one's record and asked nothing else.
+    assert len(pds.calls("com.atproto.repo.getRecord")) == 2
+    assert len(pds.calls("app.bsky.feed.getPosts")) == 1
+
+
+def test_different_replies_get_different_record_keys(pds):
+    one = send(pds, key="earshot-reply-1")
+    two = send(pds, key="earshot-reply-2")
+    assert one.external_id != two.external_id
+    assert len(pds.records()) == 2
+
+
+def test_a_reply_without_a_key_is_posted_with_a_fresh_tid(pds):
+    result = BlueskyConnector().reply(reply_state(pds), TOP_LEVEL, "Thanks!")
+    rkey = result.external_id.rsplit("/", 1)[1]
+    micros, _ = tid_decode(rkey)
+    assert abs(micros / 1_000_000 - time.time()) < 60
+    assert pds.calls("com.atproto.repo.getRecord") == []
+
+
+def test_a_wrong_app_password_is_refused_for_good_naming_the_identifier(pds):
+    state = reply_state(pds, app_password="wrong-wrong-wrong-wrong")
+    with pytest.raises(ConnectorError, match="refused the sign-in for acme.bsky.social") as caught:
+        BlueskyConnector().reply(state, TOP_LEVEL, "Hello", key="k", created_at=WRITTEN_AT)
+    assert not caught.value.is_transient
+    assert caught.value.http_status == 401
+    assert pds.records() == []
+
+
+def test_a_503_from_create_record_is_transient(pds):
+    pds.fail["com.atproto.repo.createRecord"] = 503
+    with pytest.raises(ConnectorError) as caught:
+        send(pds)
+    assert caught.value.is_transient
+    assert pds.records() == []
+
+    # The retry (same key) posts it.
+    del pds.fail["com.atproto.repo.createRecord"]
+    result = send(pds)
+    assert [r["uri"] for r in pds.records()] == [result.external_id]
+
+
+def test_a_reply_to_a_post_that_is_gone_fails_for_good(pds):
+    gone = "at://did:plc:ic6zqvuw5ulmfpjiwnhsr2ns/app.bsky.feed.post/3k7qmjev5zzzz"
+    with pytest.raises(ConnectorError, match="the post is gone") as caught:
+        send(pds, in_reply_to=gone)
+    assert not caught.value.is_transient
+    assert pds.calls("com.atproto.repo.createRecord") == []
+
+
+@pytest.mark.parametrize(
+    ("config", "in_reply_to", "text", "message"),
+    [
+        ({"app_password": ""}, TOP_LEVEL, "Hi", "no Bluesky account to reply with"),
+        ({"identifier": ""}, TOP_LEVEL, "Hi", "add the account's handle and an app password"),
+        ({}, TOP_LEVEL, "x" * 301, "at most 300 characters; this one has 301"),
+        ({}, TOP_LEVEL, "   ", "needs some text"),
+        ({}, "3k7qmjev5lr2s", "Hi", "not the at:// URI of a Bluesky post"),
+        ({}, "at://did:plc:x/app.bsky.feed.like/3k7qmjev5lr2s", "Hi", "not the at:// URI"),
+    ],
+)
+def test_unusable_replies_are_refused_before_any_request(pds, config, in_reply_to, text, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        BlueskyConnector().reply(
+            reply_state(pds, **config), in_reply_to, text, key="k", created_at=WRITTEN_AT
+        )
+    assert pds.requests == []
+
+
+def test_a_reply_of_exactly_300_characters_is_posted(pds):
+    send(pds, text="é" * 300)
+    (create,) = pds.calls("com.atproto.repo.createRecord")
+    assert create["body"]["record"]["text"] == "é" * 300
+
+
+def test_links_get_facets_with_utf8_byte_offsets(pds):
+    text = "Désolé 🙏 see https://acme.example/help?q=café. Or http://acme.example"
+    send(pds, text=text)
+
+    (create,) = pds.calls("com.atproto.repo.createRecord")
+    facets = create["body"]["record"]["facets"]
+    encoded = text.encode("utf-8")
+    assert [encoded[f["index"]["byteStart"] : f["index"]["byteEnd"]] for f in facets] == [
+        "https://acme.example/help?q=café".encode(),
+        b"http://acme.example",
+    ]
+    assert facets[0] == {
+        "index": {"byteStart": 18, "byteEnd": 51},
+        "features": [
+            {"$type": "app.bsky.richtext.facet#link", "uri": "https://acme.example/help?q=café"}
+        ],
+    }
+    assert link_facets("no links here") == []
+
+
+def test_reply_config_is_checked(pds):
+    connector = BlueskyConnector()
+    url = "https://public.api.bsky.app"
+    with pytest.raises(ConfigError, match=r"identifier \(acme.bsky.social\) needs an app_pass"):
+        connector.validate_config(url, {"identifier": "acme.bsky.social"})
+    with pytest.raises(ConfigError, match="app_password needs the identifier"):
+        connector.validate_config(url, {"app_password": "abcd-efgh-ijkl-mnop"})
+    for bad in ("ftp://pds.example", "pds.example", "https://"):
+        with pytest.raises(ConfigError, match="pds_url must be an http"):
+            connector.validate_config(url, {"pds_url": bad})
+    # The default PDS is not stored; another one is, without a trailing slash.
+    credentials = {"identifier": "@acme.bsky.social", "app_password": "abcd-efgh-ijkl-mnop"}
+    assert connector.validate_config(url, credentials) == {
+        "identifier": "acme.bsky.social",
+        "app_password": "abcd-efgh-ijkl-mnop",
+    }
+    assert (
+        connector.validate_config(url, {**credentials, "pds_url": "https://pds.acme.example/"})[
+            "pds_url"
+        ]
+        == "https://pds.acme.example"
+    )
+    # Sources that only listen are unchanged.
+    assert connector.validate_config(url, {"query": "acme", "access_token": "t"}) == {
+        "query": "acme",
+        "access_token": "t",
+    }
+    assert connector.reply_credentials_missing(credentials) == ""
+    assert connector.supports_reply
+    assert connector.reply_max_chars == 300

@@ -1,0 +1,191 @@
+"""A real local XRPC server doing what a Bluesky PDS does for replies, for the reply tests.
+
+It implements com.atproto.server.createSession, app.bsky.feed.getPosts (the PDS proxies it to
+the AppView; here it serves recorded real postViews), com.atproto.repo.getRecord and
+com.atproto.repo.createRecord with an in-memory repo, with the answers and error names a PDS
+gives. Tests use it through serve_pds(), which also lets safe_get/safe_post reach it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+IDENTIFIER = "acme.bsky.social"
+APP_PASSWORD = "abcd-efgh-ijkl-mnop"
+DID = "did:plc:acmebrandtestaccount0001"
+# Shaped like the real thing (three base64url parts); nothing checks the signature.
+ACCESS_JWT = "eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJFUzI1NksifQ.eyJzY29wZSI6ImFwcF9wYXNzIn0.c2lnbmF0dXJl"
+_TID_RE = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
+_RESPONSES = "api_bluesky/xrpc/responses"
+
+
+def recorded_posts(shared_data: Path) -> dict[str, dict[str, Any]]:
+    """The recorded real postViews (searchPosts' 25 and getPosts' one), by uri."""
+    posts: dict[str, dict[str, Any]] = {}
+    for name in (
+        "f_search__00_GET_bsky_social_xrpc_app_bsky_feed_searchPosts.json",
+        "f_getposts__00_GET_bsky_social_xrpc_app_bsky_feed_getPosts.json",
+    ):
+        data = json.loads((shared_data / _RESPONSES / name).read_text("utf-8"))
+        for view in data["posts"]:
+            posts.setdefault(view["uri"], view)
+    return posts
+
+
+def _cid(value: object) -> str:
+    digest = hashlib.sha256(json.dumps(value, sort_keys=True).encode()).digest()
+    return "bafyrei" + base64.b32encode(digest).decode().lower().rstrip("=")
+
+
+class _PdsHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: PdsServer
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._handle("GET", b"")
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        self._handle("POST", self.rfile.read(length) if length else b"")
+
+    def _handle(self, method: str, raw: bytes) -> None:
+        parts = urlsplit(self.path)
+        name = parts.path.removeprefix("/xrpc/")
+        query = parse_qs(parts.query)
+        body = json.loads(raw) if raw else None
+        pds = self.server
+        with pds.lock:
+            pds.requests.append({"method": method, "name": name, "query": query, "body": body})
+            failure = pds.fail.get(name)
+        if failure:
+            self._send(failure, {"error": "InternalServerError", "message": "Try again later"})
+            return
+        handler = {
+            ("POST", "com.atproto.server.createSession"): self._create_session,
+            ("GET", "app.bsky.feed.getPosts"): self._get_posts,
+            ("GET", "com.atproto.repo.getRecord"): self._get_record,
+            ("POST", "com.atproto.repo.createRecord"): self._create_record,
+        }.get((method, name))
+        if handler is None:
+            self._send(501, {"error": "MethodNotImplemented", "message": "Method Not Implemented"})
+            return
+        status, payload = handler(query, body)
+        self._send(status, payload)
+
+    def _authorized(self) -> bool:
+        return self.headers.get("Authorization") == f"Bearer {ACCESS_JWT}"
+
+    def _create_session(self, query: dict, body: Any) -> tuple[int, dict]:
+        body = body if isinstance(body, dict) else {}
+        if body.get("identifier") in (IDENTIFIER, DID) and body.get("password") == APP_PASSWORD:
+            return 200, {
+                "accessJwt": ACCESS_JWT,
+                "refreshJwt": ACCESS_JWT + "r",
+                "handle": self.server.handle,
+                "did": DID,
+                "active": True,
+            }
+        return 401, {"error": "AuthenticationRequired", "message": "Invalid identifier or password"}
+
+    def _get_posts(self, query: dict, body: Any) -> tuple[int, dict]:
+        if not self._authorized():
+            return 401, {"error": "AuthenticationRequired", "message": "Authentication Required"}
+        uris = query.get("uris", [])
+        return 200, {"posts": [self.server.posts[u] for u in uris if u in self.server.posts]}
+
+    def _get_record(self, query: dict, body: Any) -> tuple[int, dict]:
+        repo, collection, rkey = (query.get(k, [""])[0] for k in ("repo", "collection", "rkey"))
+        with self.server.lock:
+            stored = self.server.repo.get((repo, collection, rkey))
+        if stored is None:
+            uri = f"at://{repo}/{collection}/{rkey}"
+            return 400, {"error": "RecordNotFound", "message": f"Could not locate record: {uri}"}
+        return 200, stored
+
+    def _create_record(self, query: dict, body: Any) -> tuple[int, dict]:
+        if not self._authorized():
+            return 401, {"error": "AuthenticationRequired", "message": "Authentication Required"}
+        body = body if isinstance(body, dict) else {}
+        repo, collection = body.get("repo"), body.get("collection")
+        rkey, record = body.get("rkey"), body.get("record")
+        if repo != DID:
+            return 401, {"error": "AuthenticationRequired", "message": "Not your repo"}
+        if not isinstance(rkey, str) or not _TID_RE.match(rkey):
+            return 400, {"error": "InvalidRequest", "message": f"Invalid record key: {rkey}"}
+        uri = f"at://{repo}/{collection}/{rkey}"
+        with self.server.lock:
+            if (repo, collection, rkey) in self.server.repo:
+                return 400, {"error": "InvalidRequest", "message": f"Record already exists: {uri}"}
+            cid = _cid(record)
+            self.server.repo[(repo, collection, rkey)] = {"uri": uri, "cid": cid, "value": record}
+            if self.server.lose_create_answers > 0:
+                # Posted, but the answer never reaches the caller (a proxy timing out).
+                self.server.lose_create_answers -= 1
+                return 502, {"error": "UpstreamFailure", "message": "Bad Gateway"}
+        return 200, {"uri": uri, "cid": cid, "validationStatus": "valid"}
+
+    def _send(self, status: int, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+        self.close_connection = True
+
+
+class PdsServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, posts: dict[str, dict[str, Any]]) -> None:
+        super().__init__(("127.0.0.1", 0), _PdsHandler)
+        self.lock = threading.Lock()
+        self.posts = posts
+        self.handle = IDENTIFIER
+        # (repo, collection, rkey) -> {"uri", "cid", "value"}, as getRecord answers.
+        self.repo: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.requests: list[dict[str, Any]] = []
+        # XRPC method name -> HTTP status to fail it with.
+        self.fail: dict[str, int] = {}
+        # createRecord calls that store the record and then answer 502 anyway.
+        self.lose_create_answers = 0
+        self.base_url = f"http://127.0.0.1:{self.server_address[1]}"
+
+    def calls(self, name: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [r for r in self.requests if r["name"] == name]
+
+    def records(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.repo.values())
+
+
+@contextmanager
+def serve_pds(settings: Any, posts: dict[str, dict[str, Any]]) -> Iterator[PdsServer]:
+    """Run a PdsServer serving posts, reachable by safe_get/safe_post (settings: the
+    pytest-django fixture, restored after the test)."""
+    server = PdsServer(posts)
+    settings.EARSHOT_ALLOWED_PRIVATE_HOSTS = [f"127.0.0.1:{server.server_address[1]}"]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
