@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,11 +21,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from listening.connectors.bluesky import sessions_forget
+
 IDENTIFIER = "acme.bsky.social"
 APP_PASSWORD = "abcd-efgh-ijkl-mnop"
 DID = "did:plc:acmebrandtestaccount0001"
-# Shaped like the real thing (three base64url parts); nothing checks the signature.
-ACCESS_JWT = "eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJFUzI1NksifQ.eyJzY29wZSI6ImFwcF9wYXNzIn0.c2lnbmF0dXJl"
+
+
+def _jwt(claims: dict[str, Any]) -> str:
+    """Shaped like the real thing (three base64url parts); nothing checks the signature."""
+
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'typ': 'at+jwt', 'alg': 'ES256K'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
 _TID_RE = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
 _RESPONSES = "api_bluesky/xrpc/responses"
 
@@ -86,14 +98,22 @@ class _PdsHandler(BaseHTTPRequestHandler):
         self._send(status, payload)
 
     def _authorized(self) -> bool:
-        return self.headers.get("Authorization") == f"Bearer {ACCESS_JWT}"
+        with self.server.lock:
+            valid = {f"Bearer {token}" for token in self.server.sessions}
+        return self.headers.get("Authorization") in valid
 
     def _create_session(self, query: dict, body: Any) -> tuple[int, dict]:
         body = body if isinstance(body, dict) else {}
         if body.get("identifier") in (IDENTIFIER, DID) and body.get("password") == APP_PASSWORD:
+            server = self.server
+            with server.lock:
+                expires = int(time.time()) + server.token_seconds
+                claims = {"scope": "com.atproto.appPass", "sub": DID, "exp": expires}
+                token = _jwt({**claims, "jti": len(server.sessions)})
+                server.sessions.append(token)
             return 200, {
-                "accessJwt": ACCESS_JWT,
-                "refreshJwt": ACCESS_JWT + "r",
+                "accessJwt": token,
+                "refreshJwt": token + "r",
                 "handle": self.server.handle,
                 "did": DID,
                 "active": True,
@@ -163,11 +183,19 @@ class PdsServer(ThreadingHTTPServer):
         self.fail: dict[str, int] = {}
         # createRecord calls that store the record and then answer 502 anyway.
         self.lose_create_answers = 0
+        # Access tokens handed out and still accepted (revoke_sessions() forgets them all),
+        # and how long each is valid (its "exp" claim), as the PDS says in the token.
+        self.sessions: list[str] = []
+        self.token_seconds = 7200
         self.base_url = f"http://127.0.0.1:{self.server_address[1]}"
 
     def calls(self, name: str) -> list[dict[str, Any]]:
         with self.lock:
             return [r for r in self.requests if r["name"] == name]
+
+    def revoke_sessions(self) -> None:
+        with self.lock:
+            self.sessions.clear()
 
     def records(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -178,6 +206,7 @@ class PdsServer(ThreadingHTTPServer):
 def serve_pds(settings: Any, posts: dict[str, dict[str, Any]]) -> Iterator[PdsServer]:
     """Run a PdsServer serving posts, reachable by safe_get/safe_post (settings: the
     pytest-django fixture, restored after the test)."""
+    sessions_forget()
     server = PdsServer(posts)
     settings.EARSHOT_ALLOWED_PRIVATE_HOSTS = [f"127.0.0.1:{server.server_address[1]}"]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})

@@ -11,6 +11,8 @@ BlueskyConnector.reply): the AppView it searches is read-only.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import re
@@ -93,6 +95,31 @@ _LINK_RE = re.compile(r"https?://[^\s<>\"]+")
 _LINK_TRAILING = ".,;:!?)]}'\""
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Sign-ins are rate-limited per account (on bsky.social about 30 per 5 minutes and 300 a day),
+# so a worker process keeps an account's session and reuses it for later replies until shortly
+# before its access token expires (the token's own "exp"; this long when it does not say).
+_SESSION_FALLBACK_SECONDS = 15 * 60
+_SESSION_MARGIN_SECONDS = 60
+_sessions: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
+_sessions_lock = threading.Lock()
+
+
+def sessions_forget() -> None:
+    """Drop every kept session (a test's server on a reused port must not get a stale one)."""
+    with _sessions_lock:
+        _sessions.clear()
+
+
+def _token_expiry(token: str) -> float | None:
+    """The exp claim (Unix seconds) of a JWT, read without checking the signature (the PDS
+    checks it; we only need to know when to stop using it)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        exp = claims.get("exp")
+    except (IndexError, ValueError, AttributeError, TypeError):
+        return None
+    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
 
 
 def _parse_datetime(value: object) -> datetime | None:
@@ -438,7 +465,50 @@ class BlueskyConnector(Connector):
             micros = (created_at - _EPOCH) // timedelta(microseconds=1)
             rkey = tid_encode(micros, secrets.randbelow(1024))
 
-        session = self._create_session(pds, identifier, str(config["app_password"]).strip())
+        password = str(config["app_password"]).strip()
+        session, reused = self._session(pds, identifier, password)
+        try:
+            return self._reply_as(session, pds, in_reply_to, text, rkey, key, created_at)
+        except ClientError as exc:
+            # A kept session the PDS no longer takes (revoked app password, restarted PDS):
+            # sign in again once and carry on.
+            if not (reused and exc.http_status == 401):
+                raise
+        session, _ = self._session(pds, identifier, password, fresh=True)
+        return self._reply_as(session, pds, in_reply_to, text, rkey, key, created_at)
+
+    def _session(
+        self, pds: str, identifier: str, password: str, *, fresh: bool = False
+    ) -> tuple[dict[str, Any], bool]:
+        """(session, whether it was kept from an earlier sign-in), see _sessions."""
+        cache_key = (pds, identifier, hashlib.sha256(password.encode("utf-8")).hexdigest())
+        now = time.time()
+        with _sessions_lock:
+            kept = _sessions.get(cache_key)
+            if kept is not None and kept[0] > now and not fresh:
+                return kept[1], True
+        session = self._create_session(pds, identifier, password)
+        expiry = _token_expiry(session["token"])
+        usable_until = (
+            expiry - _SESSION_MARGIN_SECONDS
+            if expiry is not None
+            else now + _SESSION_FALLBACK_SECONDS
+        )
+        with _sessions_lock:
+            _sessions[cache_key] = (usable_until, session)
+        return session, False
+
+    def _reply_as(
+        self,
+        session: dict[str, Any],
+        pds: str,
+        in_reply_to: str,
+        text: str,
+        rkey: str,
+        key: str,
+        created_at: datetime,
+    ) -> ReplyResult:
+        """reply()'s requests with a signed-in session: getRecord, getPosts, createRecord."""
         did, headers = session["did"], session["headers"]
         # bsky.app resolves DIDs too; an unverified handle ("handle.invalid") would not link.
         profile = session["handle"] if session["handle"] not in ("", "handle.invalid") else did
@@ -484,7 +554,7 @@ class BlueskyConnector(Connector):
         return result(uri)
 
     def _create_session(self, pds: str, identifier: str, password: str) -> dict[str, Any]:
-        """Sign in: {"did", "handle", "headers"} with the session's Bearer token."""
+        """Sign in: {"did", "handle", "token", "headers"} with the session's Bearer token."""
         url = f"{pds}/xrpc/com.atproto.server.createSession"
         payload = json.dumps({"identifier": identifier, "password": password}).encode("utf-8")
         try:
@@ -512,6 +582,7 @@ class BlueskyConnector(Connector):
         return {
             "did": did,
             "handle": handle if isinstance(handle, str) else "",
+            "token": token,
             "headers": {"Accept": "application/json", "Authorization": f"Bearer {token}"},
         }
 

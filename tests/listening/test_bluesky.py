@@ -880,6 +880,35 @@ def test_sending_the_same_reply_twice_posts_it_once(pds):
     assert len(pds.calls("app.bsky.feed.getPosts")) == 1
 
 
+def test_an_account_signs_in_once_for_many_replies(pds):
+    # Sign-ins are rate-limited per account: the session is kept while its token is valid.
+    for n in range(3):
+        send(pds, key=f"earshot-reply-{n}")
+
+    assert len(pds.calls("com.atproto.server.createSession")) == 1
+    assert len(pds.records()) == 3
+
+
+def test_a_session_about_to_expire_is_not_reused(pds):
+    pds.token_seconds = 30  # inside the margin kept before a token's exp
+
+    send(pds, key="earshot-reply-1")
+    send(pds, key="earshot-reply-2")
+
+    assert len(pds.calls("com.atproto.server.createSession")) == 2
+
+
+def test_a_kept_session_the_pds_refuses_signs_in_again_once(pds):
+    send(pds, key="earshot-reply-1")
+    pds.revoke_sessions()
+
+    result = send(pds, key="earshot-reply-2")
+
+    assert result.external_id.startswith("at://")
+    assert len(pds.calls("com.atproto.server.createSession")) == 2
+    assert len(pds.records()) == 2
+
+
 def test_different_replies_get_different_record_keys(pds):
     one = send(pds, key="earshot-reply-1")
     two = send(pds, key="earshot-reply-2")
