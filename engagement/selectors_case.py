@@ -137,7 +137,7 @@ class CasePage:
     other_cases: list[Case]
     similar: list[Case]
     workers: list[Any]
-    can_send: bool
+    reply_channel: ReplyChannel
     previous_id: int | None
     next_id: int | None
     author_link: str = ""
@@ -186,19 +186,40 @@ def case_workers(*, brand_id: int) -> QuerySet:
     )
 
 
-def case_can_send(*, case: Case, conversation: list[Entry]) -> bool:
-    """Can Earshot post on the platform of the case's latest customer mention (a platform
-    that takes replies, and a source with an access token)?"""
+@dataclass(frozen=True)
+class ReplyChannel:
+    """Whether Earshot can post the reply on the platform, and if not, why (for the agent)."""
+
+    can_send: bool
+    why_not: str = ""
+    # The platform's longest reply, when it is shorter than Earshot's own limit.
+    max_chars: int | None = None
+
+
+CANNOT_POST = (
+    "Earshot cannot post on this platform: copy the text, answer there, then mark it replied "
+    "on platform below."
+)
+
+
+def case_reply_channel(*, conversation: list[Entry]) -> ReplyChannel:
+    """How a reply to the case's latest customer mention can go out: through its source's
+    connector when the platform takes replies and the source holds the credentials it needs
+    (the same checks as services.reply_send)."""
     for entry in reversed(conversation):
         if entry.kind == "mention" and not entry.obj.is_brand_reply:
             source = entry.obj.mention.source
             try:
                 connector = connector_for(source.kind)
             except UnknownSourceKind:
-                return False
-            # Posting needs both a platform that takes replies and credentials for it.
-            return connector.supports_reply and bool((source.config or {}).get("access_token"))
-    return False
+                return ReplyChannel(can_send=False, why_not=CANNOT_POST)
+            if not connector.supports_reply:
+                return ReplyChannel(can_send=False, why_not=CANNOT_POST)
+            missing = connector.reply_credentials_missing(source.config or {})
+            return ReplyChannel(
+                can_send=not missing, why_not=missing, max_chars=connector.reply_max_chars
+            )
+    return ReplyChannel(can_send=False, why_not="This case has no customer post to reply to.")
 
 
 def case_neighbours(*, case: Case) -> tuple[int | None, int | None]:
@@ -266,7 +287,7 @@ def case_page(*, case: Case) -> CasePage:
         other_cases=other_cases,
         similar=case_similar(case=case),
         workers=list(case_workers(brand_id=case.brand_id)),
-        can_send=case_can_send(case=case, conversation=conversation),
+        reply_channel=case_reply_channel(conversation=conversation),
         previous_id=previous_id,
         next_id=next_id,
         author_link=http_url(case.author.profile_url) if case.author else "",

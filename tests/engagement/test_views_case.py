@@ -441,6 +441,29 @@ def test_replying_on_a_platform_earshot_cannot_post_offers_the_manual_path(
     assert "replied on platform" in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("config", "shown"),
+    [
+        (
+            {"identifier": "acme.bsky.social", "app_password": "abcd-efgh-ijkl-mnop"},
+            "At most 300 characters on this platform.",
+        ),
+        ({}, "Earshot has no Bluesky account to reply with on this source"),
+    ],
+)
+def test_the_reply_box_says_what_the_platform_takes(client, acme, agent, config, shown):
+    source = Source.objects.create(brand=acme, kind="bluesky", url="", config=config)
+    case = make_case(acme, source, ["acme app keeps crashing"], assignee=agent)
+    signed_in(client, agent)
+
+    page = client.get(url("case", case.pk)).content.decode()
+
+    assert shown in page
+    assert "Earshot cannot post on this platform" not in page
+    manual_open = '<details class="manual" open>' in page
+    assert manual_open == (not config)
+
+
 def test_marking_replied_refuses_a_javascript_link(client, case, agent):
     case.assignee = agent
     case.save()
