@@ -34,6 +34,23 @@ def feed_server(settings):
         server.close()
 
 
+@pytest.fixture
+def recorded_posts(shared_data: Path) -> dict:
+    """Real Bluesky postViews recorded from the API, by at:// uri (see tests/bluesky_server)."""
+    from tests import bluesky_server
+
+    return bluesky_server.recorded_posts(shared_data)
+
+
+@pytest.fixture
+def pds(settings, recorded_posts):
+    """A real local XRPC server doing what a Bluesky PDS does for replies."""
+    from tests import bluesky_server
+
+    with bluesky_server.serve_pds(settings, recorded_posts) as server:
+        yield server
+
+
 def pytest_report_header(config):
     backend = os.environ.get("EARSHOT_TEST_BACKEND", "as configured")
     broker = os.environ.get("EARSHOT_TEST_BROKER", "as configured")

@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from config.celery import app as celery_app
 from engagement.models import Membership
 from listening.connectors.base import RawItem
 from listening.models import Brand, Mention, Source
@@ -103,3 +104,14 @@ def store_mention(
     matcher = BrandMatcher.for_brands(source_brands(source))
     items_store(source=source, items=[item], matcher=matcher, platform="mastodon")
     return Mention.objects.get(source=source, external_id=external_id)
+
+
+@pytest.fixture
+def eager_tasks():
+    """Run .delay() in process (retries included) so on-commit delivery can be observed."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = previous

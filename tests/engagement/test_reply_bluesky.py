@@ -4,12 +4,10 @@ delivery through the Celery task (eager), the Bluesky connector and a real local
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
-from config.celery import app as celery_app
 from engagement.models import Case, CaseMention, Reply
 from engagement.services import CaseActionError, case_claim, reply_send
 from listening.connectors.base import RawItem
@@ -23,28 +21,6 @@ pytestmark = pytest.mark.django_db
 # A recorded real reply (its thread root is another author's post).
 CUSTOMER_POST = "at://did:plc:757udrcdjlyuksadpjyoagc6/app.bsky.feed.post/3lpjbedrqxs27"
 CUSTOMER = "clumsyfunsucker.bsky.social"
-
-
-@pytest.fixture
-def eager_tasks():
-    """Run .delay() in process (retries included) so on-commit delivery can be observed."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        celery_app.conf.task_always_eager = previous
-
-
-@pytest.fixture
-def recorded_posts(shared_data: Path) -> dict:
-    return bluesky_server.recorded_posts(shared_data)
-
-
-@pytest.fixture
-def pds(settings, recorded_posts):
-    with bluesky_server.serve_pds(settings, recorded_posts) as server:
-        yield server
 
 
 @pytest.fixture

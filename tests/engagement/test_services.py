@@ -14,7 +14,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils import timezone
 
-from config.celery import app as celery_app
 from engagement.models import (
     AuditLog,
     CareSettings,
@@ -145,17 +144,6 @@ def mastodon(settings):
         server.shutdown()
         server.server_close()
         thread.join(5)
-
-
-@pytest.fixture
-def eager_tasks():
-    """Run .delay() in process (retries included) so on-commit delivery can be observed."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        celery_app.conf.task_always_eager = previous
 
 
 @pytest.fixture

@@ -787,17 +787,6 @@ NESTED = "at://did:plc:757udrcdjlyuksadpjyoagc6/app.bsky.feed.post/3lpjbedrqxs27
 WRITTEN_AT = datetime(2025, 5, 20, 9, 30, 15, 123456, tzinfo=UTC)
 
 
-@pytest.fixture
-def recorded_posts(shared_data: Path) -> dict:
-    return bluesky_server.recorded_posts(shared_data)
-
-
-@pytest.fixture
-def pds(settings, recorded_posts):
-    with bluesky_server.serve_pds(settings, recorded_posts) as server:
-        yield server
-
-
 def reply_state(server, **config) -> SourceState:
     config = {
         "identifier": bluesky_server.IDENTIFIER,
