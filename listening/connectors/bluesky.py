@@ -332,58 +332,36 @@ class _ProfileCache:
             self.entries[key] = (followers, now + _PROFILE_CACHE_SECONDS)
 
 
-class BlueskyConnector(Connector):
-    """Bluesky posts matching the brand terms, via app.bsky.feed.searchPosts.
+_REPLY_CONFIG_FIELDS = (
+    ConfigField(
+        "identifier",
+        "To reply from Earshot: the brand account's handle or DID (e.g. acme.bsky.social).",
+    ),
+    ConfigField(
+        "app_password",
+        "To reply from Earshot: an app password of that account (Bluesky settings, "
+        "Privacy and security, App passwords), never the account's own password.",
+        secret=True,
+    ),
+    ConfigField(
+        "pds_url",
+        "The account's PDS (where replies are posted). bsky.social accounts leave the "
+        "default; self-hosted accounts give their PDS's base URL.",
+        default=_DEFAULT_PDS,
+    ),
+)
 
-    The cursor is JSON (see _SearchCursor): ``{"newest": ISO}`` between runs, plus
-    ``floor``/``page``/``top``/``pages`` (and ``backfill``) while a run is paging.
-    """
 
-    kind = "bluesky"
-    platform = "bluesky"
-    default_url = "https://public.api.bsky.app"
-    url_help = (
-        "The Bluesky AppView to search (base URL, without /xrpc). The public AppView needs "
-        "no account; another AppView or a PDS proxy may need an access token."
-    )
-    config_fields = (
-        ConfigField(
-            "query",
-            'searchPosts query (Lucene-like: words, "phrases", OR, from:handle, lang:en...). '
-            "Default: the brand's and competitors' terms ORed.",
-        ),
-        ConfigField(
-            "access_token",
-            "Optional access token (Bearer) for AppViews that require authentication.",
-            secret=True,
-        ),
-        ConfigField(
-            "identifier",
-            "To reply from Earshot: the brand account's handle or DID (e.g. acme.bsky.social).",
-        ),
-        ConfigField(
-            "app_password",
-            "To reply from Earshot: an app password of that account (Bluesky settings, "
-            "Privacy and security, App passwords), never the account's own password.",
-            secret=True,
-        ),
-        ConfigField(
-            "pds_url",
-            "The account's PDS (where replies are posted). bsky.social accounts leave the "
-            "default; self-hosted accounts give their PDS's base URL.",
-            default=_DEFAULT_PDS,
-        ),
-    )
+class _BlueskyReplies:
+    """Replying as the brand's Bluesky account, for both Bluesky kinds (a post found by
+    search or seen on Jetstream is answered the same way): the _REPLY_CONFIG_FIELDS options,
+    signed in on the account's PDS."""
+
     supports_reply = True
     reply_max_chars = _REPLY_MAX_CHARS
 
-    def __init__(self) -> None:
-        self._profiles = _ProfileCache()
-
-    def validate_config(self, url: str, config: Mapping[str, Any]) -> dict[str, Any]:
-        cleaned = super().validate_config(url, config)
-        if url and urlsplit(url).scheme.lower() not in ("http", "https"):
-            raise ConfigError(f"The Bluesky AppView URL must be http(s), not {url!r}.")
+    def _reply_config_clean(self, cleaned: dict[str, Any]) -> None:
+        """Check the reply options in cleaned (in place); ConfigError says what is wrong."""
         identifier, password = cleaned.get("identifier"), cleaned.get("app_password")
         if identifier and not password:
             raise ConfigError(
@@ -408,7 +386,6 @@ class BlueskyConnector(Connector):
             del cleaned["pds_url"]
         else:
             cleaned["pds_url"] = pds
-        return cleaned
 
     def reply_credentials_missing(self, config: Mapping[str, Any]) -> str:
         if (
@@ -629,6 +606,45 @@ class BlueskyConnector(Connector):
         reply = record.get("reply") if isinstance(record.get("reply"), dict) else {}
         root = _strong_ref(reply.get("root")) or parent
         return parent, root
+
+
+class BlueskyConnector(_BlueskyReplies, Connector):
+    """Bluesky posts matching the brand terms, via app.bsky.feed.searchPosts.
+
+    The cursor is JSON (see _SearchCursor): ``{"newest": ISO}`` between runs, plus
+    ``floor``/``page``/``top``/``pages`` (and ``backfill``) while a run is paging.
+    """
+
+    kind = "bluesky"
+    platform = "bluesky"
+    default_url = "https://public.api.bsky.app"
+    url_help = (
+        "The Bluesky AppView to search (base URL, without /xrpc). The public AppView needs "
+        "no account; another AppView or a PDS proxy may need an access token."
+    )
+    config_fields = (
+        ConfigField(
+            "query",
+            'searchPosts query (Lucene-like: words, "phrases", OR, from:handle, lang:en...). '
+            "Default: the brand's and competitors' terms ORed.",
+        ),
+        ConfigField(
+            "access_token",
+            "Optional access token (Bearer) for AppViews that require authentication.",
+            secret=True,
+        ),
+        *_REPLY_CONFIG_FIELDS,
+    )
+
+    def __init__(self) -> None:
+        self._profiles = _ProfileCache()
+
+    def validate_config(self, url: str, config: Mapping[str, Any]) -> dict[str, Any]:
+        cleaned = super().validate_config(url, config)
+        if url and urlsplit(url).scheme.lower() not in ("http", "https"):
+            raise ConfigError(f"The Bluesky AppView URL must be http(s), not {url!r}.")
+        self._reply_config_clean(cleaned)
+        return cleaned
 
     def _headers(self, state: SourceState) -> dict[str, str]:
         headers = {"Accept": "application/json"}
@@ -884,7 +900,7 @@ def _map_jetstream_event(event: object) -> tuple[int, RawItem | None]:
     return time_us, item
 
 
-class JetstreamConnector(StreamConnector):
+class JetstreamConnector(_BlueskyReplies, StreamConnector):
     """Every new Bluesky post, live, from a Jetstream instance (v1 JSON events).
 
     The cursor is the newest event's ``time_us`` (microseconds since the epoch) as a decimal
@@ -901,6 +917,7 @@ class JetstreamConnector(StreamConnector):
         "A Jetstream subscribe endpoint (wss://…/subscribe). Earshot asks it for "
         "app.bsky.feed.post events only and matches your queries locally."
     )
+    config_fields = _REPLY_CONFIG_FIELDS
 
     def __init__(
         self,
@@ -924,6 +941,7 @@ class JetstreamConnector(StreamConnector):
                 parse_ws_url(url)
             except InvalidURL as exc:
                 raise ConfigError(f"Jetstream URL: {exc}") from None
+        self._reply_config_clean(cleaned)
         return cleaned
 
     def subscribe_url(self, state: SourceState) -> str:

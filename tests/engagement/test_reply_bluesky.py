@@ -23,14 +23,22 @@ CUSTOMER_POST = "at://did:plc:757udrcdjlyuksadpjyoagc6/app.bsky.feed.post/3lpjbe
 CUSTOMER = "clumsyfunsucker.bsky.social"
 
 
-@pytest.fixture
-def bluesky_source(acme, pds) -> Source:
+# A post found by search and one seen on the live firehose are answered the same way.
+KINDS = {
+    "bluesky": ("https://public.api.bsky.app", {"query": "acme"}),
+    "jetstream": ("wss://jetstream2.us-east.bsky.network/subscribe", {}),
+}
+
+
+@pytest.fixture(params=sorted(KINDS))
+def bluesky_source(request, acme, pds) -> Source:
+    url, options = KINDS[request.param]
     source = Source(
         brand=acme,
-        kind="bluesky",
-        url="https://public.api.bsky.app",
+        kind=request.param,
+        url=url,
         config={
-            "query": "acme",
+            **options,
             "identifier": bluesky_server.IDENTIFIER,
             "app_password": bluesky_server.APP_PASSWORD,
             "pds_url": pds.base_url,
