@@ -266,6 +266,16 @@ def _waiting_part(case: Case, *, now: datetime) -> dict:
     return {"points": round(points, 1), "text": text}
 
 
+def priority_waiting_update(case: Case, *, now: datetime) -> None:
+    """Recompute the waiting part of a case's priority (and so its score and band) on the
+    instance, keeping the parts routing gave it: after its status or first response changed,
+    and once a minute for every unresolved case (cases_priority_refresh)."""
+    parts = dict(case.priority_parts or {})
+    parts["waiting"] = _waiting_part(case, now=now)
+    score = round(min(100.0, sum(p.get("points", 0.0) for p in parts.values())), 1)
+    case.priority, case.priority_band, case.priority_parts = score, _band(score), parts
+
+
 def case_priority(
     case: Case, *, mentions: Sequence[Mention], now: datetime
 ) -> tuple[float, str, dict]:
@@ -345,11 +355,9 @@ def cases_priority_refresh(*, now: datetime | None = None) -> int:
         last_pk = chunk[-1].pk
         dirty = []
         for case in chunk:
-            parts = dict(case.priority_parts or {})
-            parts["waiting"] = _waiting_part(case, now=now)
-            score = round(min(100.0, sum(p.get("points", 0.0) for p in parts.values())), 1)
-            if score != case.priority or parts != case.priority_parts:
-                case.priority, case.priority_band, case.priority_parts = score, _band(score), parts
+            before = (case.priority, case.priority_band, case.priority_parts)
+            priority_waiting_update(case, now=now)
+            if (case.priority, case.priority_band, case.priority_parts) != before:
                 dirty.append(case)
         if dirty:
             Case.objects.bulk_update(dirty, ["priority", "priority_band", "priority_parts"])

@@ -37,6 +37,7 @@ from engagement.models import (
     Tag,
 )
 from engagement.permissions import Action, Role, brand_ids_for, can, require, role_in
+from engagement.routing import priority_waiting_update
 from listening.connectors.base import ConnectorError, SourceState
 from listening.connectors.registry import connector_for
 from listening.models import Brand, Mention, MentionMatch
@@ -359,7 +360,18 @@ def case_status_set(*, case: Case, user: Any, status: str) -> Case:
             locked.resolved_at = None
             locked.reopened_count += 1
         locked.status = status
-        locked.save(update_fields=["status", "resolved_at", "reopened_count"])
+        # No longer "waited 50 of 60 min" once resolved or waiting on the customer.
+        priority_waiting_update(locked, now=timezone.now())
+        locked.save(
+            update_fields=[
+                "status",
+                "resolved_at",
+                "reopened_count",
+                "priority",
+                "priority_band",
+                "priority_parts",
+            ]
+        )
         audit_record(
             actor=user,
             brand=locked.brand,
@@ -484,7 +496,17 @@ def _first_response_mark(case: Case, now: datetime) -> dict[str, Any]:
     # Answered: the ball is in the customer's court. A resolved case stays resolved.
     if case.status in (Case.Status.NEW, Case.Status.OPEN):
         case.status = Case.Status.WAITING
-    case.save(update_fields=["status", "first_response_at", "followup_until"])
+    priority_waiting_update(case, now=now)
+    case.save(
+        update_fields=[
+            "status",
+            "first_response_at",
+            "followup_until",
+            "priority",
+            "priority_band",
+            "priority_parts",
+        ]
+    )
     return before
 
 

@@ -830,6 +830,32 @@ def test_a_reply_to_a_resolved_case_keeps_it_resolved(owned_case, agent):
     assert owned_case.status == Case.Status.RESOLVED
 
 
+def test_answering_and_resolving_drop_the_waiting_part_of_the_priority(acme, case, agent):
+    opened = timezone.now() - timedelta(minutes=90)
+    Case.objects.filter(pk=case.pk).update(
+        opened_at=opened,
+        first_response_due=opened + timedelta(minutes=60),
+        priority=40.0,
+        priority_band="medium",
+        priority_parts={
+            "negativity": {"points": 25.0, "text": "most negative compound -0.62"},
+            "waiting": {"points": 15.0, "text": "overdue: waited 90 of 60 min for first response"},
+        },
+    )
+    case = case_claim(case_id=case.pk, user=agent)
+
+    reply_mark_manual(case=case, user=agent, text="Sorry, looking now.")
+    case.refresh_from_db()
+    assert case.priority_parts["waiting"] == {"points": 0.0, "text": "waiting on the customer"}
+    assert (case.priority, case.priority_band) == (25.0, "low")
+    assert case.priority_parts["negativity"]["points"] == 25.0
+
+    case_status_set(case=case, user=agent, status="resolved")
+    case.refresh_from_db()
+    assert case.priority_parts["waiting"] == {"points": 0.0, "text": "resolved"}
+    assert case.priority == 25.0
+
+
 # --- sentiment corrections ------------------------------------------------------------------
 
 
