@@ -154,6 +154,12 @@ def build_data(cases: int, agents: int, seed: int) -> list[str]:
                     subject=m.text,
                     priority=priority,
                     priority_band=band,
+                    # Parts that add up to the score, as routing writes them: answering and
+                    # resolving recompute the score from them (the waiting part drops to 0).
+                    priority_parts={
+                        "negativity": {"points": min(40.0, priority), "text": "bench"},
+                        "reach": {"points": max(0.0, priority - 40.0), "text": "bench"},
+                    },
                     opened_at=m.published_at,
                     last_mention_at=m.published_at,
                     first_response_due=m.published_at + timedelta(minutes=60),
