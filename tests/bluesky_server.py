@@ -25,6 +25,8 @@ from listening.connectors.bluesky import sessions_forget
 
 IDENTIFIER = "acme.bsky.social"
 APP_PASSWORD = "abcd-efgh-ijkl-mnop"
+# The account's own password: a PDS with email 2FA asks for a code instead of signing in.
+ACCOUNT_PASSWORD = "correct-horse-battery"
 DID = "did:plc:acmebrandtestaccount0001"
 
 
@@ -82,6 +84,10 @@ class _PdsHandler(BaseHTTPRequestHandler):
         with pds.lock:
             pds.requests.append({"method": method, "name": name, "query": query, "body": body})
             failure = pds.fail.get(name)
+            answer = pds.answer.get(name)
+        if answer:
+            self._send(*answer)
+            return
         if failure:
             self._send(failure, {"error": "InternalServerError", "message": "Try again later"})
             return
@@ -117,6 +123,11 @@ class _PdsHandler(BaseHTTPRequestHandler):
                 "handle": self.server.handle,
                 "did": DID,
                 "active": True,
+            }
+        if body.get("password") == ACCOUNT_PASSWORD:
+            return 401, {
+                "error": "AuthFactorTokenRequired",
+                "message": "A sign in code has been sent to your email address",
             }
         return 401, {"error": "AuthenticationRequired", "message": "Invalid identifier or password"}
 
@@ -181,6 +192,8 @@ class PdsServer(ThreadingHTTPServer):
         self.requests: list[dict[str, Any]] = []
         # XRPC method name -> HTTP status to fail it with.
         self.fail: dict[str, int] = {}
+        # XRPC method name -> (HTTP status, JSON error body) to answer with instead.
+        self.answer: dict[str, tuple[int, dict[str, Any]]] = {}
         # createRecord calls that store the record and then answer 502 anyway.
         self.lose_create_answers = 0
         # Access tokens handed out and still accepted (revoke_sessions() forgets them all),

@@ -51,9 +51,14 @@ class ConnectorError(Exception):
     # Transient failures (timeouts, 429, 5xx) are retried with backoff; others are not.
     is_transient = False
 
-    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, http_status: int | None = None, error_name: str = ""
+    ) -> None:
         super().__init__(message)
         self.http_status = http_status
+        # The error name the platform gave in its JSON error body ("RecordNotFound" from an
+        # XRPC server, Mastodon's "error" text), when it gave one.
+        self.error_name = error_name
 
 
 class SourceUnavailable(ConnectorError):

@@ -544,12 +544,21 @@ class _BlueskyReplies:
         except ClientError as exc:
             # 401 AuthenticationRequired (wrong password), AuthFactorTokenRequired (an account
             # password with email 2FA instead of an app password), 400 for a malformed handle.
+            if exc.error_name == "AuthFactorTokenRequired":
+                raise ClientError(
+                    f"Bluesky asks {identifier} for a sign-in code: that is the account's own "
+                    "password. Give Earshot an app password (Bluesky settings, Privacy and "
+                    "security, App passwords).",
+                    http_status=exc.http_status,
+                    error_name=exc.error_name,
+                ) from None
             if exc.http_status in (400, 401):
                 raise ClientError(
                     f"Bluesky refused the sign-in for {identifier} (HTTP {exc.http_status}): "
                     "check the handle and that the app password is current (an app password, "
                     "not the account's own password).",
                     http_status=exc.http_status,
+                    error_name=exc.error_name,
                 ) from None
             raise
         data = _xrpc_json(response, "createSession")
@@ -571,10 +580,10 @@ class _BlueskyReplies:
         try:
             response = safe_get(f"{pds}/xrpc/com.atproto.repo.getRecord?{params}", headers=headers)
         except ClientError as exc:
-            # A missing record is 400 RecordNotFound. safe_get does not hand us the error
-            # name, but with a valid repo and rkey it is the only 400 getRecord gives; and
-            # should it be another, createRecord refuses a taken rkey, so nothing is doubled.
-            if exc.http_status == 400:
+            # A missing record is 400 RecordNotFound. A 400 without an error name is taken
+            # the same way: should it be something else, createRecord refuses a taken rkey,
+            # so nothing is posted twice.
+            if exc.http_status == 400 and exc.error_name in ("RecordNotFound", ""):
                 return None
             raise
         return _xrpc_json(response, "getRecord")

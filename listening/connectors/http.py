@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import re
 import socket
 import threading
@@ -149,9 +150,14 @@ class RateLimited(SourceUnavailable):
     error_class = "rate_limited"
 
     def __init__(
-        self, message: str, *, retry_after: float | None = None, http_status: int | None = 429
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        http_status: int | None = 429,
+        error_name: str = "",
     ) -> None:
-        super().__init__(message, http_status=http_status)
+        super().__init__(message, http_status=http_status, error_name=error_name)
         # Seconds the server asked us to wait, when it said; the scheduler should honour it.
         self.retry_after = retry_after
 
@@ -556,38 +562,82 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _raise_for_status(status: int, response: requests.Response, url: str) -> None:
+# An API's JSON error body is read up to this size for its error name and message.
+_ERROR_BODY_BYTES = 4096
+_ERROR_MESSAGE_CHARS = 300
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def _error_detail(response: requests.Response, deadline: _Deadline) -> tuple[str, str]:
+    """(error name, message) from a JSON error body, or ("", "").
+
+    APIs say why they refused (Mastodon: {"error": "Validation failed: Text character limit
+    of 500 exceeded"}; XRPC: {"error": "RecordNotFound", "message": "..."}), which is what an
+    agent or admin needs to see. Best effort: a small, bounded read of JSON bodies only;
+    anything odd gives nothing. The text is the server's: cut short and stripped of control
+    characters here, escaped wherever it is shown.
+    """
+    if "json" not in response.headers.get("Content-Type", "").lower():
+        return "", ""
+    raw = b""
+    try:
+        for chunk in response.iter_content(1024):
+            raw += chunk
+            if len(raw) > _ERROR_BODY_BYTES or deadline.expired:
+                return "", ""
+        data = json.loads(raw.decode("utf-8"))
+    except (requests.RequestException, ValueError):
+        return "", ""
+    if not isinstance(data, dict):
+        return "", ""
+
+    def text(key: str) -> str:
+        value = data.get(key)
+        if not isinstance(value, str):
+            return ""
+        return " ".join(_CONTROL_RE.sub(" ", value).split())[:_ERROR_MESSAGE_CHARS]
+
+    name = text("error")
+    return name, text("message") or text("error_description") or name
+
+
+def _raise_for_status(
+    status: int, response: requests.Response, url: str, *, deadline: _Deadline
+) -> None:
+    name, message = _error_detail(response, deadline)
+    said = f" The server said: {message}" if message else ""
+    details = {"http_status": status, "error_name": name}
     if status == 429:
         retry_after = _retry_after(response.headers.get("Retry-After"))
         wait = f"; server asks to retry after {retry_after:g} s" if retry_after is not None else ""
         raise RateLimited(
-            f"Rate limited by the server (HTTP 429) fetching {url}{wait}.",
+            f"Rate limited by the server (HTTP 429) fetching {url}{wait}.{said}",
             retry_after=retry_after,
-            http_status=status,
+            **details,
         )
     if status >= 500:
         raise ServerError(
-            f"Server error (HTTP {status}) fetching {url}; will retry later.", http_status=status
+            f"Server error (HTTP {status}) fetching {url}; will retry later.{said}", **details
         )
     if status == 404:
         raise ClientError(
-            f"Not found (HTTP 404): {url}. Check the URL; the source may have moved.",
-            http_status=status,
+            f"Not found (HTTP 404): {url}. Check the URL; the source may have moved.{said}",
+            **details,
         )
     if status == 410:
         raise ClientError(
             f"The feed is gone (HTTP 410): the server says {url} was removed for good. "
-            "Update or disable this source.",
-            http_status=status,
+            f"Update or disable this source.{said}",
+            **details,
         )
     if status in (401, 403):
         raise ClientError(
             f"Access denied (HTTP {status}) fetching {url}: the source needs credentials or "
-            "blocks us.",
-            http_status=status,
+            f"blocks us.{said}",
+            **details,
         )
     if status >= 400:
-        raise ClientError(f"Request refused (HTTP {status}) fetching {url}.", http_status=status)
+        raise ClientError(f"Request refused (HTTP {status}) fetching {url}.{said}", **details)
     raise BadResponse(f"Unexpected HTTP status {status} fetching {url}.", http_status=status)
 
 
@@ -754,7 +804,7 @@ def safe_get(
                 if status == 304:
                     return HttpResponse(304, b"", response.headers, target.url)
                 if not 200 <= status < 300:
-                    _raise_for_status(status, response, target.url)
+                    _raise_for_status(status, response, target.url, deadline=deadline)
                 body = _read_body(response, max_bytes=max_bytes, deadline=deadline, url=target.url)
                 return HttpResponse(status, body, response.headers, target.url)
             finally:
@@ -819,7 +869,7 @@ def safe_post(
                     http_status=status,
                 )
             if not 200 <= status < 300:
-                _raise_for_status(status, response, target.url)
+                _raise_for_status(status, response, target.url, deadline=deadline)
             body = _read_body(response, max_bytes=max_bytes, deadline=deadline, url=target.url)
             return HttpResponse(status, body, response.headers, target.url)
         finally:
@@ -976,7 +1026,7 @@ def safe_stream(
                 redirects += 1
                 continue
             if not 200 <= status < 300:
-                _raise_for_status(status, response, target.url)
+                _raise_for_status(status, response, target.url, deadline=watch)
             break
         watch.connected()
         # Silence is the watchdog's to judge (idle_timeout); the socket timeout is only a

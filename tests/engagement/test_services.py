@@ -710,6 +710,8 @@ def test_a_client_error_fails_at_once_without_retrying(
     reply.refresh_from_db()
     assert (reply.status, reply.attempts) == (Reply.Status.FAILED, 1)
     assert "HTTP 422" in reply.error
+    # The instance's own reason, as the agent needs it to fix the reply.
+    assert reply.error.endswith("The server said: Something went wrong on our end")
 
 
 def test_a_failed_reply_is_retried_by_its_owner_and_then_sent(

@@ -922,6 +922,27 @@ def test_a_wrong_app_password_is_refused_for_good_naming_the_identifier(pds):
     assert pds.records() == []
 
 
+def test_an_account_password_asking_for_a_code_says_to_use_an_app_password(pds):
+    state = reply_state(pds, app_password=bluesky_server.ACCOUNT_PASSWORD)
+    with pytest.raises(ConnectorError, match="asks acme.bsky.social for a sign-in code") as caught:
+        BlueskyConnector().reply(state, TOP_LEVEL, "Hello", key="k", created_at=WRITTEN_AT)
+    assert not caught.value.is_transient
+    assert "app password" in str(caught.value)
+
+
+def test_a_get_record_refusal_other_than_not_found_is_not_taken_for_absence(pds):
+    # A 400 with another error name (a token the PDS no longer takes, say) must not make the
+    # reply look unposted: it fails instead of going on to create the record.
+    pds.answer["com.atproto.repo.getRecord"] = (
+        400,
+        {"error": "ExpiredToken", "message": "Token has expired"},
+    )
+    with pytest.raises(ConnectorError, match="The server said: Token has expired") as caught:
+        send(pds)
+    assert caught.value.error_name == "ExpiredToken"
+    assert pds.calls("com.atproto.repo.createRecord") == []
+
+
 def test_a_503_from_create_record_is_transient(pds):
     pds.fail["com.atproto.repo.createRecord"] = 503
     with pytest.raises(ConnectorError) as caught:

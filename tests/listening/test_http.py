@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import socket
 import ssl
@@ -29,6 +30,7 @@ from listening.connectors.http import (
     TooManyRedirects,
     is_blocked_address,
     safe_get,
+    safe_post,
 )
 from tests.feedserver import LocalFeedServer
 
@@ -593,6 +595,66 @@ def test_rate_limiting_keeps_the_retry_after_seconds(feed_server):
     assert caught.value.http_status == 429
     assert caught.value.is_transient
     assert caught.value.error_class == "rate_limited"
+
+
+JSON = "application/json; charset=utf-8"
+
+
+def test_an_apis_json_error_says_why_it_refused(feed_server):
+    body = '{"error": "Validation failed: Text character limit of 500 exceeded"}'
+    url = feed_server.add("/api/v1/statuses", body, status=422, content_type=JSON)
+
+    with pytest.raises(ClientError) as caught:
+        safe_post(url, data=b"{}", content_type="application/json")
+
+    assert caught.value.http_status == 422
+    assert str(caught.value).endswith(
+        "The server said: Validation failed: Text character limit of 500 exceeded"
+    )
+
+
+def test_an_xrpc_error_keeps_its_name_and_message(feed_server):
+    body = '{"error": "RecordNotFound", "message": "Could not locate record"}'
+    url = feed_server.add("/xrpc/com.atproto.repo.getRecord", body, status=400, content_type=JSON)
+
+    with pytest.raises(ClientError) as caught:
+        safe_get(url)
+
+    assert caught.value.error_name == "RecordNotFound"
+    assert "The server said: Could not locate record" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ('{"error": "not json content type"}', "text/html"),
+        ("<html>Bad request</html>", JSON),
+        ('["a list"]', JSON),
+        ('{"error": "' + "x" * 5000 + '"}', JSON),  # larger than is read for a reason
+        ('{"error": 42}', JSON),
+    ],
+)
+def test_an_error_body_without_a_readable_reason_adds_nothing(feed_server, body, content_type):
+    url = feed_server.add("/api", body, status=400, content_type=content_type)
+
+    with pytest.raises(ClientError) as caught:
+        safe_get(url)
+
+    assert str(caught.value) == f"Request refused (HTTP 400) fetching {url}."
+    assert caught.value.error_name == ""
+
+
+def test_a_servers_reason_is_cut_short_and_loses_control_characters(feed_server):
+    reason = "bad\u0000\u001b[31m thing \n" + "y" * 400
+    url = feed_server.add("/api", json.dumps({"error": reason}), status=503, content_type=JSON)
+
+    with pytest.raises(ServerError) as caught:
+        safe_get(url)
+
+    said = str(caught.value).split("The server said: ", 1)[1]
+    assert said.startswith("bad [31m thing yyy")
+    assert len(said) == 300
+    assert caught.value.is_transient
 
 
 def test_every_failure_is_a_connector_error():
