@@ -16,12 +16,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from listening.connectors.bluesky import sessions_forget
+from tests.feedserver import JsonApiHandler
 
 IDENTIFIER = "acme.bsky.social"
 APP_PASSWORD = "abcd-efgh-ijkl-mnop"
@@ -61,12 +62,8 @@ def _cid(value: object) -> str:
     return "bafyrei" + base64.b32encode(digest).decode().lower().rstrip("=")
 
 
-class _PdsHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _PdsHandler(JsonApiHandler):
     server: PdsServer
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
 
     def do_GET(self) -> None:  # noqa: N802
         self._handle("GET", b"")
@@ -86,10 +83,10 @@ class _PdsHandler(BaseHTTPRequestHandler):
             failure = pds.fail.get(name)
             answer = pds.answer.get(name)
         if answer:
-            self._send(*answer)
+            self.send_json(*answer)
             return
         if failure:
-            self._send(failure, {"error": "InternalServerError", "message": "Try again later"})
+            self.send_json(failure, {"error": "InternalServerError", "message": "Try again later"})
             return
         handler = {
             ("POST", "com.atproto.server.createSession"): self._create_session,
@@ -98,10 +95,12 @@ class _PdsHandler(BaseHTTPRequestHandler):
             ("POST", "com.atproto.repo.createRecord"): self._create_record,
         }.get((method, name))
         if handler is None:
-            self._send(501, {"error": "MethodNotImplemented", "message": "Method Not Implemented"})
+            self.send_json(
+                501, {"error": "MethodNotImplemented", "message": "Method Not Implemented"}
+            )
             return
         status, payload = handler(query, body)
-        self._send(status, payload)
+        self.send_json(status, payload)
 
     def _authorized(self) -> bool:
         with self.server.lock:
@@ -167,16 +166,6 @@ class _PdsHandler(BaseHTTPRequestHandler):
                 self.server.lose_create_answers -= 1
                 return 502, {"error": "UpstreamFailure", "message": "Bad Gateway"}
         return 200, {"uri": uri, "cid": cid, "validationStatus": "valid"}
-
-    def _send(self, status: int, payload: dict) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(data)
-        self.close_connection = True
 
 
 class PdsServer(ThreadingHTTPServer):

@@ -9,6 +9,7 @@ closes its connection, which keeps lying Content-Length and endless bodies simpl
 from __future__ import annotations
 
 import gzip as gzip_module
+import json
 import mimetypes
 import socket
 import ssl
@@ -18,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["LocalFeedServer", "RecordedRequest"]
+__all__ = ["JsonApiHandler", "LocalFeedServer", "RecordedRequest"]
 
 # mimetypes does not know feed extensions on every platform.
 _FEED_TYPES = {
@@ -89,6 +90,26 @@ class _Server(ThreadingHTTPServer):
     def handle_error(self, request: object, client_address: object) -> None:
         # The default prints a traceback to stderr; the tests disconnect on purpose.
         pass
+
+
+class JsonApiHandler(BaseHTTPRequestHandler):
+    """Base of the tests' small API servers (a Mastodon instance, a Bluesky PDS): quiet, and
+    answering JSON on connections it closes."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def send_json(self, status: int, payload: object) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+        self.close_connection = True
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -50,6 +50,7 @@ from engagement.services import (
 )
 from listening.models import Mention, Source
 from tests.engagement.conftest import make_user, store_mention
+from tests.feedserver import JsonApiHandler
 
 pytestmark = pytest.mark.django_db
 
@@ -59,12 +60,8 @@ _status_ids = itertools.count(1001)
 # --- a local server implementing Mastodon's POST /api/v1/statuses ---------------------------
 
 
-class _MastodonHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _MastodonHandler(JsonApiHandler):
     server: _MastodonHttpServer
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
 
     def do_POST(self) -> None:  # noqa: N802
         length = int(self.headers.get("Content-Length") or 0)
@@ -96,21 +93,11 @@ class _MastodonHandler(BaseHTTPRequestHandler):
         if state.delay:
             time.sleep(state.delay)
         if self.path != "/api/v1/statuses":
-            self._send(404, {"error": "Record not found"})
+            self.send_json(404, {"error": "Record not found"})
         elif failure:
-            self._send(failure, {"error": "Something went wrong on our end"})
+            self.send_json(failure, {"error": "Something went wrong on our end"})
         else:
-            self._send(200, posted)
-
-    def _send(self, status: int, payload: dict) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-        self.close_connection = True
+            self.send_json(200, posted)
 
 
 class _MastodonHttpServer(ThreadingHTTPServer):
