@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from listening.connectors.bluesky import sessions_forget
-from tests.feedserver import JsonApiHandler
+from tests.feedserver import JsonApiHandler, serving
 
 IDENTIFIER = "acme.bsky.social"
 APP_PASSWORD = "abcd-efgh-ijkl-mnop"
@@ -210,13 +210,5 @@ def serve_pds(settings: Any, posts: dict[str, dict[str, Any]]) -> Iterator[PdsSe
     pytest-django fixture, restored after the test)."""
     sessions_forget()
     server = PdsServer(posts)
-    settings.EARSHOT_ALLOWED_PRIVATE_HOSTS = [f"127.0.0.1:{server.server_address[1]}"]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    try:
+    with serving(server, settings):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)

@@ -14,12 +14,14 @@ import mimetypes
 import socket
 import ssl
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["JsonApiHandler", "LocalFeedServer", "RecordedRequest"]
+__all__ = ["JsonApiHandler", "LocalFeedServer", "RecordedRequest", "serving"]
 
 # mimetypes does not know feed extensions on every platform.
 _FEED_TYPES = {
@@ -90,6 +92,22 @@ class _Server(ThreadingHTTPServer):
     def handle_error(self, request: object, client_address: object) -> None:
         # The default prints a traceback to stderr; the tests disconnect on purpose.
         pass
+
+
+@contextmanager
+def serving(server: ThreadingHTTPServer, settings) -> Iterator[None]:
+    """Serve in a daemon thread, reachable by safe_get/safe_post (settings: pytest-django's
+    fixture, which restores the allowlist after the test); shut down and closed after."""
+    settings.EARSHOT_ALLOWED_PRIVATE_HOSTS = [f"127.0.0.1:{server.server_address[1]}"]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
 
 
 class JsonApiHandler(BaseHTTPRequestHandler):

@@ -50,7 +50,7 @@ from engagement.services import (
 )
 from listening.models import Mention, Source
 from tests.engagement.conftest import make_user, store_mention
-from tests.feedserver import JsonApiHandler
+from tests.feedserver import JsonApiHandler, serving
 
 pytestmark = pytest.mark.django_db
 
@@ -121,16 +121,8 @@ def mastodon(settings):
     server.fail_status = None
     server.delay = 0.0
     server.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    settings.EARSHOT_ALLOWED_PRIVATE_HOSTS = [f"127.0.0.1:{server.server_address[1]}"]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    try:
+    with serving(server, settings):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @pytest.fixture
