@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from engagement.admin import BrandScopedAdmin, BrandScopedInline
 from engagement.permissions import Action, scoped
 from listening.connectors.registry import CONNECTORS, connector_for
-from listening.forms import QueryTestForm
+from listening.forms import QueryTestForm, SourceAdminForm
 from listening.models import Author, Brand, FetchLog, Mention, MentionMatch, Source
 from listening.query import MatchDocument
 from listening.selectors import mentions_recent
@@ -118,6 +118,7 @@ class FetchLogInline(BrandScopedInline, admin.TabularInline):
 
 @admin.register(Source)
 class SourceAdmin(BrandScopedAdmin, admin.ModelAdmin):
+    form = SourceAdminForm
     audit_redacted_fields = ("config",)
     list_display = (
         "__str__",
