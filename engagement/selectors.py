@@ -196,8 +196,8 @@ class QueueRow:
 
 def _queue_rows(qs: QuerySet[Case]) -> list[QueueRow]:
     """The rows of qs in its order, with tags and similar counts: three queries."""
-    paths = list(QUEUE_ROW_FIELDS.values())
-    rows = [QueueRow(*values) for values in qs.values_list(*paths)]
+    names, paths = list(QUEUE_ROW_FIELDS), list(QUEUE_ROW_FIELDS.values())
+    rows = [QueueRow(**dict(zip(names, values, strict=True))) for values in qs.values_list(*paths)]
     by_pk = {row.pk: row for row in rows}
     if by_pk:
         tagged = (
