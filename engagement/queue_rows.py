@@ -50,7 +50,8 @@ def duration_label(delta: timedelta) -> str:
 
 
 def sla_label(row: QueueRow, now: datetime) -> str:
-    """ "waited 1 h 5 min of 1 h" (the target that applies now), or how long resolving took."""
+    """The SLA cell: "waited 1 h 5 min of 1 h" (against the target that applies now), or
+    how long resolving took."""
     if row.status == Case.Status.RESOLVED:
         return f"resolved after {duration_label((row.resolved_at or now) - row.opened_at)}"
     due = row.first_response_due if row.first_response_at is None else row.resolution_due
