@@ -5,8 +5,8 @@ by default) for the brand's terms. JetstreamConnector ("jetstream") consumes Jet
 JSON re-encoding of the network's firehose, over a WebSocket and keeps every new post; Earshot
 matches the brand queries locally, as for every source.
 
-BlueskyConnector also replies, as the brand's account, through that account's PDS (see
-BlueskyConnector.reply): the AppView it searches is read-only.
+Both reply, as the brand's account, through that account's PDS (see _BlueskyReplies.reply):
+the AppView and Jetstream are read-only.
 """
 
 from __future__ import annotations
