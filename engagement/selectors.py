@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from engagement.models import Case, CaseMention, LoginAttempt, Membership
 from engagement.permissions import ALLOWED, Action, brand_ids_for, get_for_user
+from listening.connectors.registry import UnknownSourceKind, connector_for
+from listening.models import Source
 
 # Tab counts stop at this many rows: counting a huge tab exactly reads every row of it,
 # and "10,000+" tells an agent as much as "123,456" does.
@@ -276,6 +278,34 @@ def queue_similar_counts(*, cases: list) -> dict[int, int]:
         if case.similarity_key and others > 0:
             counts[case.pk] = others
     return counts
+
+
+@dataclass(frozen=True)
+class ReplyChannel:
+    """Whether Earshot can post a reply on the platform, and if not, why (for the agent)."""
+
+    can_send: bool
+    why_not: str = ""
+    # The platform's longest reply, when it is shorter than Earshot's own limit.
+    max_chars: int | None = None
+
+
+CANNOT_POST = "This platform cannot be answered from Earshot: reply there and mark it replied."
+NO_CUSTOMER_POST = "This case has no customer post to reply to."
+
+
+def source_reply_channel(*, source: Source) -> ReplyChannel:
+    """Can a reply to a post of this source go out through its connector: a platform that
+    takes replies, and a source holding the credentials the connector needs? The reply box
+    and services.reply_send both ask this."""
+    try:
+        connector = connector_for(source.kind)
+    except UnknownSourceKind:
+        return ReplyChannel(can_send=False, why_not=CANNOT_POST)
+    if not connector.supports_reply:
+        return ReplyChannel(can_send=False, why_not=CANNOT_POST)
+    missing = connector.reply_credentials_missing(source.config or {})
+    return ReplyChannel(can_send=not missing, why_not=missing, max_chars=connector.reply_max_chars)
 
 
 def membership_roles(*, user) -> QuerySet[Membership]:

@@ -29,8 +29,12 @@ from engagement.models import (
     Tag,
 )
 from engagement.permissions import ALLOWED, Action, get_for_user, require
-from engagement.selectors import OPEN_STATUSES
-from listening.connectors.registry import UnknownSourceKind, connector_for
+from engagement.selectors import (
+    NO_CUSTOMER_POST,
+    OPEN_STATUSES,
+    ReplyChannel,
+    source_reply_channel,
+)
 from listening.models import Author, Brand, Mention, MentionMatch
 
 
@@ -186,40 +190,13 @@ def case_workers(*, brand_id: int) -> QuerySet:
     )
 
 
-@dataclass(frozen=True)
-class ReplyChannel:
-    """Whether Earshot can post the reply on the platform, and if not, why (for the agent)."""
-
-    can_send: bool
-    why_not: str = ""
-    # The platform's longest reply, when it is shorter than Earshot's own limit.
-    max_chars: int | None = None
-
-
-CANNOT_POST = (
-    "Earshot cannot post on this platform: copy the text, answer there, then mark it replied "
-    "on platform below."
-)
-
-
 def case_reply_channel(*, conversation: list[Entry]) -> ReplyChannel:
-    """How a reply to the case's latest customer mention can go out: through its source's
-    connector when the platform takes replies and the source holds the credentials it needs
-    (the same checks as services.reply_send)."""
+    """How a reply to the case's latest customer mention can go out (see
+    selectors.source_reply_channel)."""
     for entry in reversed(conversation):
         if entry.kind == "mention" and not entry.obj.is_brand_reply:
-            source = entry.obj.mention.source
-            try:
-                connector = connector_for(source.kind)
-            except UnknownSourceKind:
-                return ReplyChannel(can_send=False, why_not=CANNOT_POST)
-            if not connector.supports_reply:
-                return ReplyChannel(can_send=False, why_not=CANNOT_POST)
-            missing = connector.reply_credentials_missing(source.config or {})
-            return ReplyChannel(
-                can_send=not missing, why_not=missing, max_chars=connector.reply_max_chars
-            )
-    return ReplyChannel(can_send=False, why_not="This case has no customer post to reply to.")
+            return source_reply_channel(source=entry.obj.mention.source)
+    return ReplyChannel(can_send=False, why_not=NO_CUSTOMER_POST)
 
 
 def case_neighbours(*, case: Case) -> tuple[int | None, int | None]:

@@ -38,6 +38,7 @@ from engagement.models import (
 )
 from engagement.permissions import Action, Role, brand_ids_for, can, require, role_in
 from engagement.routing import priority_waiting_update
+from engagement.selectors import NO_CUSTOMER_POST, source_reply_channel
 from listening.connectors.base import ConnectorError, SourceState
 from listening.connectors.registry import connector_for
 from listening.models import Brand, Mention, MentionMatch
@@ -533,20 +534,15 @@ def reply_send(*, case: Case, user: Any, text: str) -> Reply:
         _require_owner(locked, user, action="reply")
         target = _reply_target(locked.pk)
         if target is None:
-            raise CaseActionError("This case has no customer post to reply to.")
-        connector = connector_for(target.source.kind)
-        if not connector.supports_reply:
+            raise CaseActionError(NO_CUSTOMER_POST)
+        channel = source_reply_channel(source=target.source)
+        if not channel.can_send:
+            raise CaseActionError(channel.why_not)
+        if channel.max_chars is not None and len(text) > channel.max_chars:
+            platform = connector_for(target.source.kind).platform.title()
             raise CaseActionError(
-                "This platform cannot be answered from Earshot: reply there and mark it replied."
-            )
-        missing = connector.reply_credentials_missing(target.source.config or {})
-        if missing:
-            raise CaseActionError(missing)
-        limit = connector.reply_max_chars
-        if limit is not None and len(text) > limit:
-            raise CaseActionError(
-                f"{connector.platform.title()} replies can be at most {limit:,} "
-                f"characters; this one has {len(text):,}."
+                f"{platform} replies can be at most {channel.max_chars:,} characters; "
+                f"this one has {len(text):,}."
             )
         now = timezone.now()
         reply = Reply.objects.create(

@@ -418,7 +418,7 @@ def test_replying_on_a_platform_earshot_cannot_post_offers_the_manual_path(
     case = make_case(acme, rss_source, ["acme blog post says the product is bad"], assignee=agent)
     signed_in(client, agent)
     page = client.get(url("case", case.pk)).content.decode()
-    assert "Earshot cannot post on this platform" in page
+    assert "This platform cannot be answered from Earshot" in page
 
     response = client.post(url("case-reply", case.pk), {"text": "Thanks, fixing it"}, **HX)
 
@@ -459,7 +459,7 @@ def test_the_reply_box_says_what_the_platform_takes(client, acme, agent, config,
     page = client.get(url("case", case.pk)).content.decode()
 
     assert shown in page
-    assert "Earshot cannot post on this platform" not in page
+    assert "cannot be answered from Earshot" not in page
     manual_open = '<details class="manual" open>' in page
     assert manual_open == (not config)
 
