@@ -288,6 +288,8 @@ class ReplyChannel:
     why_not: str = ""
     # The platform's longest reply, when it is shorter than Earshot's own limit.
     max_chars: int | None = None
+    # The platform's name as agents know it ("Bluesky"), for messages.
+    platform: str = ""
 
 
 CANNOT_POST = "This platform cannot be answered from Earshot: reply there and mark it replied."
@@ -305,7 +307,12 @@ def source_reply_channel(*, source: Source) -> ReplyChannel:
     if not connector.supports_reply:
         return ReplyChannel(can_send=False, why_not=CANNOT_POST)
     missing = connector.reply_credentials_missing(source.config or {})
-    return ReplyChannel(can_send=not missing, why_not=missing, max_chars=connector.reply_max_chars)
+    return ReplyChannel(
+        can_send=not missing,
+        why_not=missing,
+        max_chars=connector.reply_max_chars,
+        platform=connector.platform.title(),
+    )
 
 
 def membership_roles(*, user) -> QuerySet[Membership]:

@@ -539,9 +539,8 @@ def reply_send(*, case: Case, user: Any, text: str) -> Reply:
         if not channel.can_send:
             raise CaseActionError(channel.why_not)
         if channel.max_chars is not None and len(text) > channel.max_chars:
-            platform = connector_for(target.source.kind).platform.title()
             raise CaseActionError(
-                f"{platform} replies can be at most {channel.max_chars:,} characters; "
+                f"{channel.platform} replies can be at most {channel.max_chars:,} characters; "
                 f"this one has {len(text):,}."
             )
         now = timezone.now()
