@@ -189,6 +189,9 @@ class Mention(models.Model):
     # The clean text that was matched and scored: HTML stripped, entities unescaped,
     # whitespace collapsed; for a feed item, title and body joined.
     text = models.TextField()
+    # The text was longer than EARSHOT_MENTION_TEXT_MAX_CHARS and was cut there (README
+    # "Reliability and security"): matching, scoring and display all see the cut text.
+    is_text_truncated = models.BooleanField(default=False, db_default=False)
     language = models.CharField(max_length=20, blank=True)
     published_at = models.DateTimeField()
     fetched_at = models.DateTimeField(default=timezone.now)
@@ -251,6 +254,9 @@ class MentionMatch(models.Model):
     # Set once the engagement queue has routed this brand's mention into a case (or decided
     # it needs none); the router sweeps the rows where it is still empty.
     routed_at = models.DateTimeField(null=True, blank=True)
+    # Why routing could not place this row (it is marked routed so it never blocks the rows
+    # behind it); empty for every row routed normally.
+    route_error = models.TextField(blank=True, db_default="")
 
     class Meta:
         constraints = [
