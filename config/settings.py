@@ -5,6 +5,7 @@ Python: SQLite and Celery's filesystem transport (a broker that needs no server)
 sets DATABASE_URL and CELERY_BROKER_URL to PostgreSQL and Redis. See README "Configuration".
 """
 
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import environ
@@ -177,6 +178,16 @@ EARSHOT_FETCH_MAX_BYTES = env.int("EARSHOT_FETCH_MAX_BYTES", default=5 * 1024 * 
 EARSHOT_FETCH_MAX_REDIRECTS = env.int("EARSHOT_FETCH_MAX_REDIRECTS", default=5)
 # Largest webhook delivery accepted (bytes); bigger ones get 413 before being read.
 EARSHOT_WEBHOOK_MAX_BYTES = env.int("EARSHOT_WEBHOOK_MAX_BYTES", default=1024 * 1024)
+# Values from outside (listening/outside.py): an item dated before this, or more than a day
+# after it was fetched, is stored with its fetch time and a warning in the fetch log.
+EARSHOT_PUBLISHED_EARLIEST = datetime.combine(
+    date.fromisoformat(env.str("EARSHOT_PUBLISHED_EARLIEST", default="") or "1990-01-01"),
+    time.min,
+    tzinfo=UTC,
+)
+# A mention's stored text is cut here (and marked truncated): matching, scoring and the
+# sentiment explanation stay bounded whatever a stranger sends.
+EARSHOT_MENTION_TEXT_MAX_CHARS = env.int("EARSHOT_MENTION_TEXT_MAX_CHARS", default=40_000)
 # Items stored per transaction: a killed worker keeps every committed batch.
 EARSHOT_STORE_BATCH_SIZE = env.int("EARSHOT_STORE_BATCH_SIZE", default=1000)
 # Pages one poll may fetch before yielding the worker (a long backfill continues next poll).
