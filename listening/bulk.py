@@ -34,6 +34,7 @@ _MENTION_COLUMNS = (
     "repost_count",
     "title",
     "text",
+    "is_text_truncated",
     "language",
     "published_at",
     "fetched_at",
@@ -61,6 +62,7 @@ class MentionRow:
     repost_count: int | None
     title: str
     text: str
+    is_text_truncated: bool
     language: str
     published_at: datetime
     fetched_at: datetime
@@ -98,7 +100,8 @@ def _mention_copy_line(r: MentionRow) -> str:
         f"\t{_esc(r.platform)}\t{_esc(r.in_reply_to)}\t{_esc(r.thread_id)}"
         f"\t{_null(r.author_followers)}\t{_null(r.like_count)}\t{_null(r.reply_count)}"
         f"\t{_null(r.repost_count)}\t{_esc(r.title)}"
-        f"\t{_esc(r.text)}\t{_esc(r.language)}\t{r.published_at.isoformat()}"
+        f"\t{_esc(r.text)}\t{'t' if r.is_text_truncated else 'f'}\t{_esc(r.language)}"
+        f"\t{r.published_at.isoformat()}"
         f"\t{r.fetched_at.isoformat()}\t{r.neg!r}\t{r.neu!r}\t{r.pos!r}\t{r.compound!r}"
         f"\t{r.label}\n"
     )
@@ -130,7 +133,8 @@ def _mentions_copy(rows: list[MentionRow]) -> dict[str, int]:
             "source_id bigint, external_id text, url text, author_id bigint, platform text,"
             " in_reply_to text, thread_id text, author_followers bigint, like_count bigint,"
             " reply_count bigint, repost_count bigint, title text,"
-            " text text, language text, published_at timestamptz, fetched_at timestamptz,"
+            " text text, is_text_truncated boolean, language text,"
+            " published_at timestamptz, fetched_at timestamptz,"
             " neg float8, neu float8, pos float8, compound float8, label text"
             ") ON COMMIT DELETE ROWS"
         )

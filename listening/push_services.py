@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from django.utils import timezone
 from listening.connectors.base import RawItem
 from listening.connectors.registry import connector_for
 from listening.models import Brand, FetchLog, Source
+from listening.outside import json_loads_bounded
 from listening.services import (
     BrandMatcher,
     StoreResult,
@@ -197,7 +197,7 @@ def webhook_delivery_receive(
             f"{WEBHOOK_TOLERANCE_SECONDS // 60} minutes of now",
         )
     try:
-        payload = json.loads(body)
+        payload = json_loads_bounded(body)
     except (UnicodeDecodeError, ValueError) as exc:
         return _refused(
             source,
@@ -223,20 +223,39 @@ def webhook_delivery_receive(
             extra={"errors": errors},
         )
 
-    matcher = BrandMatcher.for_brands(source_brands(source))
-    stored = items_store(
-        source=source, items=items, matcher=matcher, platform=_source_platform(source)
+    try:
+        matcher = BrandMatcher.for_brands(source_brands(source))
+        stored = items_store(
+            source=source, items=items, matcher=matcher, platform=_source_platform(source)
+        )
+    except Exception as exc:
+        # A bug, or the database gone: the sender retries later, and admin sees why.
+        logger.exception("source_id=%s webhook delivery failed", source.pk)
+        return _refused(
+            source,
+            status=500,
+            error_class="internal_error",
+            message=f"the delivery could not be stored ({type(exc).__name__}); retry later",
+        )
+    _accepted_log(
+        source,
+        stored,
+        started=now,
+        http_status=202,
+        warnings=[*matcher.errors, *stored.warning_lines()],
     )
-    _accepted_log(source, stored, started=now, http_status=202, warnings=matcher.errors)
-    return DeliveryResult(
-        202,
-        {
-            "received": stored.seen,
-            "new": stored.new,
-            "duplicate": stored.duplicate,
-            "unmatched": stored.unmatched,
-        },
-    )
+    answer: dict[str, object] = {
+        "received": stored.seen,
+        "new": stored.new,
+        "duplicate": stored.duplicate,
+        "unmatched": stored.unmatched,
+    }
+    # Only when there are any, so that a clean delivery's answer stays the documented four.
+    if stored.failed:
+        answer["failed"] = stored.failed
+    if stored.warning_count:
+        answer["warnings"] = stored.warning_lines()
+    return DeliveryResult(202, answer)
 
 
 def _accepted_log(
@@ -369,7 +388,7 @@ def mentions_import(
         )
         raise
 
-    warnings = list(matcher.errors)
+    warnings = [*matcher.errors, *result.stored.warning_lines()]
     if result.errors:
         warnings.append(f"{result.errors} of {result.rows} row(s) had errors; first ones:")
         warnings.extend(logged)

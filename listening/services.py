@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from listening.bulk import MentionRow, mentions_insert
@@ -29,6 +29,7 @@ from listening.connectors.base import (
 )
 from listening.connectors.registry import SourceState, connector_for, polled_kinds
 from listening.models import Author, Brand, FetchLog, Mention, Source
+from listening.outside import SafeItem, item_make_safe, text_cap
 from listening.query import CompiledQuery, MatchDocument, QueryError, compile_query
 from listening.sentiment import get_analyzer, label_for
 from listening.text import clean_text, handle_normalise, join_title_body
@@ -37,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 # SQLite limits bound parameters per statement; PostgreSQL is happy with large IN lists.
 _ID_LOOKUP_CHUNK = 5000
-_URL_MAX_LENGTH = Mention._meta.get_field("url").max_length
 
 
 # --- Brands and sources ------------------------------------------------------------------
@@ -148,20 +148,44 @@ def source_brands(source: Source) -> list[Brand]:
 # --- Storing items ------------------------------------------------------------------------
 
 
+# Warnings kept per store result (and so per fetch log): enough to see the pattern.
+_WARNINGS_KEPT = 20
+
+
 @dataclass(slots=True)
 class StoreResult:
     seen: int = 0
     new: int = 0
     duplicate: int = 0
     unmatched: int = 0
+    # Items the database refused even after they were made safe: reported, never retried.
+    failed: int = 0
+    # What had to change for items to be stored (a date outside the window, a clamped
+    # count) or why one was not, first _WARNINGS_KEPT of them; warning_count counts them all.
+    warnings: list[str] = field(default_factory=list)
+    warning_count: int = 0
+
+    def warn(self, message: str) -> None:
+        self.warning_count += 1
+        if len(self.warnings) < _WARNINGS_KEPT:
+            self.warnings.append(message)
+
+    def warning_lines(self) -> list[str]:
+        """The kept warnings, and how many more there were: for a fetch log."""
+        more = self.warning_count - len(self.warnings)
+        return [*self.warnings, *([f"... and {more} more item warning(s)"] if more else [])]
 
     def plus(self, other: StoreResult) -> StoreResult:
-        return StoreResult(
+        total = StoreResult(
             seen=self.seen + other.seen,
             new=self.new + other.new,
             duplicate=self.duplicate + other.duplicate,
             unmatched=self.unmatched + other.unmatched,
+            failed=self.failed + other.failed,
+            warnings=[*self.warnings, *other.warnings][:_WARNINGS_KEPT],
         )
+        total.warning_count = self.warning_count + other.warning_count
+        return total
 
 
 def _existing_external_ids(source_id: int, external_ids: Sequence[str]) -> set[str]:
@@ -176,29 +200,17 @@ def _existing_external_ids(source_id: int, external_ids: Sequence[str]) -> set[s
     return existing
 
 
-def _http_url_or_blank(url: str) -> str:
-    """URLs from strangers are kept only when they are plain web links that fit the column
-    (a truncated URL would point somewhere else; an over-long one would fail the batch)."""
-    if len(url) <= _URL_MAX_LENGTH and url.startswith(("http://", "https://")):
-        return url
-    return ""
-
-
-def _count(value: int | None) -> int | None:
-    # Sources report scores that can go negative (Reddit); reach and engagement cannot.
-    return None if value is None else max(0, int(value))
-
-
 def _authors_upsert(items: Sequence[tuple[str, RawItem]]) -> dict[tuple[str, str], int]:
     """Create or refresh the authors of (platform, item) pairs; return {(platform, handle): id}.
 
+    Items are already safe (listening.outside): handles, names and URLs fit their columns.
     The follower count is refreshed when the item carries one (reach changes over time); an
     item without one leaves the stored count alone.
     """
     by_key: dict[tuple[str, str], Author] = {}
     now = timezone.now()
     for platform, item in items:
-        handle = item.author_handle.strip()[:300]
+        handle = item.author_handle
         if not handle:
             continue
         key = (platform, handle)
@@ -208,9 +220,9 @@ def _authors_upsert(items: Sequence[tuple[str, RawItem]]) -> dict[tuple[str, str
         by_key[key] = Author(
             platform=platform,
             handle=handle,
-            display_name=item.author_name.strip()[:300],
-            profile_url=_http_url_or_blank(item.author_url),
-            followers=_count(item.author_followers),
+            display_name=item.author_name,
+            profile_url=item.author_url,
+            followers=item.author_followers,
             updated_at=now,
         )
     if not by_key:
@@ -242,6 +254,55 @@ def _authors_upsert(items: Sequence[tuple[str, RawItem]]) -> dict[tuple[str, str
     return ids
 
 
+def _item_label(external_id: str) -> str:
+    return f"item {external_id[:80]!r}"
+
+
+@dataclass(slots=True)
+class _Scored:
+    item: RawItem
+    title: str
+    text: str
+    is_text_truncated: bool
+    scores: dict[str, float]
+    matches: list[tuple[int, list[str]]]
+
+
+def _rows_insert(scored: Sequence[_Scored], *, source: Source, platform: str, fetched_at) -> int:
+    """Insert one batch of scored items in one transaction; return how many were new."""
+    with transaction.atomic():
+        author_ids = _authors_upsert([(s.item.platform or platform, s.item) for s in scored])
+        rows = [
+            MentionRow(
+                source_id=source.pk,
+                external_id=s.item.external_id,
+                url=s.item.url,
+                author_id=author_ids.get((s.item.platform or platform, s.item.author_handle)),
+                platform=(s.item.platform or platform)[:32],
+                in_reply_to=s.item.in_reply_to,
+                thread_id=s.item.thread_id,
+                author_followers=s.item.author_followers,
+                like_count=s.item.like_count,
+                reply_count=s.item.reply_count,
+                repost_count=s.item.repost_count,
+                title=s.title,
+                text=s.text,
+                is_text_truncated=s.is_text_truncated,
+                language=s.item.language,
+                published_at=s.item.published_at or fetched_at,
+                fetched_at=fetched_at,
+                neg=s.scores["neg"],
+                neu=s.scores["neu"],
+                pos=s.scores["pos"],
+                compound=s.scores["compound"],
+                label=label_for(s.scores["compound"]),
+                matches=s.matches,
+            )
+            for s in scored
+        ]
+        return len(mentions_insert(rows))
+
+
 def items_store(
     *,
     source: Source,
@@ -251,36 +312,47 @@ def items_store(
     batch_size: int | None = None,
     platform: str = "",
 ) -> StoreResult:
-    """Match, score and store the new items of one source.
+    """Make safe, match, score and store the new items of one source.
 
-    Idempotent: items whose (source, external_id) is already stored are recognised by id
-    before any cleaning, matching or scoring, and the insert ignores conflicts, so a rerun, a
-    retried task or a concurrent worker stores nothing twice. Items that match no brand are
-    counted and dropped. Writes Author, Mention and MentionMatch rows, one transaction per
-    batch.
+    Every item first goes through listening.outside.item_make_safe: a hostile value is
+    bounded or replaced (a warning in the result says so), never a crash. Idempotent: items
+    whose (source, external_id) is already stored are recognised by id before any cleaning,
+    matching or scoring, and the insert ignores conflicts, so a rerun, a retried task or a
+    concurrent worker stores nothing twice. Items that match no brand are counted and
+    dropped. Writes Author, Mention and MentionMatch rows, one transaction per batch; a batch
+    the database refuses is stored again row by row, so one refused row (counted failed, with
+    a warning) never costs the rows around it.
     """
     fetched_at = fetched_at or timezone.now()
     # Each batch is its own transaction: a worker killed mid-feed keeps what it committed,
     # and the rerun skips those by id.
     batch_size = batch_size or settings.EARSHOT_STORE_BATCH_SIZE
     result = StoreResult(seen=len(items))
-    unique: dict[str, RawItem] = {}
-    for item in items:
-        unique.setdefault(item.external_id, item)
-    result.duplicate = len(items) - len(unique)
+    unique: dict[str, SafeItem] = {}
+    for raw in items:
+        safe = item_make_safe(raw, fetched_at=fetched_at)
+        external_id = safe.item.external_id
+        if not external_id:
+            result.failed += 1
+            result.warn("an item without an external id was skipped")
+            continue
+        for note in safe.warnings:
+            result.warn(f"{_item_label(external_id)}: {note}")
+        unique.setdefault(external_id, safe)
+    result.duplicate = len(items) - result.failed - len(unique)
 
     existing = _existing_external_ids(source.pk, list(unique))
     result.duplicate += len(existing)
-    fresh = [item for key, item in unique.items() if key not in existing]
+    fresh = [safe for key, safe in unique.items() if key not in existing]
 
     analyzer = get_analyzer()
     platform = platform or source.kind
     for start in range(0, len(fresh), batch_size):
-        batch = fresh[start : start + batch_size]
-        scored: list[tuple[RawItem, str, str, dict[str, float], list[tuple[int, list[str]]]]] = []
-        for item in batch:
+        scored: list[_Scored] = []
+        for safe in fresh[start : start + batch_size]:
+            item = safe.item
             title = clean_text(item.title)
-            text = join_title_body(title, clean_text(item.body))
+            text, is_cut = text_cap(join_title_body(title, clean_text(item.body)))
             if not text:
                 result.unmatched += 1
                 continue
@@ -291,46 +363,51 @@ def items_store(
                 result.unmatched += 1
                 continue
             # Scored outside the transaction: on SQLite it holds the only write lock.
-            scored.append((item, title, text, analyzer.polarity_scores(text), brand_matches))
-        if not scored:
-            continue
-
-        with transaction.atomic():
-            author_ids = _authors_upsert([(s[0].platform or platform, s[0]) for s in scored])
-            rows = [
-                MentionRow(
-                    source_id=source.pk,
-                    external_id=item.external_id,
-                    url=_http_url_or_blank(item.url),
-                    author_id=author_ids.get(
-                        (item.platform or platform, item.author_handle.strip()[:300])
-                    ),
-                    platform=(item.platform or platform)[:32],
-                    in_reply_to=item.in_reply_to[:255],
-                    thread_id=item.thread_id[:255],
-                    author_followers=_count(item.author_followers),
-                    like_count=_count(item.like_count),
-                    reply_count=_count(item.reply_count),
-                    repost_count=_count(item.repost_count),
+            scored.append(
+                _Scored(
+                    item=item,
                     title=title,
                     text=text,
-                    language=item.language[:20],
-                    published_at=item.published_at or fetched_at,
-                    fetched_at=fetched_at,
-                    neg=scores["neg"],
-                    neu=scores["neu"],
-                    pos=scores["pos"],
-                    compound=scores["compound"],
-                    label=label_for(scores["compound"]),
+                    is_text_truncated=safe.is_text_truncated or is_cut,
+                    scores=analyzer.polarity_scores(text),
                     matches=brand_matches,
                 )
-                for item, title, text, scores, brand_matches in scored
-            ]
-            inserted = mentions_insert(rows)
-        result.new += len(inserted)
+            )
+        if not scored:
+            continue
+        try:
+            inserted = _rows_insert(scored, source=source, platform=platform, fetched_at=fetched_at)
+            refused = 0
+        except DatabaseError as exc:
+            logger.warning(
+                "source_id=%s: the database refused a batch (%s); storing it row by row",
+                source.pk,
+                exc,
+                extra={"source_id": source.pk},
+            )
+            inserted, refused = _rows_insert_one_by_one(
+                scored, source=source, platform=platform, fetched_at=fetched_at, result=result
+            )
+        result.new += inserted
+        result.failed += refused
         # Lost a race with another worker storing the same items: they are duplicates.
-        result.duplicate += len(rows) - len(inserted)
+        result.duplicate += len(scored) - inserted - refused
     return result
+
+
+def _rows_insert_one_by_one(
+    scored: Sequence[_Scored], *, source: Source, platform: str, fetched_at, result: StoreResult
+) -> tuple[int, int]:
+    """Store each item of a refused batch in its own transaction: (inserted, refused)."""
+    inserted = refused = 0
+    for one in scored:
+        try:
+            inserted += _rows_insert([one], source=source, platform=platform, fetched_at=fetched_at)
+        except DatabaseError as exc:
+            refused += 1
+            reason = " ".join(str(exc).split())[:300]
+            result.warn(f"{_item_label(one.item.external_id)}: not stored: {reason}")
+    return inserted, refused
 
 
 # --- Polling a source ---------------------------------------------------------------------
@@ -428,7 +505,7 @@ def source_poll(*, source_id: int) -> PollResult | None:
     now = timezone.now()
     _log_counts(log, stored)
     log.finished_at = now
-    log.warning = "\n".join(warnings)[:10000]
+    log.warning = "\n".join([*warnings, *stored.warning_lines()])[:10000]
     log.save()
     source.last_polled_at = now
     source.last_success_at = now
@@ -492,6 +569,7 @@ def _poll_failed(
     if stored is not None:
         # Pages stored before the failure stay stored; the log says how many.
         _log_counts(log, stored)
+        warnings = [*warnings, *stored.warning_lines()]
     if isinstance(exc, ConnectorError):
         error_class, is_transient = exc.error_class, exc.is_transient
         log.http_status = exc.http_status or log.http_status
@@ -597,8 +675,15 @@ class _StreamSession:
         self.pending, self.pending_cursor = [], None
         self.flushed_at = time.monotonic()
         _log_counts(self.log, self.stored)
+        self.log.warning = "\n".join([*self.matcher.errors, *self.stored.warning_lines()])[:10000]
         self.log.save(
-            update_fields=["items_seen", "items_new", "items_duplicate", "items_unmatched"]
+            update_fields=[
+                "items_seen",
+                "items_new",
+                "items_duplicate",
+                "items_unmatched",
+                "warning",
+            ]
         )
 
 
@@ -717,7 +802,7 @@ def stream_consume(
             session.flush()
         except ConnectorError as exc:
             session.flush()
-            _poll_failed(source, session.log, exc, [], session.stored)
+            _poll_failed(source, session.log, exc, session.matcher.errors, session.stored)
             failures += 1
             delay = _stream_backoff(failures) if exc.is_transient else 300.0
             logger.warning(
@@ -730,7 +815,7 @@ def stream_consume(
             stop.wait(delay)
             continue
         except Exception as exc:
-            _poll_failed(source, session.log, exc, [], session.stored)
+            _poll_failed(source, session.log, exc, session.matcher.errors, session.stored)
             raise
         session.log.finished_at = timezone.now()
         session.log.save(update_fields=["finished_at", "warning"])

@@ -28,18 +28,30 @@ def webhook_receive(request: HttpRequest, token: str) -> JsonResponse:
         return JsonResponse({"error": "not found"}, status=404)
 
     limit = webhook_max_bytes()
+    length = request.META.get("CONTENT_LENGTH") or ""
     try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        declared = int(length or 0)
     except ValueError:
         return JsonResponse({"error": "invalid Content-Length"}, status=400)
     if declared > limit:
         # Refused before reading a byte of the body.
         result = webhook_delivery_too_large(source=source, size=declared)
         return JsonResponse(result.body, status=result.status)
-    # Read from the stream, not request.body: the limit here is ours, whatever
-    # DATA_UPLOAD_MAX_MEMORY_SIZE says, and one byte more than the limit tells a body that
-    # lied about its length.
-    body = request.read(limit + 1)
+    if not length and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        # Django reads a body without Content-Length as empty. A server that decodes chunked
+        # bodies itself says so with wsgi.input_terminated (gunicorn does): read to the end,
+        # never more than the limit. Anywhere else the body cannot be read safely.
+        if not request.META.get("wsgi.input_terminated"):
+            return JsonResponse(
+                {"error": "send a Content-Length: this server cannot read chunked bodies"},
+                status=411,
+            )
+        body = request.META["wsgi.input"].read(limit + 1)
+    else:
+        # Read from the stream, not request.body: the limit here is ours, whatever
+        # DATA_UPLOAD_MAX_MEMORY_SIZE says, and one byte more than the limit tells a body
+        # that lied about its length.
+        body = request.read(limit + 1)
     if len(body) > limit:
         result = webhook_delivery_too_large(source=source, size=None)
         return JsonResponse(result.body, status=result.status)

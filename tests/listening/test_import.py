@@ -148,7 +148,7 @@ def test_only_the_first_fifty_errors_are_printed_then_a_count(acme, tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text(
         "".join(f'{{"external_id": "b{i}"}}\n' for i in range(60))
-        + jsonl({"external_id": "ok", "text": "acme", "published_at": 0})
+        + jsonl({"external_id": "ok", "text": "acme", "published_at": 1793613600})
     )
 
     out, err = run("--brand", "Acme", str(path))

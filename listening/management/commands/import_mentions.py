@@ -91,6 +91,13 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: {exc}") from exc
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+        except Exception as exc:
+            # mentions_import recorded it in the fetch log; the batches before it stay stored
+            # and a re-run skips them, so say so instead of printing a traceback.
+            raise CommandError(
+                f"The import of {path} stopped: {type(exc).__name__}: {exc}. Rows stored before "
+                "it stay stored; re-running the same command continues without duplicates."
+            ) from exc
         finally:
             progress.close()
             if stream is not sys.stdin.buffer:
@@ -99,10 +106,13 @@ class Command(BaseCommand):
         if result.errors > ERRORS_SHOWN:
             self.stderr.write(f"... and {result.errors - ERRORS_SHOWN} more row error(s).")
         stored = result.stored
+        for warning in stored.warning_lines()[:ERRORS_SHOWN]:
+            self.stderr.write(f"warning: {warning}")
+        not_stored = f", {stored.failed} not stored" if stored.failed else ""
         self.stdout.write(
             f"Imported {path} into {brand.name} / {source.name}: {result.rows} row(s) read, "
             f"{stored.new} new, {stored.duplicate} duplicate, {stored.unmatched} unmatched, "
-            f"{result.errors} error(s)."
+            f"{result.errors} error(s){not_stored}."
         )
         if result.rows and result.errors == result.rows:
             raise CommandError(f"Every row of {path} had an error; nothing was stored.")
