@@ -1,37 +1,49 @@
 """Why VADER scored a text the way it did: per-word contributions and the rules that fired.
 
 The stored score comes from ``listening.sentiment.get_analyzer()`` (fast, stock-identical).
-This module re-runs stock VADER's own steps on the token list instead, so the explanation
-cannot drift from the number it explains: the per-token valences are the ones stock
-``sentiment_valence`` and ``_but_check`` produce, and the scores come from stock
-``score_valence``. Flags are found by a traced transcription of ``sentiment_valence`` that
-only records which rules fire; its valence is never used in place of stock's.
+This module walks the same token list with the same analyzer's per-word rule
+(``_word_valence``) and ``but`` rule (``_but_check_lowered``), so the explanation cannot drift
+from the number it explains, and the scores come from stock ``score_valence``. Flags are found
+by a traced transcription of stock ``sentiment_valence`` that only records which rules fire;
+its valence is never used in place of the analyzer's.
 
-It is slow on purpose (stock VADER is quadratic in text length): call it for one mention on
-demand, never in a loop over a brand's mentions.
+Cost is linear in text length (issue 9: stock ``sentiment_valence`` lower-cases the whole token
+list once per lexicon word, which took 27 s for one 100 KB mention and held a web thread):
+the token list is lower-cased once and every rule looks at most three words around a word.
+``bench/explain.py`` measures it against stock ``polarity_scores``; the tests compare the
+output with the stock-based explanation on every corpus text.
 """
 
 from __future__ import annotations
 
-import threading
+import re
+from bisect import bisect_right
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from vaderSentiment.vaderSentiment import (
     BOOSTER_DICT,
     C_INCR,
     N_SCALAR,
+    NEGATE,
     SPECIAL_CASES,
-    SentimentIntensityAnalyzer,
     SentiText,
-    negated,
     scalar_inc_dec,
 )
 
-from listening.sentiment import label_for
+from listening.sentiment import FastSentimentIntensityAnalyzer, get_analyzer, label_for
 
 __all__ = ["FLAGS", "Explanation", "WordContribution", "explain_text"]
 
 FLAGS = frozenset({"booster", "boosted", "negated", "caps", "but", "idiom", "emoji", "kind of"})
+_NO_FLAGS: frozenset[str] = frozenset()
+_NEGATE = frozenset(NEGATE)
+
+
+def _negated(words_lower: list[str]) -> bool:
+    """Stock ``negated()`` for one lower-cased word, with a set instead of a 59-word list scan."""
+    (word,) = words_lower
+    return word in _NEGATE or "n't" in word
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,71 +70,82 @@ class Explanation:
     raw_sum: float
 
 
-_stock: SentimentIntensityAnalyzer | None = None
-_stock_lock = threading.Lock()
+def _replace_emoji(sia: FastSentimentIntensityAnalyzer, text: str) -> tuple[str, list[int]]:
+    """Stock's emoji-to-description rewrite, plus where each description landed.
 
-
-def _analyzer() -> SentimentIntensityAnalyzer:
-    global _stock
-    if _stock is None:
-        with _stock_lock:
-            if _stock is None:
-                _stock = SentimentIntensityAnalyzer()
-    return _stock
-
-
-def _replace_emoji(sia: SentimentIntensityAnalyzer, text: str) -> tuple[str, list[bool]]:
-    """Stock's emoji-to-description rewrite, plus which output characters came from emoji."""
+    Returns the rewritten text and the flat list [start, end, start, end, ...] of the
+    descriptions' offsets in it. Only emoji positions are visited (found with str.find, in
+    C): a per-character walk in Python cost ~30 ms on a 100 KB text.
+    """
+    found = sia._emoji_chars.intersection(text)
+    if not found:
+        return text, []
+    positions: list[int] = []
+    for char in found:
+        pos = text.find(char)
+        while pos != -1:
+            positions.append(pos)
+            pos = text.find(char, pos + 1)
+    positions.sort()
+    emojis = sia.emojis
     pieces: list[str] = []
-    mask: list[bool] = []
-    prev_space = True
-    for char in text:
-        if char in sia.emojis:
-            description = sia.emojis[char]
-            if not prev_space:
-                pieces.append(" ")
-                mask.append(False)
-            pieces.append(description)
-            mask.extend([True] * len(description))
-            prev_space = False
-        else:
-            pieces.append(char)
-            mask.append(False)
-            prev_space = char == " "
-    return "".join(pieces), mask
+    spans: list[int] = []
+    length = last = 0
+    for pos in positions:
+        pieces.append(text[last:pos])
+        length += pos - last
+        # Stock inserts a space unless the previous input character is a plain " " or
+        # there is none (so an emoji right after another emoji gets one too).
+        if pos > 0 and text[pos - 1] != " ":
+            pieces.append(" ")
+            length += 1
+        description = emojis[text[pos]]
+        pieces.append(description)
+        spans += (length, length + len(description))
+        length += len(description)
+        last = pos + 1
+    pieces.append(text[last:])
+    return "".join(pieces), spans
 
 
-def _emoji_tokens(text: str, mask: list[bool]) -> list[bool]:
-    """For each whitespace-separated token of text.strip(), whether it came from an emoji."""
-    lead = len(text) - len(text.lstrip())
-    stripped = text.strip()
-    mask = mask[lead : lead + len(stripped)]
-    result: list[bool] = []
-    start = None
-    # str.split() and str.isspace() agree on what whitespace is.
-    for pos, char in enumerate(stripped + " "):
-        if char.isspace():
-            if start is not None:
-                result.append(any(mask[start:pos]))
-                start = None
-        elif start is None:
-            start = pos
+# \s is exactly str.isspace() (checked over all of Unicode), so these are str.split()'s tokens.
+_TOKEN_RE = re.compile(r"\S+")
+
+
+def _emoji_tokens(replaced: str, spans: list[int]) -> set[int]:
+    """Indexes of the whitespace-separated tokens of replaced.strip() that overlap a span."""
+    if not spans:
+        return set()
+    lead = len(replaced) - len(replaced.lstrip())
+    bounds = [m.span() for m in _TOKEN_RE.finditer(replaced, lead)]
+    starts = [start for start, _ in bounds]
+    result: set[int] = set()
+    for k in range(0, len(spans), 2):
+        start, end = spans[k], spans[k + 1]
+        # The token starting at or before the span's start, then every token inside it.
+        index = max(bisect_right(starts, start) - 1, 0)
+        while index < len(bounds) and bounds[index][0] < end:
+            if bounds[index][1] > start:
+                result.add(index)
+            index += 1
     return result
 
 
 def _trace_flags(
-    sia: SentimentIntensityAnalyzer, sentitext: SentiText, i: int, flags: list[set[str]]
+    lexicon: dict[str, float],
+    words: list[str],
+    lw: list[str],
+    is_cap_diff: bool,
+    i: int,
+    flags: defaultdict[int, set[str]],
 ) -> None:
     """Record which rules of stock ``sentiment_valence`` change token i (a lexicon word).
 
     A transcription of vaderSentiment 3.3.2's sentiment_valence(), _negation_check(),
     _special_idioms_check() and _least_check(), keeping the valence only to decide which
-    branches run; flags go to flags[i] (and "booster" to the modifying word).
+    branches run; flags go to flags[i] (and "booster" to the modifying word). lw is words
+    lower-cased once by the caller: lower-casing here, per word, is what made stock quadratic.
     """
-    lexicon = sia.lexicon
-    words = sentitext.words_and_emoticons
-    lw = [str(w).lower() for w in words]
-    is_cap_diff = sentitext.is_cap_diff
     item = words[i]
     own = flags[i]
     valence = lexicon[lw[i]]
@@ -152,7 +175,7 @@ def _trace_flags(
                 flags[j].add("caps")
             s *= (1.0, 0.95, 0.9)[start_i]
         valence = valence + s
-        if start_i == 0 and negated([lw[j]]):
+        if start_i == 0 and _negated([lw[j]]):
             valence *= N_SCALAR
             own.add("negated")
         elif start_i == 1:
@@ -161,7 +184,7 @@ def _trace_flags(
                 own.add("boosted")
             elif lw[i - 2] == "without" and lw[i - 1] == "doubt":
                 pass
-            elif negated([lw[j]]):
+            elif _negated([lw[j]]):
                 valence *= N_SCALAR
                 own.add("negated")
         elif start_i == 2:
@@ -173,7 +196,7 @@ def _trace_flags(
                 own.add("boosted")
             elif lw[i - 3] == "without" and "doubt" in (lw[i - 2], lw[i - 1]):
                 pass
-            elif negated([lw[j]]):
+            elif _negated([lw[j]]):
                 valence *= N_SCALAR
                 own.add("negated")
             valence = _trace_idioms(valence, lw, i, own, flags)
@@ -186,7 +209,7 @@ def _trace_flags(
 
 
 def _trace_idioms(
-    valence: float, lw: list[str], i: int, own: set[str], flags: list[set[str]]
+    valence: float, lw: list[str], i: int, own: set[str], flags: defaultdict[int, set[str]]
 ) -> float:
     grams = [
         (f"{lw[i - 1]} {lw[i]}", (i - 1, i)),
@@ -218,38 +241,59 @@ def _trace_idioms(
 
 
 def explain_text(text: str) -> Explanation:
-    """Explain VADER's score of text word by word; same compound as the stored score."""
-    sia = _analyzer()
-    replaced, mask = _replace_emoji(sia, text)
-    from_emoji = _emoji_tokens(replaced, mask)
+    """Explain VADER's score of text word by word; same compound as the stored score.
+
+    Read-only and linear in len(text); safe to call on any stored mention text.
+    """
+    sia = get_analyzer()
+    lexicon = sia.lexicon
+    rule_words = sia._rule_words
+    replaced, spans = _replace_emoji(sia, text)
     text = replaced.strip()
 
     sentitext = SentiText(text)
     words = sentitext.words_and_emoticons
+    is_cap_diff = sentitext.is_cap_diff
     lw = [w.lower() for w in words]
-    flags: list[set[str]] = [set() for _ in words]
+    # "\0" cannot be part of "n't", so no false match across a word boundary.
+    has_nt = "n't" in "\0".join(lw)
+    # Most words get no flag at all: only the flagged ones get a set.
+    flags: defaultdict[int, set[str]] = defaultdict(set)
+    for i in _emoji_tokens(replaced, spans):
+        flags[i].add("emoji")
     sentiments: list[float] = []
-    for i, item in enumerate(words):
-        if from_emoji[i]:
-            flags[i].add("emoji")
-        if lw[i] in BOOSTER_DICT:
+    for i, item_lower in enumerate(lw):
+        # Ints, not 0.0, where stock appends ints: keeps sum() bit-identical.
+        if item_lower in BOOSTER_DICT:
             sentiments.append(0)
             continue
-        if i < len(words) - 1 and lw[i] == "kind" and lw[i + 1] == "of":
+        if i < len(words) - 1 and item_lower == "kind" and lw[i + 1] == "of":
             # "kind of" is a dampener, never the lexicon's "kind" (+2.4).
             sentiments.append(0)
             flags[i].add("kind of")
             flags[i + 1].add("kind of")
             continue
-        sentiments = sia.sentiment_valence(0, sentitext, item, i, sentiments)
-        if lw[i] in sia.lexicon:
-            _trace_flags(sia, sentitext, i, flags)
+        if item_lower not in lexicon:
+            sentiments.append(0)
+            continue
+        sentiments.append(sia._word_valence(i, words, lw, is_cap_diff))
+        start = i - 3 if i > 3 else 0
+        if rule_words.isdisjoint(lw[start : i + 3]) and not (
+            has_nt and "n't" in "\0".join(lw[start:i])
+        ):
+            # No booster, negation, "no", "least" or idiom word within reach (the same test
+            # as the analyzer's shortcut): caps emphasis is the only rule that can fire.
+            if is_cap_diff and words[i].isupper():
+                flags[i].add("caps")
+        else:
+            _trace_flags(lexicon, words, lw, is_cap_diff, i, flags)
 
-    before_but = list(sentiments)
-    sentiments = sia._but_check(words, sentiments)
-    for i, (old, new) in enumerate(zip(before_but, sentiments, strict=True)):
-        if old != new:
-            flags[i].add("but")
+    if "but" in lw:
+        before_but = list(sentiments)
+        sentiments = sia._but_check_lowered(lw, sentiments)
+        for i, (old, new) in enumerate(zip(before_but, sentiments, strict=True)):
+            if old != new:
+                flags[i].add("but")
 
     scores = sia.score_valence(sentiments, text)
     emphasis = sia._punctuation_emphasis(text) if sentiments else 0.0
@@ -265,9 +309,9 @@ def explain_text(text: str) -> Explanation:
         WordContribution(
             index=i,
             word=word,
-            lexicon_valence=sia.lexicon.get(lw[i]),
+            lexicon_valence=lexicon.get(lw[i]),
             contribution=float(sentiments[i]),
-            flags=frozenset(flags[i]),
+            flags=frozenset(flags[i]) if i in flags else _NO_FLAGS,
         )
         for i, word in enumerate(words)
     ]
