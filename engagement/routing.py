@@ -77,6 +77,7 @@ Follow-up (did the tone change?)
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import re
@@ -84,9 +85,10 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from django.db import connection, transaction
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -145,6 +147,32 @@ _STOPWORDS_TEXT = """
     today yesterday tomorrow since new one two really much many make made going know need
 want trying tried like"""
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+
+# The times a shifted time is held to instead of raising OverflowError: a day inside
+# datetime's range, so every time zone can still show them (issue 9).
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+ROUTE_ERROR_LENGTH = 1000
+
+# Errors of the connection or the server (lost connection, deadlock, shutdown), not of a row:
+# routing leaves the batch unrouted for the next run instead of blaming its rows.
+# Celery's soft time limit is an Exception too: the task ran out of time, the rows are fine.
+_NOT_THE_ROWS_FAULT = (OperationalError, InterfaceError, SoftTimeLimitExceeded)
+
+
+def shifted(at: datetime, **delta: float) -> datetime:
+    """``at + timedelta(**delta)``, held between EARLIEST and LATEST: a year-1 date already
+    stored or a huge care setting gives a far time instead of an OverflowError that would stop
+    every brand's routing (issue 9)."""
+    try:
+        moved = at + timedelta(**delta)
+    except OverflowError:
+        return LATEST if sum(delta.values()) > 0 else EARLIEST
+    return min(max(moved, EARLIEST), LATEST)
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:ROUTE_ERROR_LENGTH]
 
 
 # --- Small pure helpers ---------------------------------------------------------------------
@@ -225,7 +253,10 @@ def _phrase_key(*, text: str, published_at: datetime, brand_terms: frozenset[str
     phrase = key_phrase_for(text, brand_terms=brand_terms)
     if not phrase:
         return ""
-    day = timezone.localtime(published_at).date().isoformat()
+    try:
+        day = timezone.localtime(published_at).date().isoformat()
+    except OverflowError:  # year 1 west of UTC is year 0 locally
+        day = published_at.astimezone(UTC).date().isoformat()
     return f"{day}:{phrase}"[:120]
 
 
@@ -339,7 +370,9 @@ def cases_priority_refresh(*, now: datetime | None = None) -> int:
 
     Idempotent for a given ``now``. Touches Case.priority, priority_band and priority_parts
     only, in chunks with one bulk UPDATE each; the other parts keep the values routing gave
-    them. Returns the number of cases whose priority changed.
+    them. A case that cannot be scored (its stored parts edited into nonsense, say) is logged
+    with its id and left as it is; the other cases are refreshed (issue 9). Returns the number
+    of cases whose priority changed.
     """
     now = now or timezone.now()
     changed = 0
@@ -356,13 +389,26 @@ def cases_priority_refresh(*, now: datetime | None = None) -> int:
         dirty = []
         for case in chunk:
             before = (case.priority, case.priority_band, case.priority_parts)
-            priority_waiting_update(case, now=now)
+            try:
+                priority_waiting_update(case, now=now)
+                _check_storable(case.priority_parts)
+            except Exception:
+                logger.exception(
+                    "case_id=%s: priority not refreshed", case.pk, extra={"case_id": case.pk}
+                )
+                continue
             if (case.priority, case.priority_band, case.priority_parts) != before:
                 dirty.append(case)
         if dirty:
             Case.objects.bulk_update(dirty, ["priority", "priority_band", "priority_parts"])
             changed += len(dirty)
     return changed
+
+
+def _check_storable(parts: object) -> None:
+    """Raise ValueError for what PostgreSQL's json type refuses (NaN, Infinity), before the
+    chunk's one UPDATE would fail for every case in it."""
+    json.dumps(parts, allow_nan=False)
 
 
 # --- Follow-up ------------------------------------------------------------------------------
@@ -424,7 +470,9 @@ def followups_evaluate(*, now: datetime | None = None) -> int:
     Idempotent. Touches Case.followup_until (set from first_response_at + the brand's
     followup_days where missing, e.g. after an agent's reply), compound_before,
     compound_after and outcome. Cases whose window passed are given their final outcome,
-    "no further word" when the author said nothing more. Returns the number of cases changed.
+    "no further word" when the author said nothing more. A window that would end past year
+    9999 ends on LATEST; a case that still fails is logged with its id and skipped, and the
+    other cases go on (issue 9). Returns the number of cases changed.
     """
     now = now or timezone.now()
     changed = 0
@@ -438,12 +486,20 @@ def followups_evaluate(*, now: datetime | None = None) -> int:
     )
     if starting:
         days = _care_for({c.brand_id for c in starting})
+        started = []
         for case in starting:
-            case.followup_until = case.first_response_at + timedelta(
-                days=days[case.brand_id].followup_days
-            )
-        Case.objects.bulk_update(starting, ["followup_until"])
-        changed += len(starting)
+            try:
+                case.followup_until = shifted(
+                    case.first_response_at, days=days[case.brand_id].followup_days
+                )
+            except Exception:
+                logger.exception(
+                    "case_id=%s: follow-up window not started", case.pk, extra={"case_id": case.pk}
+                )
+                continue
+            started.append(case)
+        Case.objects.bulk_update(started, ["followup_until"])
+        changed += len(started)
 
     # Uses case_followup_idx (followup_until <= now, outcome = '').
     queryset = Case.objects.filter(
@@ -458,11 +514,15 @@ def followups_evaluate(*, now: datetime | None = None) -> int:
         series = _author_compounds(
             [c for c in chunk if c.author_id], until=max(c.followup_until for c in chunk)
         )
-        dirty = [
-            c
-            for c in chunk
-            if _followup_apply(c, series.get((c.brand_id, c.author_id), []), now=now)
-        ]
+        dirty = []
+        for case in chunk:
+            try:
+                if _followup_apply(case, series.get((case.brand_id, case.author_id), []), now=now):
+                    dirty.append(case)
+            except Exception:
+                logger.exception(
+                    "case_id=%s: follow-up not evaluated", case.pk, extra={"case_id": case.pk}
+                )
         Case.objects.bulk_update(dirty, _FOLLOWUP_FIELDS)
         changed += len(dirty)
     return changed
@@ -573,7 +633,8 @@ class RouteResult:
     opened: opened a new case; joined: added to an existing case; reopened: reopened a
     resolved case; brand_replies: recorded as the brand's answer on a case; skipped: routed
     without a case (neutral, or a brand reply outside any case's thread). advocates: how many
-    of the opened or joined went to advocate cases.
+    of the opened or joined went to advocate cases. failed: marked routed with a route_error
+    because routing them raised (not counted in ``routed``).
     """
 
     opened: int = 0
@@ -582,6 +643,7 @@ class RouteResult:
     brand_replies: int = 0
     advocates: int = 0
     skipped: int = 0
+    failed: int = 0
 
     @property
     def routed(self) -> int:
@@ -595,6 +657,7 @@ class RouteResult:
             brand_replies=self.brand_replies + other.brand_replies,
             advocates=self.advocates + other.advocates,
             skipped=self.skipped + other.skipped,
+            failed=self.failed + other.failed,
         )
 
 
@@ -695,7 +758,7 @@ def _load_cases(
     oldest = min(m.published_at for m in matches)
     alive = (
         ~Q(status=Case.Status.RESOLVED)
-        | Q(resolved_at__gte=oldest - timedelta(hours=window))
+        | Q(resolved_at__gte=shifted(oldest, hours=-window))
         | Q(followup_until__gte=oldest)
     )
     found: dict[int, Case] = {}
@@ -737,7 +800,7 @@ def _reopen(case: Case, *, at: datetime, care: CareSettings, batch: _Batch) -> N
     case.status = Case.Status.OPEN
     case.reopened_count += 1
     case.resolved_at = None
-    case.resolution_due = at + timedelta(minutes=care.resolution_minutes)
+    case.resolution_due = shifted(at, minutes=care.resolution_minutes)
     batch.touch(case)
 
 
@@ -754,8 +817,8 @@ def _open(*, ctx: _BrandContext, mention: Mention, kind: str, at: datetime, batc
         phrase_key=_phrase_key(text=mention.text, published_at=at, brand_terms=ctx.terms),
         opened_at=at,
         last_mention_at=at,
-        first_response_due=at + timedelta(minutes=care.first_response_minutes),
-        resolution_due=at + timedelta(minutes=care.resolution_minutes),
+        first_response_due=shifted(at, minutes=care.first_response_minutes),
+        resolution_due=shifted(at, minutes=care.resolution_minutes),
     )
     batch.new.append(case)
     batch.index(case)
@@ -776,7 +839,7 @@ def _route_one(*, ctx: _BrandContext, mention: Mention, batch: _Batch, result: R
         batch.links.append((case, mention, True))
         if case.first_response_at is None:
             case.first_response_at = at
-            case.followup_until = at + timedelta(days=care.followup_days)
+            case.followup_until = shifted(at, days=care.followup_days)
         if case.status != Case.Status.RESOLVED:
             case.status = Case.Status.WAITING
         batch.touch(case)
@@ -1017,8 +1080,13 @@ def mentions_route(*, limit: int = 2000, now: datetime | None = None) -> RouteRe
     take different rows), routes them and marks them routed in the same transaction;
     CaseMention is unique per (mention, brand). Touches Case (open, join, reopen, brand
     replies, priority, tags, running follow-up), CaseMention, AuthorStanding, CareSettings
-    (defaults created for brands without) and MentionMatch.routed_at. A constant number of
-    queries per batch.
+    (defaults created for brands without) and MentionMatch.routed_at and route_error. A
+    constant number of queries per batch.
+
+    No row blocks the others (issue 9): a batch that raises is routed again one row at a time,
+    and a row that still raises is marked routed with ``route_error`` set, logged, and left out
+    of the queue, while the rest of the batch flows. Connection and server errors are not a
+    row's fault: they are raised, and the batch stays unrouted for the next run.
     """
     now = now or timezone.now()
     total = RouteResult()
@@ -1035,9 +1103,55 @@ def mentions_route(*, limit: int = 2000, now: datetime | None = None) -> RouteRe
             )
             if not matches:
                 break
-            total = total.plus(_batch_route(matches, now=now, contexts=contexts))
-            MentionMatch.objects.filter(pk__in=[m.pk for m in matches]).update(routed_at=now)
+            total = total.plus(_batch_route_isolated(matches, now=now, contexts=contexts))
         remaining -= len(matches)
         if len(matches) < size:
             break
+    return total
+
+
+def _batch_route_isolated(
+    matches: Sequence[MentionMatch], *, now: datetime, contexts: dict[int, _BrandContext]
+) -> RouteResult:
+    """Route and mark a batch; if it raises, route its rows one by one, each in a savepoint,
+    and mark the ones that still raise with their error. Runs inside the caller's transaction,
+    which holds the rows' locks."""
+    try:
+        with transaction.atomic():
+            result = _batch_route(matches, now=now, contexts=contexts)
+            MentionMatch.objects.filter(pk__in=[m.pk for m in matches]).update(
+                routed_at=now, route_error=""
+            )
+        return result
+    except _NOT_THE_ROWS_FAULT:
+        raise
+    except Exception:
+        logger.warning(
+            "routing a batch of %s failed; routing its rows one by one",
+            len(matches),
+            exc_info=True,
+        )
+    total = RouteResult()
+    for match in matches:
+        # The cached contexts may hold care settings created in a rolled-back savepoint.
+        contexts.clear()
+        try:
+            with transaction.atomic():
+                result = _batch_route([match], now=now, contexts=contexts)
+                MentionMatch.objects.filter(pk=match.pk).update(routed_at=now, route_error="")
+        except _NOT_THE_ROWS_FAULT:
+            raise
+        except Exception as exc:
+            logger.exception(
+                "mention_id=%s brand_id=%s: could not route; marked with its error",
+                match.mention_id,
+                match.brand_id,
+                extra={"mention_id": match.mention_id, "brand_id": match.brand_id},
+            )
+            MentionMatch.objects.filter(pk=match.pk).update(
+                routed_at=now, route_error=_error_text(exc)
+            )
+            result = RouteResult(failed=1)
+        total = total.plus(result)
+    contexts.clear()
     return total

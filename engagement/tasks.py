@@ -25,17 +25,20 @@ def mentions_route_task() -> int:
 
     Idempotent and safe to overlap: each batch locks its rows with SKIP LOCKED and marks them
     routed in the same transaction. Touches cases, case mentions, author standings, care
-    settings and MentionMatch.routed_at (see routing.mentions_route).
+    settings and MentionMatch.routed_at / route_error (see routing.mentions_route). A row
+    that cannot be routed is marked with its error and never stops the others.
     """
     started = time.monotonic()
-    routed = 0
+    routed = failed = 0
     while time.monotonic() - started < ROUTE_BUDGET_SECONDS:
         result = mentions_route()
         routed += result.routed
-        if result.routed == 0:
+        failed += result.failed
+        # A sweep whose rows all failed still moved on (they are marked): keep going.
+        if result.routed + result.failed == 0:
             break
-    if routed:
-        logger.info("routed mentions", extra={"routed": routed})
+    if routed or failed:
+        logger.info("routed mentions", extra={"routed": routed, "failed": failed})
     return routed
 
 

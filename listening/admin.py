@@ -252,8 +252,24 @@ class MentionMatchInline(BrandScopedInline, admin.TabularInline):
     model = MentionMatch
     extra = 0
     can_delete = False
-    fields = ("brand", "matched_terms")
+    # route_error says why the queue could not place the mention for that brand (issue 9).
+    fields = ("brand", "matched_terms", "routed_at", "route_error")
     readonly_fields = fields
+
+
+class RouteFailedFilter(admin.SimpleListFilter):
+    """Mentions that routing marked with an error instead of placing them in the queue."""
+
+    title = "routing"
+    parameter_name = "route_failed"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "could not be routed")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(matches__route_error__gt="").distinct()
+        return queryset
 
 
 @admin.register(Mention)
@@ -261,7 +277,7 @@ class MentionAdmin(BrandScopedAdmin, admin.ModelAdmin):
     brand_path = "matches__brand"
     brand_path_is_multi = True
     list_display = ("published_at", "short_text", "author", "label", "compound", "source", "link")
-    list_filter = ("label", "source__kind", "matches__brand", "source")
+    list_filter = ("label", "source__kind", "matches__brand", "source", RouteFailedFilter)
     search_fields = ("text", "external_id")
     list_select_related = ("author", "source")
     date_hierarchy = "published_at"

@@ -3,9 +3,11 @@ similar requests, auto-tags, author standing and follow-up outcomes."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
 from django.utils import timezone
 
 from engagement.models import AuthorStanding, AutoTagRule, CareSettings, Case, CaseMention, Tag
@@ -22,7 +24,7 @@ from engagement.tasks import (
     followups_evaluate_task,
     mentions_route_task,
 )
-from listening.models import Author, MentionMatch
+from listening.models import Author, Mention, MentionMatch, Source
 from tests.engagement.conftest import store_mention
 
 BRAND_HANDLE = "acme_help@social.example"
@@ -843,3 +845,200 @@ def test_the_beat_schedule_runs_the_queue_tasks(settings):
         "engagement.tasks.cases_priority_refresh_task",
         "engagement.tasks.followups_evaluate_task",
     } <= tasks
+
+
+# --- No poison blocks the queue (issue 9) -----------------------------------------------------
+
+YEAR_ONE = datetime(1, 1, 1, tzinfo=UTC)
+YEAR_9999 = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+
+
+def planted(mention, **fields):
+    """Write fields straight into the mention's rows, as a bug or an old ingest left them."""
+    Mention.objects.filter(pk=mention.pk).update(**fields)
+    match_fields = {k: v for k, v in fields.items() if k in {"published_at", "label"}}
+    if match_fields:
+        MentionMatch.objects.filter(mention=mention).update(**match_fields)
+    return mention
+
+
+@pytest.fixture
+def initech_source(other_brand):
+    return Source.objects.create(brand=other_brand, kind="mastodon", url="https://other.example")
+
+
+@pytest.fixture
+def poisoned_backlog(acme, other_brand, social_source, initech_source):
+    """Good rows for two brands behind a year-1 post and a post whose score makes the case's
+    priority unstorable (PostgreSQL's json refuses Infinity): the oldest rows come first."""
+    year_one = planted(
+        store_mention(social_source, "acme lost my parcel, awful", author_handle="old@x"),
+        published_at=YEAR_ONE,
+    )
+    poison = planted(
+        store_mention(social_source, "acme broke everything, awful", author_handle="inf@x"),
+        published_at=YEAR_ONE + timedelta(days=1),
+        compound=float("-inf"),
+    )
+    good = [
+        store_mention(social_source, "acme my order is late, terrible", author_handle="a@x"),
+        store_mention(social_source, "How do I reset my acme router", author_handle="b@x"),
+        store_mention(initech_source, "initech billing is broken, awful", author_handle="c@x"),
+        store_mention(initech_source, "why is initech down again?", author_handle="d@x"),
+    ]
+    return {"year_one": year_one, "poison": poison, "good": good}
+
+
+def test_a_year_one_post_and_a_poison_row_do_not_stop_any_brands_routing(
+    acme, other_brand, poisoned_backlog
+):
+    result = mentions_route()
+
+    assert result.failed == 1
+    for mention in poisoned_backlog["good"]:
+        match = MentionMatch.objects.get(mention=mention)
+        assert match.routed_at is not None and match.route_error == ""
+        assert case_of(mention, match.brand).kind == Case.Kind.CARE
+    # The year-1 post routes like any other: the window arithmetic holds instead of overflowing.
+    old = poisoned_backlog["year_one"]
+    assert case_of(old, acme).subject == "acme lost my parcel, awful"
+    assert MentionMatch.objects.get(mention=old).route_error == ""
+    # The poison row is marked, not retried forever, and has no case.
+    bad = MentionMatch.objects.get(mention=poisoned_backlog["poison"])
+    assert bad.routed_at is not None
+    assert bad.route_error.startswith("DataError: ")
+    assert len(bad.route_error) <= 1000
+    assert not CaseMention.objects.filter(mention=poisoned_backlog["poison"]).exists()
+    assert Case.objects.filter(brand=acme).count() == 3
+    assert Case.objects.filter(brand=other_brand).count() == 2
+
+    again = mentions_route()
+    assert (again.routed, again.failed) == (0, 0)
+
+
+def test_the_route_task_keeps_routing_past_a_poison_row(acme, other_brand, poisoned_backlog):
+    assert mentions_route_task() == 5
+    assert mentions_route_task() == 0
+    assert MentionMatch.objects.filter(routed_at__isnull=True).count() == 0
+    assert MentionMatch.objects.exclude(route_error="").count() == 1
+
+
+def test_the_queue_shows_the_good_rows_and_not_the_poison(client, acme, agent, poisoned_backlog):
+    mentions_route()
+
+    client.force_login(agent)
+    response = client.get(reverse("engagement:queue"))
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "acme my order is late, terrible" in body
+    assert "How do I reset my acme router" in body
+    assert "acme broke everything" not in body
+    assert "initech" not in body  # another brand's rows stay out of Acme's queue
+
+
+def test_an_admin_sees_why_a_row_was_not_routed(client, acme, poisoned_backlog):
+    mentions_route()
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(root)
+
+    failed = client.get(
+        reverse("admin:listening_mention_changelist"), {"route_failed": "yes"}
+    ).content.decode()
+    page = client.get(
+        reverse("admin:listening_mention_change", args=[poisoned_backlog["poison"].pk])
+    ).content.decode()
+
+    assert "acme broke everything, awful" in failed
+    assert "acme my order is late" not in failed
+    assert "DataError: " in page
+    assert "Infinity" in page
+
+
+def test_one_brands_extreme_care_settings_do_not_stop_the_others(
+    acme, other_brand, social_source, initech_source
+):
+    # Saved through the ORM: PositiveIntegerField allows them, and they overflow timedelta math.
+    CareSettings.objects.update_or_create(
+        brand=acme,
+        defaults={
+            "reopen_window_hours": 2**31 - 1,
+            "followup_days": 2**31 - 1,
+            "resolution_minutes": 2**31 - 1,
+        },
+    )
+    complaint = store_mention(
+        social_source, "acme my order is late, awful", author_handle="a@x", thread_id="t1"
+    )
+    mentions_route()
+    case = case_of(complaint, acme)
+    store_mention(
+        social_source,
+        "acme: sorry, DM us",
+        author_handle=BRAND_HANDLE,
+        thread_id="t1",
+        in_reply_to="t1",
+    )
+    other = store_mention(initech_source, "initech billing is broken, awful", author_handle="c@x")
+
+    result = mentions_route()
+
+    assert (result.brand_replies, result.opened, result.failed) == (1, 1, 0)
+    case.refresh_from_db()
+    assert case.status == Case.Status.WAITING
+    assert case.followup_until.year == 9999
+    assert case_of(other, other_brand).kind == Case.Kind.CARE
+
+
+def test_a_year_one_post_routes_in_a_time_zone_west_of_utc(settings, acme, social_source):
+    settings.TIME_ZONE = "Etc/GMT+12"
+    old = planted(
+        store_mention(social_source, "acme parcel courier lost again, awful"),
+        published_at=YEAR_ONE,
+    )
+
+    result = mentions_route()
+
+    assert (result.opened, result.failed) == (1, 0)
+    assert case_of(old, acme).phrase_key.startswith("0001-01-01:")
+
+
+def test_a_case_that_cannot_be_scored_does_not_stop_the_priority_refresh(acme, social_source):
+    for n in range(3):
+        store_mention(social_source, "acme support is bad", author_handle=f"u{n}@x")
+    mentions_route()
+    broken, *fine = Case.objects.order_by("pk")
+    Case.objects.filter(pk=broken.pk).update(priority_parts={"negativity": "not a part"})
+
+    changed = cases_priority_refresh(now=timezone.now() + timedelta(minutes=45))
+
+    assert changed == 2
+    for case in fine:
+        case.refresh_from_db()
+        assert case.priority_parts["waiting"]["text"].startswith("waited 5")
+    broken.refresh_from_db()
+    assert broken.priority_parts == {"negativity": "not a part"}
+    assert cases_priority_refresh_task() == 2  # back to 5 minutes waited
+
+
+def test_extreme_follow_up_dates_do_not_stop_the_follow_up_job(acme, social_source):
+    for n in range(3):
+        store_mention(social_source, "acme support is bad", author_handle=f"u{n}@x")
+    mentions_route()
+    far, nearly, plain = Case.objects.order_by("pk")
+    now = timezone.now()
+    # First responses so late that first response + 14 days is past year 9999.
+    Case.objects.filter(pk=far.pk).update(first_response_at=YEAR_9999)
+    Case.objects.filter(pk=nearly.pk).update(first_response_at=YEAR_9999 - timedelta(days=3))
+    Case.objects.filter(pk=plain.pk).update(first_response_at=now - timedelta(days=20))
+
+    assert followups_evaluate(now=now) == 4
+
+    far.refresh_from_db()
+    nearly.refresh_from_db()
+    plain.refresh_from_db()
+    assert far.followup_until.year == nearly.followup_until.year == 9999
+    assert plain.followup_until == now - timedelta(days=6)
+    assert plain.outcome == Case.Outcome.NO_FURTHER_WORD
+    assert far.outcome == nearly.outcome == Case.Outcome.PENDING
+    assert followups_evaluate_task() == 0
