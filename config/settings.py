@@ -120,9 +120,16 @@ STATICFILES_DIRS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "engagement:queue"
 LOGOUT_REDIRECT_URL = "login"
-# Sign-in attempts allowed per username and per client address in LOGIN_RATE_WINDOW seconds.
+# Every password check (/login/, /admin/login/, any authenticate() call) goes through the
+# sign-in limiter in this backend (engagement.backends, issue 9).
+AUTHENTICATION_BACKENDS = ["engagement.backends.LimitedModelBackend"]
+# Failed sign-ins allowed per username from one client address, and per address over all
+# usernames, in LOGIN_RATE_WINDOW seconds. The per-address limit spares usernames that
+# signed in from that address within LOGIN_KNOWN_ADDRESS_DAYS (NAT neighbours of an
+# attacker); failures from elsewhere never lock a user out of their own address.
 EARSHOT_LOGIN_RATE_LIMIT = env.int("EARSHOT_LOGIN_RATE_LIMIT", default=10)
 EARSHOT_LOGIN_RATE_WINDOW = env.int("EARSHOT_LOGIN_RATE_WINDOW", default=300)
+EARSHOT_LOGIN_KNOWN_ADDRESS_DAYS = env.int("EARSHOT_LOGIN_KNOWN_ADDRESS_DAYS", default=90)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

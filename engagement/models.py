@@ -395,7 +395,8 @@ class AuditLog(models.Model):
 
 
 class LoginAttempt(models.Model):
-    """Sign-in attempts, for rate limiting that holds across web processes (no shared cache)."""
+    """Sign-in attempts on every path that checks a password (engagement.backends), for
+    rate limiting that holds across web processes (no shared cache)."""
 
     username = models.CharField(max_length=150)
     ip = models.GenericIPAddressField(null=True, blank=True)
@@ -404,9 +405,17 @@ class LoginAttempt(models.Model):
 
     class Meta:
         indexes = [
-            # "Failed attempts for this username / this address in the last N minutes."
-            models.Index(fields=["username", "-at"], name="login_user_idx"),
+            # "Failed attempts for this username from this address / from this address in
+            # the last N minutes" (selectors.login_refused_until).
+            models.Index(fields=["username", "ip", "-at"], name="login_pair_idx"),
             models.Index(fields=["ip", "-at"], name="login_ip_idx"),
+            # "Has this username signed in from this address lately?" Successes are few
+            # beside an attacker's failures, so they get their own small index.
+            models.Index(
+                fields=["username", "ip", "-at"],
+                name="login_success_idx",
+                condition=models.Q(succeeded=True),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,69 +1,49 @@
-"""Sign-in with a rate limit, sign-out, password change and the home page that sends each
-role where it works."""
+"""Sign-in (the admin's too) under the sign-in limiter, sign-out, password change and the
+home page that sends each role where it works."""
 
 from __future__ import annotations
 
-import math
-from datetime import timedelta
-
-from django.conf import settings
+from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 
 from engagement.forms import LoginForm
-from engagement.models import LoginAttempt
 from engagement.permissions import Action, brand_ids_for, brands_for
-from engagement.selectors import login_failures_recent
+from engagement.signin_services import signin_refused_for
 
 
 class LoginView(auth_views.LoginView):
-    """Django's sign-in, refused with 429 after too many recent failures.
+    """Django's sign-in, refused with 429 while the sign-in limiter holds.
 
-    Failures are counted per username and per client address (REMOTE_ADDR; behind a proxy
-    that rewrites it, set it from the proxy's header in the proxy, not here). A refused
-    attempt never reaches the password check, so a guessed password cannot be confirmed
-    while the limit holds. Every attempt is recorded, refused ones as failures: an attacker
-    who keeps trying keeps the window closed.
+    The limit lives in the authentication backend (engagement.backends), so the admin's
+    sign-in page and any later API share it; this view only turns a refusal into a 429 page
+    that says when to try again. A refused attempt never reaches the password check.
     """
 
     form_class = LoginForm
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        username = (request.POST.get("username") or "").strip()[:150]
-        ip = request.META.get("REMOTE_ADDR") or None
-        retry_at = login_failures_recent(
-            username=username,
-            ip=ip,
-            limit=settings.EARSHOT_LOGIN_RATE_LIMIT,
-            window=timedelta(seconds=settings.EARSHOT_LOGIN_RATE_WINDOW),
-        )
-        if retry_at is not None:
-            LoginAttempt.objects.create(username=username, ip=ip, succeeded=False)
-            minutes = max(1, math.ceil((retry_at - timezone.now()).total_seconds() / 60))
-            unit = "minute" if minutes == 1 else "minutes"
-            form = self.get_form_class()(request, initial={"username": username})
-            context = self.get_context_data(
-                form=form,
-                refused=f"Too many sign-in attempts; try again in {minutes} {unit}.",
-            )
-            return self.render_to_response(context, status=429)
-        self._attempt = (username, ip)
-        return super().post(request, *args, **kwargs)
-
-    def form_valid(self, form):
-        username, ip = self._attempt
-        LoginAttempt.objects.create(username=username, ip=ip, succeeded=True)
-        return super().form_valid(form)
-
     def form_invalid(self, form):
-        username, ip = self._attempt
-        LoginAttempt.objects.create(username=username, ip=ip, succeeded=False)
-        return super().form_invalid(form)
+        if not form.has_error(NON_FIELD_ERRORS, "signin_refused"):
+            return super().form_invalid(form)
+        refused = form.non_field_errors()[0]
+        username = form.data.get("username", "")
+        fresh = self.get_form_class()(self.request, initial={"username": username})
+        context = self.get_context_data(form=fresh, refused=refused)
+        return self.render_to_response(context, status=429)
+
+
+def admin_login(request: HttpRequest, extra_context=None) -> HttpResponse:
+    """The admin's sign-in page, with 429 while the sign-in limiter refuses (its form,
+    engagement.forms.AdminLoginForm, says when to try again)."""
+    response = admin.site.login(request, extra_context)
+    if signin_refused_for(request) is not None:
+        response.status_code = 429
+    return response
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

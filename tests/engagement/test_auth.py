@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from engagement.models import LoginAttempt
 from tests.engagement.conftest import PASSWORD
@@ -96,12 +100,23 @@ def test_too_many_failures_refuse_even_the_right_password(client, agent, setting
     assert LoginAttempt.objects.filter(username="ana", succeeded=False).count() == 4
 
 
-def test_the_username_limit_holds_from_another_address(client, agent, settings):
+def test_the_username_limit_holds_at_that_address_for_any_password(client, agent, settings):
+    settings.EARSHOT_LOGIN_RATE_LIMIT = 2
+    for _ in range(2):
+        sign_in(client, "ana", password="nope", ip="10.0.0.3")
+    response = sign_in(client, "ana", ip="10.0.0.3")
+    assert response.status_code == 429
+
+
+def test_failures_from_elsewhere_do_not_lock_a_user_out(client, agent, settings):
+    """Issue 9: a stranger guessing ana's password from other addresses must not lock ana
+    out of her own (this used to pin the opposite: one count per username everywhere)."""
     settings.EARSHOT_LOGIN_RATE_LIMIT = 2
     for ip in ("10.0.0.1", "10.0.0.2"):
         sign_in(client, "ana", password="nope", ip=ip)
     response = sign_in(client, "ana", ip="10.0.0.3")
-    assert response.status_code == 429
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(agent.pk)
 
 
 def test_the_address_limit_covers_other_usernames(client, agent, teammate, settings):
@@ -131,8 +146,8 @@ def test_the_wait_counts_down_from_the_oldest_failure_that_matters(client, agent
     now = timezone.now()
     LoginAttempt.objects.bulk_create(
         [
-            LoginAttempt(username="ana", ip="10.0.0.7", at=now - timedelta(minutes=8, seconds=30)),
-            LoginAttempt(username="ana", ip="10.0.0.8", at=now - timedelta(minutes=8)),
+            LoginAttempt(username="ana", ip="10.0.0.1", at=now - timedelta(minutes=8, seconds=30)),
+            LoginAttempt(username="ana", ip="10.0.0.1", at=now - timedelta(minutes=8)),
         ]
     )
     response = sign_in(client, "ana")
@@ -194,3 +209,143 @@ def test_password_change_needs_sign_in(client, db):
     response = client.get(reverse("password_change"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+# --- One limiter on every path that checks a password (issue 9) ---------------------------
+
+ADMIN_LOGIN = "/admin/login/"
+
+
+@pytest.fixture
+def superuser(db):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_superuser("root", "root@example.com", PASSWORD)
+
+
+def admin_sign_in(client, username, password=PASSWORD, ip="10.0.0.1"):
+    return client.post(
+        ADMIN_LOGIN,
+        {"username": username, "password": password, "next": "/admin/"},
+        REMOTE_ADDR=ip,
+    )
+
+
+def test_thirty_wrong_admin_passwords_then_the_right_one_is_refused(client, superuser):
+    for _ in range(30):
+        response = admin_sign_in(client, "root", password="guess")
+        assert response.status_code in (200, 429)
+    response = admin_sign_in(client, "root")
+    assert response.status_code == 429
+    assert b"Too many sign-in attempts; try again in 5 minutes." in response.content
+    assert "_auth_user_id" not in client.session
+    # The page still offers the form, and the admin itself stays unreachable.
+    assert b'name="password"' in response.content
+    assert client.get("/admin/").status_code == 302
+
+
+def test_the_admin_sign_in_still_works_below_the_limit(client, superuser):
+    admin_sign_in(client, "root", password="guess")
+    response = admin_sign_in(client, "root")
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+def test_admin_and_sign_in_page_failures_share_one_count(client, agent, settings):
+    settings.EARSHOT_LOGIN_RATE_LIMIT = 4
+    for _ in range(2):
+        admin_sign_in(client, "ana", password="nope")
+        sign_in(client, "ana", password="nope")
+    response = sign_in(client, "ana")
+    assert response.status_code == 429
+    assert LoginAttempt.objects.filter(username="ana", succeeded=False).count() == 5
+
+
+def test_a_refused_attempt_never_checks_the_password(client, agent, settings):
+    """While refused, right and wrong passwords get the same answer: nothing is confirmed."""
+    settings.EARSHOT_LOGIN_RATE_LIMIT = 2
+    for _ in range(2):
+        sign_in(client, "ana", password="nope")
+    right, wrong = sign_in(client, "ana"), sign_in(client, "ana", password="nope")
+    assert right.status_code == wrong.status_code == 429
+    assert b"do not match" not in right.content + wrong.content
+
+
+def test_any_authenticate_call_is_limited(rf, agent, settings):
+    """A later API that calls authenticate(request=...) gets the same limit."""
+    from django.contrib.auth import authenticate
+
+    settings.EARSHOT_LOGIN_RATE_LIMIT = 3
+    request = rf.post("/api/token", REMOTE_ADDR="10.0.0.5")
+    for _ in range(3):
+        assert authenticate(request, username="ana", password="nope") is None
+    assert authenticate(request, username="ana", password=PASSWORD) is None
+    other = rf.post("/api/token", REMOTE_ADDR="10.0.0.6")
+    assert authenticate(other, username="ana", password=PASSWORD) == agent
+
+
+def test_a_user_locked_from_one_address_signs_in_from_another(client, agent):
+    for _ in range(30):
+        sign_in(client, "ana", password="guess", ip="198.51.100.7")
+    assert sign_in(client, "ana", ip="198.51.100.7").status_code == 429
+    response = sign_in(client, "ana", ip="203.0.113.9")
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(agent.pk)
+
+
+def test_a_nat_neighbour_keeps_signing_in_to_their_own_account(client, agent, teammate):
+    """An attacker behind the office NAT sprays usernames; tom, who signs in from that
+    address every day, is not locked out of his own account."""
+    office = "192.0.2.10"
+    assert sign_in(client, "tom", ip=office).status_code == 302
+    client.post("/logout/")
+    for name in ["ana", "bob", "carl", "dina", "ed", "fay"] * 5:
+        sign_in(client, name, password="guess", ip=office)
+    # The address is over its limit for anyone new to it...
+    assert sign_in(client, "ana", ip=office).status_code == 429
+    # ...but not for a username that has signed in from it before.
+    response = sign_in(client, "tom", ip=office)
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(teammate.pk)
+
+
+def test_an_address_is_not_trusted_for_long_ago_sign_ins(client, teammate, settings):
+    settings.EARSHOT_LOGIN_RATE_LIMIT = 2
+    settings.EARSHOT_LOGIN_KNOWN_ADDRESS_DAYS = 30
+    LoginAttempt.objects.create(
+        username="tom", ip="192.0.2.10", succeeded=True, at=timezone.now() - timedelta(days=31)
+    )
+    for name in ("x", "y"):
+        sign_in(client, name, password="guess", ip="192.0.2.10")
+    assert sign_in(client, "tom", ip="192.0.2.10").status_code == 429
+
+
+@hypothesis_settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    username=st.one_of(
+        st.text(max_size=300),
+        st.sampled_from(["\x00", "ana\x00", "\ud800", "a" * 1_000_000, "  ", "\u202eana"]),
+    ),
+    ip=st.sampled_from(["10.0.0.1", "", "not-an-ip", "::1", "999.1.1.1"]),
+)
+def test_hostile_usernames_and_addresses_get_an_answer_not_an_error(client, agent, username, ip):
+    # Percent-encoded by hand: a lone surrogate has no UTF-8 form the test client would send.
+    body = f"username={quote(username, errors='surrogatepass')}&password=nope"
+    response = client.post(
+        LOGIN, body, content_type="application/x-www-form-urlencoded", REMOTE_ADDR=ip
+    )
+    assert response.status_code in (200, 429)
+    assert "_auth_user_id" not in client.session
+
+
+def test_hostile_usernames_are_recorded_safely_by_authenticate(rf, agent):
+    from django.contrib.auth import authenticate
+
+    for username in ("ana\x00", "\ud800x", "b" * 5000):
+        request = rf.post(LOGIN, REMOTE_ADDR="garbage")
+        assert authenticate(request, username=username, password="nope") is None
+    stored = list(LoginAttempt.objects.values_list("username", "ip"))
+    assert ("ana\ufffd", None) in stored
+    assert all(len(name) <= 150 for name, _ in stored)

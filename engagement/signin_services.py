@@ -1,0 +1,78 @@
+"""The one sign-in limiter: every path that checks a password goes through it.
+
+engagement.backends.LimitedModelBackend calls these from `authenticate()`, so the sign-in
+page, the admin's sign-in page and any later API that calls
+django.contrib.auth.authenticate(request=...) share one count (issue 9).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+
+from engagement.models import LoginAttempt
+from engagement.selectors import login_refused_until
+
+# Set on the request by the backend when it refused without checking the password, so the
+# form on the page can say why (authenticate() itself can only answer "no user").
+REFUSED_UNTIL_ATTR = "earshot_signin_refused_until"
+
+
+def signin_key(*, request: HttpRequest | None, username: object) -> tuple[str, str | None]:
+    """The (username, address) an attempt is counted under, safe to store.
+
+    The username is what the visitor typed: NUL and lone surrogates (which PostgreSQL
+    refuses) become U+FFFD and it is cut to the column's 150 characters. The address is
+    REMOTE_ADDR (behind a proxy that rewrites it, set it from the proxy's header in the
+    proxy, not here), or None when it is missing or not an address.
+    """
+    text = str(username or "").strip().replace("\x00", "\ufffd")
+    text = text.encode("utf-8", "replace").decode("utf-8", "replace")[:150]
+    raw = (request.META.get("REMOTE_ADDR") or "") if request is not None else ""
+    try:
+        ip = str(ipaddress.ip_address(raw.strip()))
+    except ValueError:
+        ip = None
+    return text, ip
+
+
+def signin_refused_until(*, username: str, ip: str | None) -> datetime | None:
+    """When this username may try again from this address, or None if it may now.
+
+    Read-only; the limits are EARSHOT_LOGIN_RATE_LIMIT failures in EARSHOT_LOGIN_RATE_WINDOW
+    seconds, and an address that signed in within EARSHOT_LOGIN_KNOWN_ADDRESS_DAYS is known.
+    """
+    now = timezone.now()
+    return login_refused_until(
+        username=username,
+        ip=ip,
+        limit=settings.EARSHOT_LOGIN_RATE_LIMIT,
+        window=timedelta(seconds=settings.EARSHOT_LOGIN_RATE_WINDOW),
+        known_since=now - timedelta(days=settings.EARSHOT_LOGIN_KNOWN_ADDRESS_DAYS),
+    )
+
+
+def signin_attempt_record(*, username: str, ip: str | None, succeeded: bool) -> None:
+    """Store one attempt. Not idempotent by design: each call is one more attempt.
+
+    Touches LoginAttempt only. A refused attempt is recorded as a failure, so an attacker
+    who keeps trying keeps the window closed.
+    """
+    LoginAttempt.objects.create(username=username, ip=ip, succeeded=succeeded)
+
+
+def signin_refused_message(refused_until: datetime) -> str:
+    """What the visitor reads while refused, rounded up to whole minutes."""
+    minutes = max(1, math.ceil((refused_until - timezone.now()).total_seconds() / 60))
+    unit = "minute" if minutes == 1 else "minutes"
+    return f"Too many sign-in attempts; try again in {minutes} {unit}."
+
+
+def signin_refused_for(request: HttpRequest | None) -> datetime | None:
+    """The refusal the backend noted on this request, if it refused one."""
+    return getattr(request, REFUSED_UNTIL_ATTR, None) if request is not None else None
