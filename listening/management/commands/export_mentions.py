@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
 
+from listening.exports import spreadsheet_safe_row
 from listening.selectors import brand_get_by_name, brand_matches_for_export, iterate
 
 FIELDS = [
@@ -47,14 +48,29 @@ def _iso_utc(moment: datetime) -> str:
 
 
 class Command(BaseCommand):
-    help = "Write a brand's mentions to stdout as CSV or JSON Lines, oldest first."
+    help = (
+        "Write a brand's mentions to stdout as CSV or JSON Lines, oldest first. The text is"
+        " exact (re-import and evaluation read it back); pass --spreadsheet-safe for a CSV"
+        " that people will open in a spreadsheet."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--brand", required=True)
         parser.add_argument("--since", default="", help="YYYY-MM-DD or ISO 8601 datetime.")
         parser.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+        parser.add_argument(
+            "--spreadsheet-safe",
+            action="store_true",
+            help=(
+                "CSV only: prefix text cells that start with =, +, -, @, tab or CR with a"
+                " single quote, so spreadsheets do not run them as formulas (numbers stay"
+                " numbers). Default: exact text."
+            ),
+        )
 
     def handle(self, *args, **options):
+        if options["spreadsheet_safe"] and options["format"] != "csv":
+            raise CommandError("--spreadsheet-safe applies to --format csv only.")
         brand = brand_get_by_name(name=options["brand"])
         if brand is None:
             raise CommandError(f'No brand named "{options["brand"]}".')
@@ -82,7 +98,8 @@ class Command(BaseCommand):
             for match in rows:
                 record = self._record(brand.name, match)
                 record["matched_terms"] = "; ".join(record["matched_terms"])
-                writer.writerow([record[f] for f in FIELDS])
+                row = [record[f] for f in FIELDS]
+                writer.writerow(spreadsheet_safe_row(row) if options["spreadsheet_safe"] else row)
         else:
             for match in rows:
                 self.stdout.write(json.dumps(self._record(brand.name, match), ensure_ascii=False))
