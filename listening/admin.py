@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.template.response import TemplateResponse
@@ -12,7 +14,7 @@ from listening.forms import QueryTestForm, SourceAdminForm
 from listening.models import Author, Brand, FetchLog, Mention, MentionMatch, Source
 from listening.query import MatchDocument
 from listening.selectors import mentions_recent
-from listening.services import webhook_credentials
+from listening.services import FETCH_INTERRUPTED, webhook_credentials
 
 QUERY_TEST_SAMPLE = 500
 
@@ -89,6 +91,23 @@ class BrandAdmin(BrandScopedAdmin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/listening/brand/test_query.html", context)
 
 
+def fetch_outcome(log: FetchLog) -> str:
+    """What a fetch came to, as admin shows it: an unfinished poll is running until the poll
+    task's hard time limit has passed, and interrupted after (its worker was killed)."""
+    from listening.tasks import POLL_TIME_LIMIT
+
+    if log.error_class:
+        return format_html('<span class="status-bad">{}</span>', log.error_class)
+    if log.finished_at is None:
+        limit = timedelta(seconds=POLL_TIME_LIMIT)
+        if log.source.is_live or log.started_at > timezone.now() - limit:
+            return format_html('<span class="status-muted">{}</span>', "running")
+        return format_html('<span class="status-bad">{}</span>', FETCH_INTERRUPTED)
+    if log.warning:
+        return format_html('<span class="status-warn">{}</span>', "ok, with warning")
+    return "ok"
+
+
 class FetchLogInline(BrandScopedInline, admin.TabularInline):
     brand_path = "source__brand"
     model = FetchLog
@@ -98,6 +117,7 @@ class FetchLogInline(BrandScopedInline, admin.TabularInline):
     ordering = ("-started_at",)
     fields = (
         "started_at",
+        "outcome",
         "http_status",
         "items_seen",
         "items_new",
@@ -108,6 +128,10 @@ class FetchLogInline(BrandScopedInline, admin.TabularInline):
     )
     readonly_fields = fields
     show_change_link = True
+
+    @admin.display(description="outcome")
+    def outcome(self, obj):
+        return fetch_outcome(obj)
 
     def get_queryset(self, request):
         # The admin inline cannot slice; the change page shows the newest fetches only.
@@ -241,11 +265,7 @@ class FetchLogAdmin(BrandScopedAdmin, admin.ModelAdmin):
 
     @admin.display(description="outcome", ordering="error_class")
     def outcome(self, obj):
-        if obj.error_class:
-            return format_html('<span style="color:#b00">{}</span>', obj.error_class)
-        if obj.warning:
-            return format_html('<span style="color:#a60">{}</span>', "ok, with warning")
-        return "ok"
+        return fetch_outcome(obj)
 
 
 class MentionMatchInline(BrandScopedInline, admin.TabularInline):

@@ -314,4 +314,5 @@ class FetchLog(models.Model):
 
     @property
     def is_success(self) -> bool:
-        return not self.error_class
+        # An unfinished fetch is running or was killed (issue 9): neither is a success.
+        return self.finished_at is not None and not self.error_class

@@ -825,3 +825,91 @@ def stream_consume(
         if not stop.is_set():
             # The server ended the stream cleanly: reconnect, but never in a tight loop.
             stop.wait(_stream_backoff(1) + 1.0)
+
+
+# --- Interrupted fetches ------------------------------------------------------------------
+
+FETCH_INTERRUPTED = "interrupted"
+# Only recent fetches are looked at, so each dispatch reads fetchlog_source_idx for a day of
+# logs instead of the whole history; older unfinished logs already read "interrupted" in admin.
+FETCH_INTERRUPTED_LOOKBACK = timedelta(days=1)
+_POLL_INTERRUPTED_MESSAGE = (
+    "The poll never finished: its worker stopped (killed at the time limit, out of memory, or "
+    "restarted) before recording a result. Items stored before that stay stored; the next poll "
+    "fetches the rest."
+)
+_STREAM_INTERRUPTED_MESSAGE = (
+    "The stream connection ended without recording it (its process was stopped or killed); a "
+    "newer connection took over. Items stored before that stay stored."
+)
+
+
+def fetchlogs_interrupted_mark(*, older_than: timedelta, now: datetime | None = None) -> int:
+    """Mark fetches whose worker died before recording a result as interrupted (issue 9).
+
+    A killed poll leaves its FetchLog with finished_at empty, which read as a success. Polls
+    that started more than ``older_than`` ago (the poll task's hard time limit: no worker can
+    still be running them), and live-stream connections that a newer connection of the same
+    source replaced, get error_class "interrupted" and a message saying what happened;
+    finished_at stays empty, because they never finished. A polled source whose last success
+    is older than its interrupted poll gets the error as its last error and one more
+    consecutive failure, so its health in admin says so. Idempotent (marked logs are no longer
+    unmarked); safe to overlap (rows are locked with SKIP LOCKED). Touches FetchLog.error_class
+    and error_message, and Source.last_error, last_error_at and consecutive_failures. Returns
+    the number of logs marked.
+    """
+    from django.db.models import Exists, F, OuterRef, Q
+
+    now = now or timezone.now()
+    polled = set(polled_kinds())
+    kinds = dict(Source.objects.values_list("pk", "kind"))
+    polled_ids = [pk for pk, kind in kinds.items() if kind in polled]
+    live_ids = [pk for pk, kind in kinds.items() if kind not in polled]
+    # fetchlog_source_idx: source_id IN (...) and a range of started_at.
+    unfinished = FetchLog.objects.filter(
+        finished_at__isnull=True, error_class="", started_at__gte=now - FETCH_INTERRUPTED_LOOKBACK
+    )
+    newer = FetchLog.objects.filter(
+        source_id=OuterRef("source_id"), started_at__gt=OuterRef("started_at")
+    )
+    marked = 0
+    with transaction.atomic():
+        polls = list(
+            unfinished.filter(source_id__in=polled_ids, started_at__lt=now - older_than)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        streams = list(
+            unfinished.filter(Exists(newer), source_id__in=live_ids)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        for ids, message in (
+            (polls, _POLL_INTERRUPTED_MESSAGE),
+            (streams, _STREAM_INTERRUPTED_MESSAGE),
+        ):
+            if ids:
+                marked += FetchLog.objects.filter(pk__in=ids).update(
+                    error_class=FETCH_INTERRUPTED, error_message=message
+                )
+        if polls:
+            # Polled sources only: a live source's health follows its current connection.
+            interrupted_since_success = FetchLog.objects.filter(
+                pk__in=polls, source_id=OuterRef("pk"), started_at__gt=OuterRef("last_success_at")
+            )
+            Source.objects.filter(
+                Q(last_success_at__isnull=True) | Exists(interrupted_since_success),
+                pk__in=FetchLog.objects.filter(pk__in=polls).values("source_id"),
+            ).update(
+                last_error=f"{FETCH_INTERRUPTED}: {_POLL_INTERRUPTED_MESSAGE}",
+                last_error_at=now,
+                consecutive_failures=F("consecutive_failures") + 1,
+            )
+    if marked:
+        logger.warning(
+            "marked %s fetch(es) interrupted: %s poll(s), %s stream connection(s)",
+            marked,
+            len(polls),
+            len(streams),
+        )
+    return marked

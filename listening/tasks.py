@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 
-from listening.services import source_poll, sources_dispatch_due
+from listening.services import fetchlogs_interrupted_mark, source_poll, sources_dispatch_due
 
 logger = logging.getLogger(__name__)
 
 MAX_POLL_RETRIES = 3
+# The poll's hard time limit: a fetch log still unfinished after this long was killed.
+POLL_TIME_LIMIT = 300
 
 
 @shared_task(
-    bind=True, acks_late=True, max_retries=MAX_POLL_RETRIES, soft_time_limit=240, time_limit=300
+    bind=True,
+    acks_late=True,
+    max_retries=MAX_POLL_RETRIES,
+    soft_time_limit=240,
+    time_limit=POLL_TIME_LIMIT,
 )
 def source_poll_task(self, source_id: int) -> None:
     """Poll one source. Idempotent (see services.items_store); touches the source's mentions,
@@ -39,9 +46,29 @@ def source_poll_task(self, source_id: int) -> None:
 
 @shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
 def sources_dispatch_due_task() -> int:
-    """Enqueue a poll for every source that is due. Safe to overlap (rows are claimed)."""
+    """Mark killed fetches as interrupted, then enqueue a poll for every source that is due.
+
+    Safe to overlap (rows are claimed). Touches FetchLog and Source health (see
+    services.fetchlogs_interrupted_mark) and Source.next_poll_at. Neither step stops the
+    other, and one source that cannot be enqueued does not stop the rest (issue 9).
+    """
+    try:
+        fetchlogs_interrupted_mark(older_than=timedelta(seconds=POLL_TIME_LIMIT))
+    except Exception:
+        logger.exception("could not mark interrupted fetches; dispatching anyway")
     # sources_dispatch_due has committed its claim, so a worker will find the rows as claimed.
     source_ids = sources_dispatch_due()
+    queued = 0
     for source_id in source_ids:
-        source_poll_task.delay(source_id)
-    return len(source_ids)
+        try:
+            source_poll_task.delay(source_id)
+        except Exception:
+            # Its next poll time was pushed by the claim: it is polled again then.
+            logger.exception(
+                "source_id=%s: could not enqueue its poll",
+                source_id,
+                extra={"source_id": source_id},
+            )
+            continue
+        queued += 1
+    return queued

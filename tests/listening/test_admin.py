@@ -1,16 +1,21 @@
-"""Source admin: secret options never reach the browser and survive an unchanged save."""
+"""Source admin: secret options never reach the browser and survive an unchanged save; fetch
+logs say running or interrupted until a fetch finishes."""
 
 from __future__ import annotations
 
 import json
+import re
+from datetime import timedelta
 
 import pytest
 from django.forms import MultiWidget
 from django.urls import reverse
+from django.utils import timezone
 
 from listening.forms import SECRET_KEPT
-from listening.models import Source
-from listening.services import brand_create
+from listening.models import FetchLog, Source
+from listening.services import brand_create, fetchlogs_interrupted_mark
+from listening.tasks import POLL_TIME_LIMIT, sources_dispatch_due_task
 
 pytestmark = pytest.mark.django_db
 
@@ -101,3 +106,98 @@ def test_the_placeholder_for_a_secret_never_stored_is_refused(admin_client, sour
     assert "nothing is stored for it yet" in response.content.decode()
     source.refresh_from_db()
     assert "access_token" not in source.config
+
+
+# --- Fetches that never finished (issue 9) ----------------------------------------------------
+
+FETCH_LOGS = "admin:listening_fetchlog_changelist"
+SOURCES = "admin:listening_source_changelist"
+
+
+def outcome_cells(page: str) -> list[str]:
+    return re.findall(r'<td class="field-outcome">(.*?)</td>', page, flags=re.S)
+
+
+@pytest.fixture
+def not_due(source):
+    """The source is not due, so the dispatch task only marks fetch logs (nothing enqueued)."""
+    Source.objects.filter(pk=source.pk).update(next_poll_at=timezone.now() + timedelta(hours=1))
+    return source
+
+
+def unfinished_log(source, *, age: timedelta) -> FetchLog:
+    return FetchLog.objects.create(source=source, started_at=timezone.now() - age)
+
+
+def test_a_fetch_without_a_finish_is_running_never_ok(admin_client, source):
+    log = unfinished_log(source, age=timedelta(seconds=10))
+
+    page = admin_client.get(reverse(FETCH_LOGS)).content.decode()
+
+    assert [re.sub(r"<[^>]+>", "", c) for c in outcome_cells(page)] == ["running"]
+    assert not log.is_success
+
+
+def test_a_fetch_older_than_the_poll_time_limit_shows_as_interrupted(admin_client, source):
+    log = unfinished_log(source, age=timedelta(seconds=POLL_TIME_LIMIT + 5))
+    done = FetchLog.objects.create(
+        source=source, started_at=timezone.now() - timedelta(hours=1), finished_at=timezone.now()
+    )
+
+    page = admin_client.get(reverse(FETCH_LOGS)).content.decode()
+    source_page = admin_client.get(change_url(source)).content.decode()
+
+    assert [re.sub(r"<[^>]+>", "", c) for c in outcome_cells(page)] == ["interrupted", "ok"]
+    assert "interrupted" in source_page  # the source's own list of fetches says it too
+    assert not log.is_success and done.is_success
+
+
+def test_the_dispatch_task_marks_a_killed_poll_and_the_source_health_says_so(admin_client, not_due):
+    log = unfinished_log(not_due, age=timedelta(seconds=POLL_TIME_LIMIT + 5))
+    running = unfinished_log(not_due, age=timedelta(seconds=30))
+
+    assert sources_dispatch_due_task() == 0
+    assert sources_dispatch_due_task() == 0  # a second run marks nothing twice
+
+    log.refresh_from_db()
+    running.refresh_from_db()
+    assert log.error_class == "interrupted" and log.finished_at is None
+    assert "never finished" in log.error_message
+    assert running.error_class == ""
+    sources = admin_client.get(reverse(SOURCES)).content.decode()
+    assert "failing (1 failure)" in sources or "backing off (1 failure)" in sources
+    assert "interrupted: The poll never finished" in sources
+    failed = admin_client.get(reverse(FETCH_LOGS), {"error_class": "interrupted"})
+    assert "never finished" in failed.content.decode()
+
+
+def test_a_killed_poll_after_the_last_success_keeps_a_later_success_healthy(admin_client, not_due):
+    now = timezone.now()
+    unfinished_log(not_due, age=timedelta(hours=2))
+    Source.objects.filter(pk=not_due.pk).update(last_success_at=now - timedelta(hours=1))
+
+    assert fetchlogs_interrupted_mark(older_than=timedelta(seconds=POLL_TIME_LIMIT)) == 1
+
+    sources = admin_client.get(reverse(SOURCES)).content.decode()
+    assert "healthy" in sources
+    not_due.refresh_from_db()
+    assert (not_due.consecutive_failures, not_due.last_error) == (0, "")
+
+
+def test_a_live_stream_runs_for_hours_until_a_newer_connection_replaces_it(admin_client, source):
+    stream = Source.objects.create(
+        brand=source.brand, kind="mastodon-stream", url="https://social.example/stream"
+    )
+    connected = unfinished_log(stream, age=timedelta(hours=3))
+
+    assert fetchlogs_interrupted_mark(older_than=timedelta(seconds=POLL_TIME_LIMIT)) == 0
+    page = admin_client.get(reverse(FETCH_LOGS)).content.decode()
+    assert [re.sub(r"<[^>]+>", "", c) for c in outcome_cells(page)] == ["running"]
+
+    unfinished_log(stream, age=timedelta(minutes=1))  # the consumer restarted
+    assert fetchlogs_interrupted_mark(older_than=timedelta(seconds=POLL_TIME_LIMIT)) == 1
+
+    connected.refresh_from_db()
+    assert connected.error_class == "interrupted"
+    stream.refresh_from_db()
+    assert stream.consecutive_failures == 0  # health follows the live connection

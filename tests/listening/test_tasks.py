@@ -7,15 +7,17 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
+from django.utils import timezone
 
 from listening.models import FetchLog, Mention, MentionMatch
-from listening.services import brand_create, source_create
-from listening.tasks import source_poll_task, sources_dispatch_due_task
+from listening.services import brand_create, fetchlogs_interrupted_mark, source_create
+from listening.tasks import POLL_TIME_LIMIT, source_poll_task, sources_dispatch_due_task
 from tests.feeds import numbered_items, rss_feed
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -179,3 +181,13 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(acme, feed_serve
     finished = FetchLog.objects.get(source=source, finished_at__isnull=False)
     assert finished.items_new == total - stored_at_kill
     assert finished.items_duplicate == stored_at_kill
+
+    # Once no worker can still be running it, the dispatcher marks the killed fetch (issue 9);
+    # the redelivered poll succeeded after it, so the source stays healthy.
+    limit = timedelta(seconds=POLL_TIME_LIMIT)
+    later = timezone.now() + limit + timedelta(seconds=1)
+    assert fetchlogs_interrupted_mark(older_than=limit, now=later) == 1
+    interrupted.refresh_from_db()
+    assert (interrupted.error_class, interrupted.is_success) == ("interrupted", False)
+    source.refresh_from_db()
+    assert source.consecutive_failures == 0
