@@ -46,6 +46,9 @@ PUBLISHED_FUTURE_SLACK = timedelta(days=1)
 # Webhook deliveries and import lines: a list of objects is depth 2; anything near this is
 # hostile, and refusing it here keeps the parser far from Python's recursion limit.
 JSON_MAX_DEPTH = 32
+# Platform APIs nest deeper (a Bluesky post quoting a post with embedded media is ~12
+# levels): generous, and still far from the parser's recursion limit (about 1,000).
+API_JSON_MAX_DEPTH = 128
 
 _NUL_OR_SURROGATE_RE = re.compile(r"[\x00\ud800-\udfff]")
 # One-line fields: every C0/C1 control, lone surrogates, and the bidi embedding, override and

@@ -19,7 +19,7 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,6 +42,15 @@ def cursor_load(raw: str, *, kind: str) -> dict[str, Any] | None:
         logger.warning("%s: ignoring unreadable cursor %r", kind, raw[:200])
         return None
     return data
+
+
+def datetime_from_unix(seconds: float) -> datetime | None:
+    """Unix seconds as an aware UTC datetime; None where no datetime can hold them (a hostile
+    or broken API's 10**20, inf or NaN), so one odd item is skipped, never the whole page."""
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 class ConnectorError(Exception):

@@ -40,6 +40,7 @@ from listening.connectors.base import (
     StreamBatch,
     StreamConnector,
     cursor_load,
+    datetime_from_unix,
 )
 from listening.connectors.http import (
     BadResponse,
@@ -51,6 +52,7 @@ from listening.connectors.http import (
     safe_post,
 )
 from listening.connectors.websocket import parse_ws_url, safe_websocket_connect
+from listening.outside import API_JSON_MAX_DEPTH, json_loads_bounded
 
 __all__ = [
     "BlueskyConnector",
@@ -238,7 +240,7 @@ def link_facets(text: str) -> list[dict[str, Any]]:
 
 def _xrpc_json(response: HttpResponse, method: str) -> dict[str, Any]:
     try:
-        data = json.loads(response.body)
+        data = json_loads_bounded(response.body, max_depth=API_JSON_MAX_DEPTH)
     except ValueError as exc:
         raise BadResponse(
             f"{method} answered something that is not JSON: {exc}", http_status=response.status
@@ -695,7 +697,7 @@ class BlueskyConnector(_BlueskyReplies, Connector):
         headers = self._headers(state)
         response = safe_get(url, headers=headers)
         try:
-            data = json.loads(response.body)
+            data = json_loads_bounded(response.body, max_depth=API_JSON_MAX_DEPTH)
         except ValueError as exc:
             raise BadResponse(
                 f"searchPosts answered something that is not JSON: {exc}",
@@ -791,7 +793,7 @@ class BlueskyConnector(_BlueskyReplies, Connector):
             )
             try:
                 response = safe_get(url, headers=headers)
-                data = json.loads(response.body)
+                data = json_loads_bounded(response.body, max_depth=API_JSON_MAX_DEPTH)
                 profiles = data.get("profiles") if isinstance(data, dict) else None
                 if not isinstance(profiles, list):
                     raise BadResponse("getProfiles answered JSON without a 'profiles' list.")
@@ -889,7 +891,9 @@ def _map_jetstream_event(event: object) -> tuple[int, RawItem | None]:
     published_at = _parse_datetime(record.get("createdAt"))
     if published_at is None:
         # A record without a usable createdAt: when Jetstream received it is the best guess.
-        published_at = datetime.fromtimestamp(time_us / 1_000_000, tz=UTC)
+        published_at = datetime_from_unix(time_us / 1_000_000)
+        if published_at is None:
+            raise ValueError(f"unusable time_us {time_us}")
     profile = f"{_WEB}/profile/{did}"
     item = RawItem(
         external_id=uri,
@@ -999,8 +1003,8 @@ class JetstreamConnector(_BlueskyReplies, StreamConnector):
                     ) from None
                 if message is not None:
                     try:
-                        time_us, item = _map_jetstream_event(json.loads(message))
-                    except ValueError as exc:
+                        time_us, item = _map_jetstream_event(json_loads_bounded(message))
+                    except ValueError as exc:  # JsonTooDeep and UnicodeDecodeError are too
                         malformed += 1
                         logger.debug("Skipping malformed Jetstream event: %s", exc)
                     else:

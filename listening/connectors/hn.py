@@ -48,8 +48,10 @@ from listening.connectors.base import (
     RawItem,
     SourceState,
     cursor_load,
+    datetime_from_unix,
 )
 from listening.connectors.http import BadResponse, safe_get
+from listening.outside import API_JSON_MAX_DEPTH, json_loads_bounded
 
 __all__ = ["HackerNewsConnector", "MalformedResponse"]
 
@@ -314,7 +316,7 @@ class HackerNewsConnector(Connector):
     @staticmethod
     def _parse_search(body: bytes, url: str, status: int) -> tuple[list[Any], bool]:
         try:
-            data = json.loads(body)
+            data = json_loads_bounded(body, max_depth=API_JSON_MAX_DEPTH)
         except ValueError as exc:
             raise MalformedResponse(
                 f"HN search returned invalid JSON from {url}: {exc} (body starts {body[:80]!r}).",
@@ -348,7 +350,8 @@ class HackerNewsConnector(Connector):
             or not str(object_id)
         ):
             return None
-        if created is None:
+        published_at = datetime_from_unix(created) if created is not None else None
+        if published_at is None:
             return None
         object_id = str(object_id)
         tags = hit.get("_tags") if isinstance(hit.get("_tags"), list) else []
@@ -378,7 +381,7 @@ class HackerNewsConnector(Connector):
             body=body,
             author_handle=author,
             author_url=HN_USER_URL.format(quote(author)) if author else "",
-            published_at=datetime.fromtimestamp(created, UTC),
+            published_at=published_at,
             in_reply_to=in_reply_to,
             thread_id=thread_id,
             like_count=_int_or_none(hit.get("points")),
@@ -415,7 +418,7 @@ class HackerNewsConnector(Connector):
         url = f"{base_url.rstrip('/')}/api/v1/users/{quote(username, safe='')}"
         try:
             response = safe_get(url, headers={"Accept": "application/json"})
-            data = json.loads(response.body)
+            data = json_loads_bounded(response.body, max_depth=API_JSON_MAX_DEPTH)
             karma = _int_or_none(data.get("karma")) if isinstance(data, dict) else None
             if karma is None:
                 raise ValueError("no integer 'karma' in the response")

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import re
 import socket
 import threading
@@ -50,6 +49,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ReadTimeoutError
 
 from listening.connectors.base import ConnectorError, SourceUnavailable
+from listening.outside import API_JSON_MAX_DEPTH, json_loads_bounded
 
 __all__ = [
     "USER_AGENT",
@@ -585,7 +585,7 @@ def _error_detail(response: requests.Response, deadline: _Deadline) -> tuple[str
             raw += chunk
             if len(raw) > _ERROR_BODY_BYTES or deadline.expired:
                 return "", ""
-        data = json.loads(raw.decode("utf-8"))
+        data = json_loads_bounded(raw, max_depth=API_JSON_MAX_DEPTH)
     except (requests.RequestException, ValueError):
         return "", ""
     if not isinstance(data, dict):

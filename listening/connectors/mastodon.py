@@ -44,6 +44,7 @@ from listening.connectors.base import (
     cursor_load,
 )
 from listening.connectors.http import BadResponse, HttpResponse, safe_get, safe_post, safe_stream
+from listening.outside import API_JSON_MAX_DEPTH, json_loads_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -197,8 +198,8 @@ def _statuses_to_items(
 
 def _json_body(response: HttpResponse, url: str) -> Any:
     try:
-        return json.loads(response.body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json_loads_bounded(response.body, max_depth=API_JSON_MAX_DEPTH)
+    except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError and JsonTooDeep
         raise BadResponse(
             f"Mastodon answered {url} with something that is not JSON: {exc}",
             http_status=response.status,
@@ -620,7 +621,7 @@ class MastodonStreamConnector(StreamConnector):
     def _parse_update(data: str, url: str) -> tuple[RawItem | None, str]:
         """The item of an update event and the streamed status's own id (for the cursor)."""
         try:
-            status = json.loads(data)
+            status = json_loads_bounded(data, max_depth=API_JSON_MAX_DEPTH)
             if not isinstance(status, Mapping):
                 raise TypeError("update data is not an object")
             return status_to_item(status, {}), str(status["id"])

@@ -52,8 +52,10 @@ from listening.connectors.base import (
     RawItem,
     SourceState,
     cursor_load,
+    datetime_from_unix,
 )
 from listening.connectors.http import BadResponse, HttpResponse, RateLimited, safe_get
+from listening.outside import API_JSON_MAX_DEPTH, json_loads_bounded
 
 __all__ = ["MalformedResponse", "RedditConnector", "search_query"]
 
@@ -365,7 +367,7 @@ class RedditConnector(Connector):
 
     def _parse_listing(self, body: bytes, url: str, status: int) -> _Listing:
         try:
-            data = json.loads(body)
+            data = json_loads_bounded(body, max_depth=API_JSON_MAX_DEPTH)
         except ValueError as exc:
             raise MalformedResponse(
                 f"Reddit returned invalid JSON from {url}: {exc} (body starts {body[:80]!r}).",
@@ -399,6 +401,9 @@ class RedditConnector(Connector):
             return None
         created = data.get("created_utc")
         if not isinstance(created, int | float) or isinstance(created, bool):
+            return None
+        published_at = datetime_from_unix(created)
+        if published_at is None:
             return None
         name = data.get("name")
         if not isinstance(name, str) or not name:
@@ -442,7 +447,7 @@ class RedditConnector(Connector):
             )
         item.author_handle = author
         item.author_url = f"{REDDIT_WEB}/user/{quote(author)}/" if author else ""
-        item.published_at = datetime.fromtimestamp(float(created), UTC)
+        item.published_at = published_at
         score = _count(data.get("score"))
         # Reddit scores go below zero; Earshot stores counts, and a downvoted item has no
         # likes to speak of.

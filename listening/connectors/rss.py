@@ -32,7 +32,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import hashlib
-import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -56,6 +55,7 @@ from listening.connectors.base import (
     SourceState,
 )
 from listening.connectors.http import safe_get
+from listening.outside import API_JSON_MAX_DEPTH, json_loads_bounded
 from listening.text import clean_text
 
 
@@ -186,7 +186,7 @@ def _json_str(value: Any) -> str:
 
 def _parse_json_feed(body: bytes, url: str, parser: str) -> ParsedFeed:
     try:
-        data = json.loads(body.decode("utf-8-sig"))
+        data = json_loads_bounded(body.decode("utf-8-sig"), max_depth=API_JSON_MAX_DEPTH)
     except (UnicodeDecodeError, ValueError) as exc:
         raise NotAFeed(f"The URL returned JSON that could not be parsed ({exc})") from exc
     version = data.get("version") if isinstance(data, dict) else None
