@@ -141,6 +141,8 @@ def ensure_env_file() -> None:
         "# Real environment variables override these; see .env.example for every setting.\n"
         f"SECRET_KEY={secrets.token_urlsafe(50)}\n"
         "DEBUG=true\n"
+        "# runserver speaks plain http://: no HTTPS redirect, HSTS or secure cookies.\n"
+        "EARSHOT_PLAIN_HTTP=true\n"
         "# The demo serves its sample feeds from the dev server itself.\n"
         "EARSHOT_ALLOWED_PRIVATE_HOSTS=127.0.0.1:8000,localhost:8000\n"
     )
@@ -271,7 +273,10 @@ class Supervisor:
 def cmd_run(port: int) -> int:
     setup()
     base_url = f"http://127.0.0.1:{port}"
-    env = child_env()
+    # runserver speaks plain http://, whatever an older .env says: opt out of HTTPS-only
+    # (the redirect, HSTS, secure cookies) explicitly; DEBUG alone does not. EARSHOT_DEMO:
+    # this is the demo, so load_demo creates the 'demo' superuser.
+    env = child_env(EARSHOT_PLAIN_HTTP="true", EARSHOT_DEMO="true")
     allowed = f"127.0.0.1:{port},localhost:{port}"
     if port != 8000 and "EARSHOT_ALLOWED_PRIVATE_HOSTS" not in os.environ:
         # .env allows the demo feeds on :8000; on another port they must be allowed too.

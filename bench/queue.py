@@ -398,6 +398,8 @@ def main() -> None:
             "DEBUG": "false",
             "SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # The agents speak http:// to 127.0.0.1: no HTTPS redirect, HSTS or secure cookies.
+            "EARSHOT_PLAIN_HTTP": "true",
             "PYTHONUNBUFFERED": "1",
         }
         subprocess.run(

@@ -9,13 +9,17 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 # A local .env is convenient for development; production passes real environment variables.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# EARSHOT_ENV_FILE names another file, or none when empty (the deploy-check test does that).
+_ENV_FILE = env.str("EARSHOT_ENV_FILE", default=str(BASE_DIR / ".env"))
+if _ENV_FILE:
+    environ.Env.read_env(_ENV_FILE, overwrite=False)
 
 
 def _secret(name: str, default: str) -> str:
@@ -48,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "django_htmx",
+    "csp",
     "listening",
     "engagement",
     "dashboard",
@@ -62,8 +67,51 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # After WhiteNoise, which answers static files itself: those stay cacheable.
+    "config.middleware.PrivatePagesMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
+
+# --- HTTPS and browser security -----------------------------------------------------------
+# Production defaults are the safe ones: HTTPS only, with `manage.py check --deploy` silent
+# (tests/config/test_deploy.py). Anything served over plain http:// - the local demo
+# (dev.py run), the test suite (config/settings_test.py), the benchmarks, a private network -
+# says so with EARSHOT_PLAIN_HTTP=true, which turns off the HTTPS redirect, HSTS and secure
+# cookies. Nothing turns it on by itself, not even DEBUG.
+EARSHOT_PLAIN_HTTP = env.bool("EARSHOT_PLAIN_HTTP", default=False)
+_HTTPS = not EARSHOT_PLAIN_HTTP
+SECURE_SSL_REDIRECT = _HTTPS
+SESSION_COOKIE_SECURE = _HTTPS
+CSRF_COOKIE_SECURE = _HTTPS
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600) if _HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+# The TLS-terminating proxy's header that says the original request was https (empty: none).
+# Only trust it behind a proxy that sets it on every request and drops a client's own copy.
+_PROXY_SSL_HEADER = env.str("EARSHOT_PROXY_SSL_HEADER", default="X-Forwarded-Proto")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https") if _PROXY_SSL_HEADER else None
+)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+# django-csp 4. Scripts and styles come only from our own static files: no inline <script>,
+# on*= handlers, <style> or style="" anywhere (templates, Python-built HTML, the admin),
+# and htmx runs without eval and without its injected indicator styles (templates/base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -177,6 +225,9 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Earshot ------------------------------------------------------------------------------
+# A demo instance: load_demo creates the 'demo' superuser (known password) only with this or
+# DEBUG on. dev.py run sets it.
+EARSHOT_DEMO = env.bool("EARSHOT_DEMO", default=False)
 # Hosts (or host:port) that feeds may be fetched from although they resolve to private or
 # loopback addresses. Empty in production; the demo and the tests name 127.0.0.1.
 EARSHOT_ALLOWED_PRIVATE_HOSTS = env.list("EARSHOT_ALLOWED_PRIVATE_HOSTS", default=[])

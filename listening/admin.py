@@ -207,14 +207,14 @@ class SourceAdmin(BrandScopedAdmin, admin.ModelAdmin):
     @admin.display(description="health")
     def health(self, obj):
         if not obj.is_enabled:
-            return format_html('<span style="color:#888">{}</span>', "disabled")
+            return format_html('<span class="status-muted">{}</span>', "disabled")
         if obj.consecutive_failures == 0:
             if obj.last_success_at is None:
                 return "not polled yet"
-            return format_html('<span style="color:#070">{}</span>', "healthy")
+            return format_html('<span class="status-ok">{}</span>', "healthy")
         state = "backing off" if obj.next_poll_at > timezone.now() else "failing"
         return format_html(
-            '<span style="color:#b00">{} ({} failure{})</span>',
+            '<span class="status-bad">{} ({} failure{})</span>',
             state,
             obj.consecutive_failures,
             "" if obj.consecutive_failures == 1 else "s",

@@ -1,0 +1,13 @@
+"""Settings for the test suite (pyproject.toml): the production settings, over plain HTTP.
+
+The test client and the live servers speak http://, so the suite opts out of the HTTPS
+redirect, HSTS and secure cookies explicitly, as the demo and the benchmarks do. Tests of the
+HTTPS behaviour turn those settings back on (tests/config/test_security.py).
+"""
+
+import os
+
+# Before config.settings reads the environment; overrides a value set outside on purpose.
+os.environ["EARSHOT_PLAIN_HTTP"] = "true"
+
+from config.settings import *  # noqa: E402, F403
