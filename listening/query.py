@@ -19,6 +19,10 @@ The language
 * Scripts written without spaces (Han, kana, Thai, Lao, Khmer, Myanmar) are split into one
   word per character, so a term like ``東京`` is a phrase of its characters and matches
   "東京タワーに行った" as a substring would.
+* Invisible format characters (Unicode category Cf: zero-width space, ZWNJ, ZWJ, word
+  joiner, soft hyphen, BOM, bidi controls, tag characters) are ignored in items and queries,
+  so "ac\\u200bme" and "a\\u00adcme" match ``acme``. Stored text keeps them; only what the
+  matcher sees is normalised.
 * Accents are significant ("cafe" does not match "café"). A casefolded Turkish "İ" becomes a
   plain "i" so "İstanbul" matches ``istanbul``; the dotless "ı" stays distinct.
 * ``"quoted phrases"`` match consecutive words; punctuation between them is ignored.
@@ -40,6 +44,10 @@ The language
   leading "www." is ignored; items without a URL never match), ``lang:en`` (the item's
   language tag is "en" or starts with "en-").
 
+A query has at most MAX_QUERY_LENGTH (4,096) characters and MAX_QUERY_TERMS (256) terms,
+phrases and field filters; compile_query() rejects a bigger one with a QueryError that says
+the limit.
+
 match() returns the positive terms of the branches that made the query match, in query order,
 deduplicated; terms under NOT never appear. A query must contain a positive term in every way it
 can match (``NOT acme`` or ``acme OR NOT globex`` are rejected), so a match is never empty.
@@ -57,7 +65,22 @@ from functools import cached_property
 from itertools import chain
 from urllib.parse import urlsplit
 
-__all__ = ["CompiledQuery", "MatchDocument", "QueryError", "compile_query", "query_terms"]
+__all__ = [
+    "MAX_QUERY_LENGTH",
+    "MAX_QUERY_TERMS",
+    "CompiledQuery",
+    "MatchDocument",
+    "QueryError",
+    "compile_query",
+    "query_terms",
+]
+
+# Size caps, enforced by compile_query() and so by the admin, add_brand, routing rules and the
+# "test a query" page alike (issue 9: a 1 MB phrase or 100,000 ORed terms saved fine, then
+# cost 28 ms for every incoming item). Real brand queries are a few dozen terms; these leave
+# room for long product lists. Every term, phrase and field filter counts, excluded ones too.
+MAX_QUERY_LENGTH = 4096  # characters, spaces and operators included
+MAX_QUERY_TERMS = 256
 
 
 class QueryError(ValueError):
@@ -131,8 +154,33 @@ _MENTION_RE = re.compile(rf"(?<![\w@])@({_NAME})(?:@({_DOMAIN}))?")
 _LANG_RE = re.compile(r"[a-z]{1,8}(?:-[a-z0-9]{1,8})*")
 
 
+# Invisible format characters (Unicode category Cf): zero-width space, ZWNJ and ZWJ, word
+# joiner, soft hyphen, BOM, bidi controls, tag characters... Issue 9: "ac\u200bme" and
+# "a\u00adcme" slipped past the query `acme`. Every Cf code point is in planes 0, 1 and 14
+# (checked on Python 3.11's Unicode 14), which keeps building this class cheap at import.
+_FORMAT_RE = re.compile(
+    "["
+    + _class_ranges(
+        cp
+        for plane in (range(0x20000), range(0xE0000, 0xE1000))
+        for cp in plane
+        if unicodedata.category(chr(cp)) == "Cf"
+    )
+    + "]+"
+)
+
+
 def _fold(text: str) -> str:
-    """Normalise for caseless comparison; the same function is applied to queries and items."""
+    """Normalise for caseless comparison; the same function is applied to queries and items.
+
+    Only what the matcher sees is normalised; stored text keeps every character.
+    """
+    # Format characters are removed before NFKC so that what they separated composes as if
+    # they were never there. No Cf is ASCII, and str.isprintable() (a C loop, ~50x cheaper
+    # than the substitution) is False for every Cf, so the common texts skip the regex; a
+    # text that is non-printable for another reason (a newline) just pays for a no-op.
+    if not text.isascii() and not text.isprintable():
+        text = _FORMAT_RE.sub("", text)
     folded = unicodedata.normalize("NFKC", text).casefold()
     # "İ".casefold() is "i" + COMBINING DOT ABOVE; without this "İstanbul" != "istanbul".
     return folded.replace("i\u0307", "i") if "\u0307" in folded else folded
@@ -877,9 +925,25 @@ class _Parser:
 
 def compile_query(text: str) -> CompiledQuery:
     """Parse and compile a keyword query; raises QueryError saying what is wrong and where."""
+    if len(text) > MAX_QUERY_LENGTH:
+        raise QueryError(
+            f"The query is too long: {len(text):,} characters, the limit is"
+            f" {MAX_QUERY_LENGTH:,}; shorten it or split it across brands",
+            MAX_QUERY_LENGTH + 1,
+        )
     if not text.strip():
         raise QueryError("The query is empty: write at least one term, such as acme")
-    root = _Parser(_tokenise(text)).parse()
+    tokens = _tokenise(text)
+    terms = [token for token in tokens if token.kind in ("TERM", "PHRASE")]
+    if len(terms) > MAX_QUERY_TERMS:
+        extra = terms[MAX_QUERY_TERMS]
+        raise QueryError(
+            f"The query has too many terms: {len(terms):,}, the limit is {MAX_QUERY_TERMS:,}"
+            f" (terms, phrases and field filters, excluded ones too); the first one over it"
+            f" is {_describe(extra)}",
+            extra.position,
+        )
+    root = _Parser(tokens).parse()
     loose = root.loose_not()
     if loose is not None:
         shown = "NOT" if loose.operator == "NOT" else f'"{loose.operator}"'

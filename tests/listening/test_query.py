@@ -1,8 +1,28 @@
 """The keyword query language: what each query matches, what it reports, and what it rejects."""
 
-import pytest
+# The engagement fixtures are imported by name, which ruff reads as redefinitions.
+# ruff: noqa: F401, F811
 
-from listening.query import CompiledQuery, MatchDocument, QueryError, compile_query, query_terms
+import io
+import unicodedata
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from listening.models import Brand
+from listening.query import (
+    MAX_QUERY_LENGTH,
+    MAX_QUERY_TERMS,
+    CompiledQuery,
+    MatchDocument,
+    QueryError,
+    compile_query,
+    query_terms,
+)
+from tests.engagement.conftest import acme, social_source, store_mention
 
 
 def match(query: str, text: str, **fields: str) -> list[str] | None:
@@ -542,3 +562,175 @@ def test_deeply_nested_parentheses_are_rejected_not_a_crash() -> None:
 
 def test_query_error_is_a_value_error() -> None:
     assert issubclass(QueryError, ValueError)
+
+
+# --- Invisible format characters (issue 9) -----------------------------------------------------
+
+# Unicode category Cf: what a stranger can put inside a brand name to hide it from the query.
+FORMAT_CHARS = sorted(
+    chr(cp)
+    for plane in (range(0x20000), range(0xE0000, 0xE1000))
+    for cp in plane
+    if unicodedata.category(chr(cp)) == "Cf"
+)
+NAMED_FORMAT_CHARS = {
+    "zero-width space": "\u200b",
+    "zero-width non-joiner": "\u200c",
+    "zero-width joiner": "\u200d",
+    "word joiner": "\u2060",
+    "soft hyphen": "\u00ad",
+    "byte order mark": "\ufeff",
+    "right-to-left override": "\u202e",
+    "left-to-right mark": "\u200e",
+    "tag letter a": "\U000e0061",
+}
+
+
+@pytest.mark.parametrize("char", NAMED_FORMAT_CHARS.values(), ids=NAMED_FORMAT_CHARS.keys())
+def test_invisible_format_characters_do_not_hide_a_brand(char: str) -> None:
+    assert match("acme", f"ac{char}me is down again") == ["acme"]
+    assert match("acme", f"{char}ACME{char}!") == ["acme"]
+    assert match('"acme mobile"', f"a{char}cme mob{char}ile rocks") == ["acme mobile"]
+    assert match("#acmefail", f"#acme{char}fail") == ["#acmefail"]
+    assert match("@acme", f"@ac{char}me hello") == ["@acme"]
+    assert match("refund*", f"re{char}funds please") == ["refund*"]
+    assert match("author:jdoe", "hello", author=f"jd{char}oe") == ["author:jdoe"]
+    # The same characters in the query are ignored too, and the label is clean.
+    assert match(f"ac{char}me", "Acme is down") == ["acme"]
+    # Excluding still works on hidden words: NOT cannot be dodged either.
+    assert not matches("acme NOT refund", f"acme re{char}fund")
+
+
+def test_every_format_character_is_ignored() -> None:
+    assert len(FORMAT_CHARS) > 150
+    query = compile_query("acme")
+    hidden = [c for c in FORMAT_CHARS if query.match(MatchDocument(f"ac{c}me")) is None]
+    assert hidden == []
+
+
+def test_a_query_of_only_format_characters_is_rejected() -> None:
+    with pytest.raises(QueryError, match="contains no letters or digits"):
+        compile_query("\u200b\u00ad")
+
+
+def test_the_document_keeps_the_text_as_given() -> None:
+    text = "ac\u200bme\u00ad"
+    assert MatchDocument(text).text == text
+
+
+def insert_at(text: str, inserts: list[tuple[int, str]]) -> str:
+    chars = list(text)
+    for position, char in sorted(inserts, reverse=True):
+        chars.insert(position % (len(chars) + 1), char)
+    return "".join(chars)
+
+
+HOSTILE_QUERY = 'acme OR "acme mobile" OR #acmefail OR @acme OR refund* OR author:"jane doe"'
+TEXT_WORDS = ["acme", "Acme", "mobile", "#AcmeFail", "@acme", "refunds", "the", "é", "東京", "!"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(st.sampled_from(TEXT_WORDS), max_size=12),
+    text_inserts=st.lists(st.tuples(st.integers(0, 200), st.sampled_from(FORMAT_CHARS))),
+    author_inserts=st.lists(st.tuples(st.integers(0, 20), st.sampled_from(FORMAT_CHARS))),
+)
+def test_inserted_format_characters_never_change_what_matches(
+    words: list[str],
+    text_inserts: list[tuple[int, str]],
+    author_inserts: list[tuple[int, str]],
+) -> None:
+    text = " ".join(words)
+    author = "jane doe"
+    expected = match(HOSTILE_QUERY, text, author=author)
+    hidden = match(
+        HOSTILE_QUERY,
+        insert_at(text, text_inserts),
+        author=insert_at(author, author_inserts),
+    )
+    assert hidden == expected
+
+
+@pytest.mark.django_db
+def test_a_hidden_brand_name_is_matched_and_stored_unchanged(acme, social_source) -> None:
+    text = "ac\u200bme lost my bag, a\u00adcme please help \ufeff"
+    mention = store_mention(social_source, text)
+    assert mention.text == text
+    assert list(mention.matches.values_list("brand__name", flat=True)) == ["Acme"]
+
+
+# --- Size caps (issue 9) -----------------------------------------------------------------------
+
+
+def test_a_query_at_the_length_limit_compiles() -> None:
+    query = "acme OR " + "a" * (MAX_QUERY_LENGTH - 8)
+    assert len(query) == MAX_QUERY_LENGTH
+    assert compile_query(query).terms == ["acme", "a" * (MAX_QUERY_LENGTH - 8)]
+
+
+def test_a_query_over_the_length_limit_is_rejected_saying_the_limit() -> None:
+    query = "acme " + "x" * MAX_QUERY_LENGTH
+    with pytest.raises(QueryError) as caught:
+        compile_query(query)
+    assert str(caught.value) == (
+        f"The query is too long: {len(query):,} characters, the limit is 4,096;"
+        " shorten it or split it across brands"
+    )
+    assert caught.value.position == MAX_QUERY_LENGTH + 1
+
+
+def test_a_megabyte_phrase_is_rejected() -> None:
+    with pytest.raises(QueryError, match="too long: 1,000,002 characters, the limit is 4,096"):
+        compile_query('"' + "acme " * 200_000 + '"')
+
+
+def test_a_query_at_the_term_limit_compiles() -> None:
+    query = " OR ".join(f"t{n}" for n in range(MAX_QUERY_TERMS))
+    assert len(compile_query(query).terms) == MAX_QUERY_TERMS == 256
+
+
+def test_a_query_over_the_term_limit_is_rejected_saying_where() -> None:
+    terms = [f"t{n}" for n in range(MAX_QUERY_TERMS)] + ['"acme corp"', "-globex"]
+    query = " OR ".join(terms[:-1]) + " " + terms[-1]
+    with pytest.raises(QueryError) as caught:
+        compile_query(query)
+    position = query.index('"acme corp"') + 1
+    assert str(caught.value) == (
+        "The query has too many terms: 258, the limit is 256 (terms, phrases and field"
+        ' filters, excluded ones too); the first one over it is "acme corp" at'
+        f" position {position}"
+    )
+    assert caught.value.position == position
+
+
+def test_a_hundred_thousand_ored_terms_are_rejected_by_the_length_cap() -> None:
+    with pytest.raises(QueryError, match="too long"):
+        compile_query(" OR ".join(f"t{n}" for n in range(100_000)))
+
+
+@pytest.mark.django_db
+def test_add_brand_refuses_an_oversized_query_with_the_limit() -> None:
+    query = " ".join(f"t{n}" for n in range(300))
+    with pytest.raises(CommandError, match="too many terms: 300, the limit is 256"):
+        call_command("add_brand", "Acme", "--query", query, stdout=io.StringIO())
+    assert not Brand.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_an_oversized_query_with_the_limit(admin_client) -> None:
+    query = "acme OR " + "x" * MAX_QUERY_LENGTH
+    response = admin_client.post(
+        reverse("admin:listening_brand_add"),
+        {"name": "Acme", "query": query, "handles": "", "domains": ""},
+    )
+    assert response.status_code == 200
+    assert "The query is too long: 4,104 characters, the limit is 4,096" in response.text
+    assert not Brand.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_test_a_query_page_refuses_an_oversized_query_with_the_limit(admin_client) -> None:
+    query = " ".join(f"t{n}" for n in range(257))
+    response = admin_client.get(reverse("admin:listening_brand_test_query"), {"query": query})
+    assert response.status_code == 200
+    assert "The query has too many terms: 257, the limit is 256" in response.text
