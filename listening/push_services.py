@@ -131,6 +131,12 @@ def _refused(
     return DeliveryResult(status, {"error": message, **(extra or {})})
 
 
+def webhook_delivery_unreadable(*, source: Source, status: int, message: str) -> DeliveryResult:
+    """Refuse a delivery whose body cannot be read (bad Content-Length, chunked where the
+    server cannot decode it), recorded in the source's FetchLog. Not idempotent."""
+    return _refused(source, status=status, error_class="unreadable_body", message=message)
+
+
 def webhook_delivery_too_large(*, source: Source, size: int | None) -> DeliveryResult:
     """Refuse a body over the cap (413), recorded in the source's FetchLog. Not idempotent."""
     limit = webhook_max_bytes()

@@ -10,6 +10,7 @@ from listening.models import Source
 from listening.push_services import (
     webhook_delivery_receive,
     webhook_delivery_too_large,
+    webhook_delivery_unreadable,
     webhook_max_bytes,
 )
 
@@ -32,7 +33,10 @@ def webhook_receive(request: HttpRequest, token: str) -> JsonResponse:
     try:
         declared = int(length or 0)
     except ValueError:
-        return JsonResponse({"error": "invalid Content-Length"}, status=400)
+        result = webhook_delivery_unreadable(
+            source=source, status=400, message="invalid Content-Length"
+        )
+        return JsonResponse(result.body, status=result.status)
     if declared > limit:
         # Refused before reading a byte of the body.
         result = webhook_delivery_too_large(source=source, size=declared)
@@ -42,10 +46,12 @@ def webhook_receive(request: HttpRequest, token: str) -> JsonResponse:
         # bodies itself says so with wsgi.input_terminated (gunicorn does): read to the end,
         # never more than the limit. Anywhere else the body cannot be read safely.
         if not request.META.get("wsgi.input_terminated"):
-            return JsonResponse(
-                {"error": "send a Content-Length: this server cannot read chunked bodies"},
+            result = webhook_delivery_unreadable(
+                source=source,
                 status=411,
+                message="send a Content-Length: this server cannot read chunked bodies",
             )
+            return JsonResponse(result.body, status=result.status)
         body = request.META["wsgi.input"].read(limit + 1)
     else:
         # Read from the stream, not request.body: the limit here is ours, whatever

@@ -560,6 +560,8 @@ def test_a_chunked_delivery_to_a_server_that_cannot_read_it_is_told_to_send_a_le
 
     assert response.status_code == 411
     assert "Content-Length" in response.json()["error"]
+    log = FetchLog.objects.get(source=hook)
+    assert (log.http_status, log.error_class) == (411, "unreadable_body")
 
 
 # --- The stored text is capped and says so ----------------------------------------------------
@@ -580,3 +582,12 @@ def test_a_text_over_the_cap_is_stored_cut_and_marked_truncated(client, hook, se
     long, short = (Mention.objects.get(source=hook, external_id=x) for x in ("long", "short"))
     assert len(long.text) <= 1000 and long.text.startswith("acme word")
     assert long.is_text_truncated and not short.is_text_truncated
+
+
+@pytest.mark.django_db
+def test_a_delivery_with_a_bogus_content_length_is_refused_in_the_fetch_log(client, hook):
+    response = client.generic("POST", f"/hooks/{hook.token}/", data=b"[]", CONTENT_LENGTH="12abc")
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid Content-Length"}
+    assert FetchLog.objects.get(source=hook).error_class == "unreadable_body"
