@@ -303,12 +303,20 @@ class MentionAdmin(BrandScopedAdmin, admin.ModelAdmin):
     date_hierarchy = "published_at"
     inlines = [MentionMatchInline]
     show_full_result_count = False
+    # In words, not the boolean icon: the mention page has no image at all, so a stranger's
+    # text that became an <img> stands out (tests/listening/test_admin_browser.py).
+    exclude = ("is_text_truncated",)
+    readonly_fields = ("text_cut",)
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="text cut")
+    def text_cut(self, obj):
+        return "yes: longer than the stored text cap" if obj.is_text_truncated else "no"
 
     @admin.display(description="text")
     def short_text(self, obj):

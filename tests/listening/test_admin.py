@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from listening.forms import SECRET_KEPT
-from listening.models import FetchLog, Source
+from listening.models import FetchLog, Mention, Source
 from listening.services import brand_create, fetchlogs_interrupted_mark
 from listening.tasks import POLL_TIME_LIMIT, sources_dispatch_due_task
 
@@ -201,3 +201,24 @@ def test_a_live_stream_runs_for_hours_until_a_newer_connection_replaces_it(admin
     assert connected.error_class == "interrupted"
     stream.refresh_from_db()
     assert stream.consecutive_failures == 0  # health follows the live connection
+
+
+def test_a_mention_page_says_in_words_whether_its_text_was_cut(admin_client, source):
+    mention = Mention.objects.create(
+        source=source,
+        external_id="cut",
+        text="acme " * 10,
+        is_text_truncated=True,
+        published_at=timezone.now(),
+        neg=0.0,
+        neu=1.0,
+        pos=0.0,
+        compound=0.0,
+        label="neutral",
+    )
+
+    page = admin_client.get(reverse("admin:listening_mention_change", args=[mention.pk]))
+
+    body = page.content.decode()
+    assert "Text cut:" in body and "yes: longer than the stored text cap" in body
+    assert "<img" not in body[body.index('id="content-main"') :]
