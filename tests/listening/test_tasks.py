@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
 
-from listening.models import FetchLog, Mention, MentionMatch
+from listening.models import FetchLog, Mention, MentionMatch, Source
 from listening.services import brand_create, fetchlogs_interrupted_mark, source_create
 from listening.tasks import POLL_TIME_LIMIT, source_poll_task, sources_dispatch_due_task
 from tests.feeds import numbered_items, rss_feed
@@ -191,3 +191,42 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(acme, feed_serve
     assert (interrupted.error_class, interrupted.is_success) == ("interrupted", False)
     source.refresh_from_db()
     assert source.consecutive_failures == 0
+
+
+def test_one_poisonous_source_does_not_stop_the_dispatch_of_the_others(acme, feed_server):
+    """Rows a bug or a hand edit could leave (issue 9): the others are dispatched and polled."""
+    purge_broker()
+    first = source_create(
+        brand=acme, kind="rss", url=feed_server.add("/a.xml", rss_feed(numbered_items(5)))
+    )
+    second = source_create(
+        brand=acme, kind="rss", url=feed_server.add("/b.xml", rss_feed(numbered_items(7)))
+    )
+    poison = source_create(
+        brand=acme, kind="rss", url=feed_server.add("/c.xml", rss_feed(numbered_items(3)))
+    )
+    year_one = datetime(1, 1, 1, tzinfo=UTC)
+    Source.objects.filter(pk=first.pk).update(next_poll_at=year_one)
+    # A history further back than a date can reach, and a kind no connector knows.
+    Source.objects.filter(pk=poison.pk).update(backfill_days=2**31 - 1, next_poll_at=year_one)
+    Source.objects.create(brand=acme, kind="gopher", url="gopher://example.org/")
+    # A fetch killed long ago, for the dispatcher to mark on its way.
+    killed = FetchLog.objects.create(source=second, started_at=timezone.now() - timedelta(hours=2))
+    worker = Worker([f"127.0.0.1:{feed_server.port}"])
+    try:
+        sources_dispatch_due_task.delay()
+
+        def three_fetches_finished():
+            return FetchLog.objects.filter(finished_at__isnull=False).count() == 3
+
+        wait_for(three_fetches_finished)
+    finally:
+        worker.stop()
+    assert Mention.objects.filter(source=first).count() == 5
+    assert Mention.objects.filter(source=second).count() == 7
+    killed.refresh_from_db()
+    assert killed.error_class == "interrupted"
+    # The poisonous source's own fetch says what went wrong, if anything did.
+    log = FetchLog.objects.get(source=poison, finished_at__isnull=False)
+    poison.refresh_from_db()
+    assert log.is_success or (log.error_class and poison.consecutive_failures == 1)
