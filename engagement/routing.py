@@ -62,6 +62,15 @@ Author standing (``AuthorStanding``, per author and brand, updated as mentions a
     * detractor: at least 2 negative mentions, and negative ones are at least 1/2 of all;
     * neutral otherwise.
 
+No row blocks the others (issue 9)
+    A batch that raises is routed again one row at a time; a row that still raises is marked
+    routed with ``MentionMatch.route_error`` (shown in the admin's mention page, with a
+    "could not be routed" filter), logged, and kept out of the queue. Times are shifted with
+    ``shifted``, which holds them between EARLIEST and LATEST instead of overflowing; a
+    mention dated before EARLIEST is placed at EARLIEST. To route a marked row again after a
+    fix, clear its ``routed_at`` and ``route_error``. ``cases_priority_refresh`` and
+    ``followups_evaluate`` log and skip a case they cannot handle.
+
 Follow-up (did the tone change?)
     After the first response the author's later mentions of the brand are watched for
     ``followup_days`` (``followup_until`` = first response + followup_days).
@@ -828,8 +837,9 @@ def _open(*, ctx: _BrandContext, mention: Mention, kind: str, at: datetime, batc
 def _route_one(*, ctx: _BrandContext, mention: Mention, batch: _Batch, result: RouteResult) -> None:
     care = ctx.care
     brand_id = ctx.brand.pk
-    # Imported or delayed mentions are placed at their own time; never in the future.
-    at = min(mention.published_at, batch.now)
+    # Imported or delayed mentions are placed at their own time; never in the future, and
+    # never before EARLIEST, so a year-1 date already stored opens a case every page can show.
+    at = max(min(mention.published_at, batch.now), EARLIEST)
     author = mention.author
     if author is not None and handle_normalise(author.handle) in ctx.own:
         case = _thread_case(batch, brand_id, mention)

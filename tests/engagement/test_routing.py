@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from engagement.models import AuthorStanding, AutoTagRule, CareSettings, Case, CaseMention, Tag
 from engagement.routing import (
+    EARLIEST,
     author_trajectory,
     case_priority,
     cases_priority_refresh,
@@ -902,6 +903,7 @@ def test_a_year_one_post_and_a_poison_row_do_not_stop_any_brands_routing(
     # The year-1 post routes like any other: the window arithmetic holds instead of overflowing.
     old = poisoned_backlog["year_one"]
     assert case_of(old, acme).subject == "acme lost my parcel, awful"
+    assert case_of(old, acme).opened_at == EARLIEST
     assert MentionMatch.objects.get(mention=old).route_error == ""
     # The poison row is marked, not retried forever, and has no case.
     bad = MentionMatch.objects.get(mention=poisoned_backlog["poison"])
@@ -990,7 +992,9 @@ def test_one_brands_extreme_care_settings_do_not_stop_the_others(
     assert case_of(other, other_brand).kind == Case.Kind.CARE
 
 
-def test_a_year_one_post_routes_in_a_time_zone_west_of_utc(settings, acme, social_source):
+def test_a_year_one_post_routes_and_shows_in_a_time_zone_west_of_utc(
+    settings, client, agent, acme, social_source
+):
     settings.TIME_ZONE = "Etc/GMT+12"
     old = planted(
         store_mention(social_source, "acme parcel courier lost again, awful"),
@@ -1000,7 +1004,12 @@ def test_a_year_one_post_routes_in_a_time_zone_west_of_utc(settings, acme, socia
     result = mentions_route()
 
     assert (result.opened, result.failed) == (1, 0)
-    assert case_of(old, acme).phrase_key.startswith("0001-01-01:")
+    case = case_of(old, acme)
+    assert case.phrase_key.startswith("0001-01-01:")
+    client.force_login(agent)
+    queue = client.get(reverse("engagement:queue"))
+    assert queue.status_code == 200
+    assert "acme parcel courier lost again" in queue.content.decode()
 
 
 def test_a_case_that_cannot_be_scored_does_not_stop_the_priority_refresh(acme, social_source):
