@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import psycopg2
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import OperationalError, connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -1051,3 +1053,47 @@ def test_extreme_follow_up_dates_do_not_stop_the_follow_up_job(acme, social_sour
     assert plain.outcome == Case.Outcome.NO_FURTHER_WORD
     assert far.outcome == nearly.outcome == Case.Outcome.PENDING
     assert followups_evaluate_task() == 0
+
+
+def test_a_lock_timeout_is_not_blamed_on_the_rows(acme, social_source):
+    """A server-side failure (here a lock held elsewhere past lock_timeout) leaves the batch
+    unrouted and unmarked for the next run, instead of marking good rows as failed."""
+    mention = store_mention(social_source, "acme my order is late, terrible", author_handle="a@x")
+    db = connection.settings_dict
+    other = psycopg2.connect(
+        dbname=db["NAME"],
+        user=db["USER"] or "postgres",
+        password=db["PASSWORD"] or None,
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+    )
+    other.autocommit = True
+    try:
+        # Another router holding the (brand, author) pair this mention needs.
+        other.cursor().execute("SELECT pg_advisory_lock(%s)", [(acme.pk << 40) ^ mention.author_id])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '200ms'")
+        with pytest.raises(OperationalError):
+            mentions_route()
+    finally:
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
+
+    match = MentionMatch.objects.get(mention=mention)
+    assert (match.routed_at, match.route_error) == (None, "")
+
+    assert mentions_route().opened == 1
+    assert MentionMatch.objects.get(mention=mention).route_error == ""
+
+
+def test_a_marked_row_routes_again_once_its_routed_at_is_cleared(acme, poisoned_backlog):
+    mentions_route()
+    poison = poisoned_backlog["poison"]
+    planted(poison, compound=-0.9)  # the bug is fixed
+    MentionMatch.objects.filter(mention=poison).update(routed_at=None, route_error="")
+
+    assert mentions_route().opened == 1
+
+    assert MentionMatch.objects.get(mention=poison).route_error == ""
+    assert case_of(poison, acme).subject == "acme broke everything, awful"
