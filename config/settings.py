@@ -43,7 +43,8 @@ USE_I18N = True
 LANGUAGE_CODE = "en-us"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with the sign-in limiter on its login page (config/admin.py).
+    "config.apps.EarshotAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

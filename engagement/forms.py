@@ -49,7 +49,7 @@ class LoginForm(RefusedSignInMixin, AuthenticationForm):
 
 
 class AdminLoginForm(RefusedSignInMixin, AdminAuthenticationForm):
-    """The admin's sign-in form (config/urls.py), under the same limit as /login/."""
+    """The admin's sign-in form (config/admin.py), under the same limit as /login/."""
 
 
 class QuickSelect(forms.Select):

@@ -3,7 +3,6 @@ home page that sends each role where it works."""
 
 from __future__ import annotations
 
-from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse
@@ -12,7 +11,6 @@ from django.urls import NoReverseMatch, reverse
 
 from engagement.forms import LoginForm
 from engagement.permissions import Action, brand_ids_for, brands_for
-from engagement.signin_services import signin_refused_for
 
 
 class LoginView(auth_views.LoginView):
@@ -35,15 +33,6 @@ class LoginView(auth_views.LoginView):
         fresh = self.get_form_class()(self.request, initial={"username": username})
         context = self.get_context_data(form=fresh, refused=refused)
         return self.render_to_response(context, status=429)
-
-
-def admin_login(request: HttpRequest, extra_context=None) -> HttpResponse:
-    """The admin's sign-in page, with 429 while the sign-in limiter refuses (its form,
-    engagement.forms.AdminLoginForm, says when to try again)."""
-    response = admin.site.login(request, extra_context)
-    if signin_refused_for(request) is not None:
-        response.status_code = 429
-    return response
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
