@@ -122,6 +122,12 @@ def test_the_main_pages_load_under_the_policy_with_no_violation(
         page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(rf"/cases/{case.pk}/"))
     assert_no_violation(page, "case")
+    # The case page's own htmx settings (409 swaps) keep the policy's (htmx reads one tag).
+    config = page.evaluate(
+        "({eval: htmx.config.allowEval, styles: htmx.config.includeIndicatorStyles,"
+        " swaps409: htmx.config.responseHandling.some(r => r.code === '409' && r.swap)})"
+    )
+    assert config == {"eval": False, "styles": False, "swaps409": True}
 
     page.goto(f"{live_server.url}/authors/{case.author_id}/?brand={case.brand_id}")
     expect(page.locator("svg.trajectory")).to_be_visible()
