@@ -4,8 +4,9 @@ The queue page renders 50 rows on every load and every filter change, all day. T
 template include per row that cost about 60 ms a page, through format_html about 8 ms; plain
 f-strings cost under 1 ms. Every value that can come from outside (subjects, author names and
 handles, brand names, tags, usernames) goes through escape(), which is what autoescaping
-does. One function serves both the full page and the row htmx swaps in after a claim, so
-there is still one source of markup.
+does; a stranger's text is also bidi-isolated (<bdi>, dir="auto"). One function serves
+both the full page and the row htmx swaps in after a claim, so there is still one source of
+markup.
 """
 
 from __future__ import annotations
@@ -62,12 +63,14 @@ def sla_label(row: QueueRow, now: datetime) -> str:
 
 
 def author_html(row: QueueRow) -> str:
-    """Name, handle and followers (names and handles are a stranger's text: escaped)."""
+    """Name, handle and followers (names and handles are a stranger's text: escaped, and
+    bidi-isolated so a right-to-left override in a name cannot reorder what follows)."""
     if row.author_id is None:
         return "Unknown author"
-    html = f'<span class="name">{escape(row.author_display_name or row.author_handle)}</span>'
+    name = escape(row.author_display_name or row.author_handle)
+    html = f'<bdi><span class="name">{name}</span></bdi>'
     if row.author_display_name:
-        html += f' <span class="handle">{escape(row.author_handle)}</span>'
+        html += f' <bdi><span class="handle">{escape(row.author_handle)}</span></bdi>'
     if row.author_followers is not None:
         html += f' <span class="followers">{row.author_followers:,} followers</span>'
     return html
@@ -119,8 +122,8 @@ def queue_row_html(row: QueueRow, *, csrf_token: str, here: str, now: datetime) 
         f' data-href="{url}">'
         f'<td><span class="chip band-{band}">{band.capitalize()}</span>'
         f' <span class="score">{score}</span></td>'
-        f'<td class="subject"><a href="{url}" data-open>{escape(subject_text(row.subject))}</a>'
-        f"{similar}{tags}</td>"
+        f'<td class="subject"><a href="{url}" data-open dir="auto">'
+        f"{escape(subject_text(row.subject))}</a>{similar}{tags}</td>"
         f'<td class="author">{author_html(row)}</td><td>{escape(row.brand_name)}</td>'
         f"<td>{STATUS_LABELS.get(row.status, escape(row.status))}</td>"
         f'<td class="assignee">{_assignee_cell(row, csrf_token=csrf_token, here=here)}</td>'
