@@ -418,6 +418,7 @@ def load_demo(*args: str) -> tuple[str, str]:
 @pytest.mark.django_db
 def test_load_demo_creates_everything_once(settings) -> None:
     settings.EARSHOT_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1:8000"]
+    settings.EARSHOT_DEMO = True  # A demo instance: the only kind that gets the demo user.
     first, first_err = load_demo()
     second, _ = load_demo()
 
@@ -452,6 +453,23 @@ def test_load_demo_moves_sources_to_a_new_base_url_and_warns(settings) -> None:
     assert all(s.url.startswith("http://localhost:8123/listening/") for s in Source.objects.all())
     assert "Moved source" in out
     assert "EARSHOT_ALLOWED_PRIVATE_HOSTS" in err and "localhost:8123" in err
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("debug", [False, True])
+def test_load_demo_creates_no_demo_superuser_on_a_production_instance(settings, debug) -> None:
+    settings.DEBUG = debug
+    settings.EARSHOT_DEMO = False
+    out, err = load_demo()
+    exists = get_user_model().objects.filter(username="demo").exists()
+    if debug:
+        assert exists and "earshot-demo" in out
+    else:
+        assert not exists
+        assert "earshot-demo" not in out
+        assert "Skipped the 'demo' superuser: DEBUG is off and EARSHOT_DEMO is not true" in out
+        # The rest of the demo is still there.
+        assert Source.objects.count() == 5
 
 
 @pytest.mark.django_db

@@ -68,7 +68,7 @@ class Command(BaseCommand):
     help = (
         "Load the demo: Acme Mobile with competitors Globex and Initech Telecom, three sample "
         "feeds plus a Hacker News and a Mastodon stand-in served by this Earshot at --base-url, "
-        "and a local 'demo' superuser. Idempotent."
+        "and a local 'demo' superuser (only with DEBUG=true or EARSHOT_DEMO=true). Idempotent."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -180,6 +180,15 @@ class Command(BaseCommand):
     def _user(self, changes: list[str]) -> None:
         user_model = get_user_model()
         if user_model.objects.filter(username=DEMO_USERNAME).exists():
+            return
+        if not (settings.DEBUG or settings.EARSHOT_DEMO):
+            # A superuser whose password is printed in the README must never appear on a
+            # production instance by accident (issue 9).
+            self.stdout.write(
+                f"Skipped the {DEMO_USERNAME!r} superuser: DEBUG is off and EARSHOT_DEMO is "
+                "not true. Set EARSHOT_DEMO=true for a demo instance, or create your own "
+                "user with `manage.py createsuperuser`."
+            )
             return
         user_model.objects.create_superuser(
             username=DEMO_USERNAME, email="demo@earshot.example", password=DEMO_PASSWORD
