@@ -1,6 +1,7 @@
 """What Earshot hears: brands, the sources it polls, the authors and mentions it stores."""
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -79,7 +80,11 @@ class Source(models.Model):
     secret = models.CharField(max_length=128, blank=True, editable=False)
     # History fetched when the source is new, so a new brand does not start empty.
     backfill_days = models.PositiveIntegerField(
-        default=30, help_text="On the first poll, fetch history this many days back."
+        default=30,
+        # Nothing is believed from before EARSHOT_PUBLISHED_EARLIEST anyway; the bound keeps
+        # "now - backfill_days" a date Python can hold.
+        validators=[MaxValueValidator(36_500)],
+        help_text="On the first poll, fetch history this many days back (at most 36,500).",
     )
     backfill_status = models.CharField(max_length=300, blank=True)
     poll_interval = models.PositiveIntegerField(

@@ -477,7 +477,10 @@ def source_poll(*, source_id: int) -> PollResult | None:
             source,
             search_terms=source_search_terms(brands),
             backfill_since=(
-                started - timedelta(days=source.backfill_days) if not source.cursor else None
+                # Bounded like the field's validator, for a row edited around it.
+                started - timedelta(days=min(source.backfill_days, 36_500))
+                if not source.cursor
+                else None
             ),
         )
         while True:

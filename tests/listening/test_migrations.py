@@ -1,0 +1,83 @@
+"""Data migrations of the listening app, run forwards on real rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE = [("listening", "0005_mention_truncated_match_route_error")]
+AFTER = [("listening", "0006_repair_dates_outside_the_window")]
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    executor.loader.build_graph()
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.fixture(autouse=True)
+def latest_schema_afterwards():
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_mentions_dated_outside_the_window_get_their_fetch_time_and_read_again():
+    apps = migrate(BEFORE)
+    brand = apps.get_model("listening", "Brand").objects.create(name="Acme", query="acme")
+    source = apps.get_model("listening", "Source").objects.create(brand=brand, kind="webhook")
+    mention_model = apps.get_model("listening", "Mention")
+    match_model = apps.get_model("listening", "MentionMatch")
+    fetched = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    fine = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+
+    def mention(external_id, published_at):
+        m = mention_model.objects.create(
+            source=source,
+            external_id=external_id,
+            text="acme",
+            published_at=published_at,
+            fetched_at=fetched,
+            neg=0.0,
+            neu=1.0,
+            pos=0.0,
+            compound=0.0,
+        )
+        match_model.objects.create(mention=m, brand=brand, published_at=published_at)
+        return m.pk
+
+    ids = {
+        "fine": mention("fine", fine),
+        "year one": mention("y1", datetime(1, 1, 1, tzinfo=UTC)),
+        "far future": mention("y9999", datetime(9999, 12, 31, tzinfo=UTC)),
+        "before year 1": mention("bc", fine),
+    }
+    if connection.vendor == "postgresql":
+        # What COPY stored for 0001-01-01T00:00+05:00: the ORM could not even read it back.
+        with connection.cursor() as cursor:
+            for table, key in (
+                ("listening_mention", "id"),
+                ("listening_mentionmatch", "mention_id"),
+            ):
+                cursor.execute(
+                    f"UPDATE {table} SET published_at = '0001-12-31 19:00:00+00 BC'"  # noqa: S608
+                    f" WHERE {key} = %s",
+                    [ids["before year 1"]],
+                )
+
+    apps = migrate(AFTER)
+
+    mention_model = apps.get_model("listening", "Mention")
+    match_model = apps.get_model("listening", "MentionMatch")
+    dates = dict(mention_model.objects.values_list("pk", "published_at"))
+    assert dates[ids["fine"]] == fine
+    for name in ("year one", "far future", "before year 1"):
+        assert dates[ids[name]] == fetched, name
+        assert match_model.objects.get(mention_id=ids[name]).published_at == fetched
+    assert match_model.objects.get(mention_id=ids["fine"]).published_at == fine
