@@ -192,6 +192,18 @@ def test_it_escapes_hostile_mention_text_and_author_names(client, acme, social_s
     assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in body
 
 
+def test_it_says_when_a_mention_was_cut_at_the_stored_limit(
+    client, acme, social_source, agent, settings
+):
+    settings.EARSHOT_MENTION_TEXT_MAX_CHARS = 200
+    long = make_case(acme, social_source, ["acme broke " + "again " * 100, "acme short"])
+
+    body = signed_in(client, agent).get(url("case", long.pk)).content.decode()
+
+    assert body.count("Truncated: the post was longer than Earshot stores") == 1
+    assert "the whole post is on " in body
+
+
 def test_it_links_mentions_only_over_http_with_safe_rel(client, acme, social_source, agent):
     case = make_case(acme, social_source, ["acme is broken", "acme still broken"])
     bad, good = (cm.mention for cm in case.case_mentions.order_by("mention__published_at"))
