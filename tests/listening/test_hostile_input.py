@@ -34,6 +34,7 @@ from engagement.routing import mentions_route
 from listening.models import Brand, FetchLog, Mention, MentionMatch, Source
 from listening.push_services import webhook_source_create
 from listening.services import brand_create, source_create, source_poll
+from tests.database import database_url
 from tests.feeds import rss_feed, rss_item
 
 REPO = Path(__file__).resolve().parents[2]
@@ -466,16 +467,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "postgresql":
-        user = db["USER"] or "postgres"
-        password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-        host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
-        return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
-    return f"sqlite:///{db['NAME']}"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.database import migrate, migrate_to_latest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -14,18 +15,10 @@ BEFORE = [("listening", "0005_mention_truncated_match_route_error")]
 AFTER = [("listening", "0006_repair_dates_outside_the_window")]
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture(autouse=True)
 def latest_schema_afterwards():
     yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()
 
 
 def test_mentions_dated_outside_the_window_get_their_fetch_time_and_read_again():

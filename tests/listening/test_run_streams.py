@@ -25,7 +25,8 @@ from websockets.sync.server import ServerConnection, serve
 
 from listening.models import FetchLog, Mention, Source
 from listening.services import brand_create, source_create
-from tests.listening.test_tasks import REPO, database_url, wait_for
+from tests.database import database_url
+from tests.listening.test_tasks import REPO, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

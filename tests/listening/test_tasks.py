@@ -12,28 +12,18 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 from django.utils import timezone
 
 from listening.models import FetchLog, Mention, MentionMatch, Source
 from listening.services import brand_create, fetchlogs_interrupted_mark, source_create
 from listening.tasks import POLL_TIME_LIMIT, source_poll_task, sources_dispatch_due_task
+from tests.database import database_url
 from tests.feeds import numbered_items, rss_feed
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def database_url() -> str:
-    """The test database as a URL, for a worker process to share it."""
-    db = connection.settings_dict
-    if connection.vendor == "postgresql":
-        user = db["USER"] or "postgres"
-        password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-        host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
-        return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
-    return f"sqlite:///{db['NAME']}"
 
 
 def purge_broker() -> None:
