@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from engagement.models import LoginAttempt
 from engagement.selectors import login_refused_until
+from listening.outside import safe_text
 
 # Set on the request by the backend when it refused without checking the password, so the
 # form on the page can say why (authenticate() itself can only answer "no user").
@@ -31,8 +32,7 @@ def signin_key(*, request: HttpRequest | None, username: object) -> tuple[str, s
     REMOTE_ADDR (behind a proxy that rewrites it, set it from the proxy's header in the
     proxy, not here), or None when it is missing or not an address.
     """
-    text = str(username or "").strip().replace("\x00", "\ufffd")
-    text = text.encode("utf-8", "replace").decode("utf-8", "replace")[:150]
+    text = safe_text(str(username or "").strip().replace("\x00", "\ufffd"))[:150]
     raw = (request.META.get("REMOTE_ADDR") or "") if request is not None else ""
     try:
         ip = str(ipaddress.ip_address(raw.strip()))
