@@ -26,6 +26,7 @@ import json
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -204,17 +205,25 @@ def text_cap(text: str) -> tuple[str, bool]:
     return text[:limit].rstrip(), True
 
 
+def web_url(url: str) -> str:
+    """The one link rule: url (stripped) when it is an absolute http(s) URL with a host and
+    nothing a browser would read oddly (spaces, controls, bidi overrides), else "". Strangers'
+    URLs become links, and are stored, only through this (javascript:, data:, relative: no)."""
+    url = (url or "").strip()
+    if not url[:8].lower().startswith(("http://", "https://")):
+        return ""
+    if " " in url or not url.isprintable():
+        return ""
+    try:
+        has_host = bool(urlsplit(url).hostname)
+    except ValueError:  # an unbalanced [ in the host, say
+        return ""
+    return url if has_host else ""
+
+
 def _url_or_blank(url: str) -> str:
-    """URLs from strangers are kept only when they are plain web links that fit the column
-    (a truncated URL would point somewhere else) with nothing a browser would read oddly."""
-    if (
-        len(url) <= URL_MAX_LENGTH
-        and url.startswith(("http://", "https://"))
-        and url.isprintable()
-        and " " not in url
-    ):
-        return url
-    return ""
+    """web_url, and only when it fits the column: a cut URL would point somewhere else."""
+    return web_url(url) if len(url) <= URL_MAX_LENGTH else ""
 
 
 class JsonTooDeep(ValueError):

@@ -21,6 +21,7 @@ from listening.outside import (
     safe_line,
     safe_published_at,
     safe_text,
+    web_url,
 )
 
 FETCHED = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -203,3 +204,23 @@ def test_bounded_json_refuses_every_depth_past_the_limit(depth, opener):
 
     with pytest.raises(JsonTooDeep, match=f"more than {JSON_MAX_DEPTH} levels"):
         json_loads_bounded(inner)
+
+
+@pytest.mark.parametrize(
+    ("url", "link"),
+    [
+        ("https://ok.example/a?b=c#d", "https://ok.example/a?b=c#d"),
+        ("  HTTP://OK.example/  ", "HTTP://OK.example/"),
+        ("javascript:alert(1)", ""),
+        ("data:text/html,<script>", ""),
+        ("/relative/path", ""),
+        ("https://", ""),
+        ("https://[::1", ""),
+        ("https://ok.example/a b", ""),
+        ("https://ok.example/\u202eevil", ""),
+        ("https://ok.example/\x00", ""),
+        ("", ""),
+    ],
+)
+def test_only_absolute_web_urls_become_links(url, link):
+    assert web_url(url) == link
