@@ -247,6 +247,9 @@ EARSHOT_PUBLISHED_EARLIEST = datetime.combine(
 # A mention's stored text is cut here (and marked truncated): matching, scoring and the
 # sentiment explanation stay bounded whatever a stranger sends.
 EARSHOT_MENTION_TEXT_MAX_CHARS = env.int("EARSHOT_MENTION_TEXT_MAX_CHARS", default=40_000)
+# The sentiment scorer ingest uses (listening.sentiment.SCORERS); each mention records the
+# scorer's name and version.
+EARSHOT_SENTIMENT_SCORER = env.str("EARSHOT_SENTIMENT_SCORER", default="vader")
 # Items stored per transaction: a killed worker keeps every committed batch.
 EARSHOT_STORE_BATCH_SIZE = env.int("EARSHOT_STORE_BATCH_SIZE", default=1000)
 # Pages one poll may fetch before yielding the worker (a long backfill continues next poll).

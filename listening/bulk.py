@@ -43,6 +43,8 @@ _MENTION_COLUMNS = (
     "pos",
     "compound",
     "label",
+    "scorer_name",
+    "scorer_version",
 )
 _MATCH_COLUMNS = ("mention_id", "brand_id", "matched_terms", "published_at", "label")
 
@@ -71,6 +73,8 @@ class MentionRow:
     pos: float
     compound: float
     label: str
+    scorer_name: str
+    scorer_version: str
     # (brand_id, matched terms) for every brand whose query matched.
     matches: list[tuple[int, list[str]]]
 
@@ -103,7 +107,7 @@ def _mention_copy_line(r: MentionRow) -> str:
         f"\t{_esc(r.text)}\t{'t' if r.is_text_truncated else 'f'}\t{_esc(r.language)}"
         f"\t{r.published_at.isoformat()}"
         f"\t{r.fetched_at.isoformat()}\t{r.neg!r}\t{r.neu!r}\t{r.pos!r}\t{r.compound!r}"
-        f"\t{r.label}\n"
+        f"\t{r.label}\t{_esc(r.scorer_name)}\t{_esc(r.scorer_version)}\n"
     )
 
 
@@ -135,7 +139,8 @@ def _mentions_copy(rows: list[MentionRow]) -> dict[str, int]:
             " reply_count bigint, repost_count bigint, title text,"
             " text text, is_text_truncated boolean, language text,"
             " published_at timestamptz, fetched_at timestamptz,"
-            " neg float8, neu float8, pos float8, compound float8, label text"
+            " neg float8, neu float8, pos float8, compound float8, label text,"
+            " scorer_name text, scorer_version text"
             ") ON COMMIT DELETE ROWS"
         )
         buffer = io.StringIO("".join(map(_mention_copy_line, rows)))

@@ -216,6 +216,10 @@ class Mention(models.Model):
     pos = models.FloatField()
     compound = models.FloatField()
     label = models.CharField(max_length=8, choices=Label.choices)
+    # Which scorer (listening.sentiment) produced the scores and label, and its version:
+    # labels of a later model can be told from VADER's, and re-scored.
+    scorer_name = models.CharField(max_length=40, default="vader")
+    scorer_version = models.CharField(max_length=40, default="3.3.2")
 
     class Meta:
         constraints = [

@@ -31,7 +31,7 @@ from listening.connectors.registry import SourceState, connector_for, polled_kin
 from listening.models import Author, Brand, FetchLog, Mention, Source
 from listening.outside import SafeItem, item_make_safe, text_cap
 from listening.query import CompiledQuery, MatchDocument, QueryError, compile_query
-from listening.sentiment import get_analyzer, label_for
+from listening.sentiment import Scorer, SentimentScores, get_scorer
 from listening.text import clean_text, handle_normalise, join_title_body
 
 logger = logging.getLogger(__name__)
@@ -264,11 +264,14 @@ class _Scored:
     title: str
     text: str
     is_text_truncated: bool
-    scores: dict[str, float]
     matches: list[tuple[int, list[str]]]
+    # Filled for the whole batch at once (Scorer.score_many), before the transaction.
+    scores: SentimentScores | None = None
 
 
-def _rows_insert(scored: Sequence[_Scored], *, source: Source, platform: str, fetched_at) -> int:
+def _rows_insert(
+    scored: Sequence[_Scored], *, source: Source, platform: str, fetched_at, scorer: Scorer
+) -> int:
     """Insert one batch of scored items in one transaction; return how many were new."""
     with transaction.atomic():
         author_ids = _authors_upsert([(s.item.platform or platform, s.item) for s in scored])
@@ -291,11 +294,13 @@ def _rows_insert(scored: Sequence[_Scored], *, source: Source, platform: str, fe
                 language=s.item.language,
                 published_at=s.item.published_at or fetched_at,
                 fetched_at=fetched_at,
-                neg=s.scores["neg"],
-                neu=s.scores["neu"],
-                pos=s.scores["pos"],
-                compound=s.scores["compound"],
-                label=label_for(s.scores["compound"]),
+                neg=s.scores.neg,
+                neu=s.scores.neu,
+                pos=s.scores.pos,
+                compound=s.scores.compound,
+                label=s.scores.label,
+                scorer_name=scorer.name,
+                scorer_version=scorer.version,
                 matches=s.matches,
             )
             for s in scored
@@ -345,7 +350,7 @@ def items_store(
     result.duplicate += len(existing)
     fresh = [safe for key, safe in unique.items() if key not in existing]
 
-    analyzer = get_analyzer()
+    scorer = get_scorer()
     platform = platform or source.kind
     for start in range(0, len(fresh), batch_size):
         scored: list[_Scored] = []
@@ -362,21 +367,27 @@ def items_store(
             if not brand_matches:
                 result.unmatched += 1
                 continue
-            # Scored outside the transaction: on SQLite it holds the only write lock.
             scored.append(
                 _Scored(
                     item=item,
                     title=title,
                     text=text,
                     is_text_truncated=safe.is_text_truncated or is_cut,
-                    scores=analyzer.polarity_scores(text),
                     matches=brand_matches,
                 )
             )
         if not scored:
             continue
+        # Scored outside the transaction (on SQLite it holds the only write lock), and only
+        # the items that matched a brand: the rest are never stored.
+        for one, scores in zip(
+            scored, scorer.score_many([one.text for one in scored]), strict=True
+        ):
+            one.scores = scores
         try:
-            inserted = _rows_insert(scored, source=source, platform=platform, fetched_at=fetched_at)
+            inserted = _rows_insert(
+                scored, source=source, platform=platform, fetched_at=fetched_at, scorer=scorer
+            )
             refused = 0
         except DatabaseError as exc:
             logger.warning(
@@ -386,7 +397,12 @@ def items_store(
                 extra={"source_id": source.pk},
             )
             inserted, refused = _rows_insert_one_by_one(
-                scored, source=source, platform=platform, fetched_at=fetched_at, result=result
+                scored,
+                source=source,
+                platform=platform,
+                fetched_at=fetched_at,
+                scorer=scorer,
+                result=result,
             )
         result.new += inserted
         result.failed += refused
@@ -396,13 +412,21 @@ def items_store(
 
 
 def _rows_insert_one_by_one(
-    scored: Sequence[_Scored], *, source: Source, platform: str, fetched_at, result: StoreResult
+    scored: Sequence[_Scored],
+    *,
+    source: Source,
+    platform: str,
+    fetched_at,
+    scorer: Scorer,
+    result: StoreResult,
 ) -> tuple[int, int]:
     """Store each item of a refused batch in its own transaction: (inserted, refused)."""
     inserted = refused = 0
     for one in scored:
         try:
-            inserted += _rows_insert([one], source=source, platform=platform, fetched_at=fetched_at)
+            inserted += _rows_insert(
+                [one], source=source, platform=platform, fetched_at=fetched_at, scorer=scorer
+            )
         except DatabaseError as exc:
             refused += 1
             reason = " ".join(str(exc).split())[:300]

@@ -502,9 +502,9 @@ def test_a_chunked_delivery_is_read_signed_and_stored_by_gunicorn(hook):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                requests.get(url, timeout=1)
+                requests.get(url, timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused, or not answering yet while it boots
                 time.sleep(0.2)
         body = json.dumps(
             [{"external_id": "c1", "text": "acme in chunks", "published_at": IN_WINDOW}]

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from listening import services
 from listening.models import Author, FetchLog, Mention, MentionMatch, Source
 from listening.sentiment import FastSentimentIntensityAnalyzer, get_analyzer
 from listening.services import brand_create, source_create, source_poll, sources_dispatch_due
@@ -331,7 +330,7 @@ def test_the_stored_text_is_the_clean_text_that_was_scored(acme, feed_server):
     mention = Mention.objects.get()
     assert mention.text == "Hello & welcome. Acme\u2019s new plan is awesome!"
     assert "alert" not in mention.text
-    assert mention.compound == services.get_analyzer().polarity_scores(mention.text)["compound"]
+    assert mention.compound == get_analyzer().polarity_scores(mention.text)["compound"]
 
 
 def test_only_plain_web_links_are_kept_from_items(acme, feed_server):

@@ -19,7 +19,8 @@ import heapq
 import os
 import string
 import threading
-from dataclasses import dataclass
+from collections.abc import Sequence
+from importlib import metadata
 from typing import Any
 
 from vaderSentiment.vaderSentiment import (
@@ -31,19 +32,13 @@ from vaderSentiment.vaderSentiment import (
     SentimentIntensityAnalyzer,
 )
 
-__all__ = [
-    "NEGATIVE_THRESHOLD",
-    "POSITIVE_THRESHOLD",
-    "FastSentimentIntensityAnalyzer",
-    "SentimentScores",
-    "get_analyzer",
-    "label_for",
-    "score_text",
-]
+from listening.sentiment.base import SentimentScores, label_for
 
-# The thresholds recommended by the VADER authors for the compound score.
-POSITIVE_THRESHOLD = 0.05
-NEGATIVE_THRESHOLD = -0.05
+__all__ = ["FastSentimentIntensityAnalyzer", "VaderScorer", "get_analyzer", "score_text"]
+
+# The scorer's name and version as recorded on each mention it scored.
+VADER_NAME = "vader"
+VADER_VERSION = metadata.version("vaderSentiment")
 
 _PUNCTUATION = string.punctuation
 # ``negated()`` in stock VADER tests ``word in [w]`` for every word of NEGATE; a set lookup is
@@ -364,30 +359,27 @@ def get_analyzer() -> FastSentimentIntensityAnalyzer:
     return analyzer
 
 
-@dataclass(frozen=True, slots=True)
-class SentimentScores:
-    neg: float
-    neu: float
-    pos: float
-    compound: float
-    label: str  # "positive" | "negative" | "neutral"
-
-
-def label_for(compound: float) -> str:
-    """Bucket a compound score with the VADER paper's thresholds (inclusive at +-0.05)."""
-    if compound >= POSITIVE_THRESHOLD:
-        return "positive"
-    if compound <= NEGATIVE_THRESHOLD:
-        return "negative"
-    return "neutral"
-
-
 def score_text(text: str) -> SentimentScores:
-    scores = get_analyzer().polarity_scores(text)
+    return _scores(get_analyzer().polarity_scores(text))
+
+
+class VaderScorer:
+    """VADER behind the scorer interface (listening.sentiment.base.Scorer): stock
+    vaderSentiment's scores, computed by the fast analyzer above."""
+
+    name = VADER_NAME
+    version = VADER_VERSION
+
+    def score_many(self, texts: Sequence[str]) -> list[SentimentScores]:
+        analyzer = get_analyzer()
+        return [_scores(analyzer.polarity_scores(text)) for text in texts]
+
+
+def _scores(raw: dict[str, float]) -> SentimentScores:
     return SentimentScores(
-        neg=scores["neg"],
-        neu=scores["neu"],
-        pos=scores["pos"],
-        compound=scores["compound"],
-        label=label_for(scores["compound"]),
+        neg=raw["neg"],
+        neu=raw["neu"],
+        pos=raw["pos"],
+        compound=raw["compound"],
+        label=label_for(raw["compound"]),
     )
