@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "listening",
     "engagement",
     "dashboard",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -3,7 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("listening/", include("listening.urls")),
+    path("listening/demo/", include("demo.urls")),
     path("hooks/", include("listening.urls_hooks")),
     path("dashboard/", include("dashboard.urls")),
     path("", include("engagement.urls")),

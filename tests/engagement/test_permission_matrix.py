@@ -32,6 +32,7 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from demo import content
 from engagement.admin import BrandScopedAdmin
 from engagement.membership_services import membership_staff_sync
 from engagement.models import (
@@ -47,7 +48,6 @@ from engagement.models import (
     Tag,
 )
 from engagement.permissions import ALLOWED, Action
-from listening import demo
 from listening.models import Brand, FetchLog, Mention, Source
 from listening.push_services import webhook_signature, webhook_source_create
 from tests.engagement.conftest import make_user, store_mention
@@ -214,7 +214,7 @@ def _post_webhook(client: Client, w, path: str):
     )
 
 
-_FEED = next(iter(demo.FEEDS.values()))
+_FEED = next(iter(content.FEEDS.values()))
 _WORK = {
     "requires": Action.WORK_CASES,
     "scope": OBJECT,
@@ -231,10 +231,10 @@ EXPECTED: dict[str, Route] = {
     "password_change": Route(AUTH_ONLY),
     "password_change_done": Route(AUTH_ONLY),
     # The demo's feeds and APIs, and webhooks (authenticated by signature, not by user).
-    "listening:demo-feed": Route(PUBLIC, kwargs=lambda w: {"name": _FEED.name, "ext": _FEED.ext}),
-    "listening:demo-hn-search": Route(PUBLIC, query=lambda w: {"query": "acme"}),
-    "listening:demo-hn-user": Route(PUBLIC, kwargs=lambda w: {"username": demo.HN_USERS[0]}),
-    "listening:demo-mastodon-tag": Route(PUBLIC, kwargs=lambda w: {"tag": "acme"}),
+    "demo:feed": Route(PUBLIC, kwargs=lambda w: {"name": _FEED.name, "ext": _FEED.ext}),
+    "demo:hn-search": Route(PUBLIC, query=lambda w: {"query": "acme"}),
+    "demo:hn-user": Route(PUBLIC, kwargs=lambda w: {"username": content.HN_USERS[0]}),
+    "demo:mastodon-tag": Route(PUBLIC, kwargs=lambda w: {"tag": "acme"}),
     "hooks:receive": Route(
         PUBLIC, method="post", kwargs=lambda w: {"token": w.webhook.token}, send=_post_webhook
     ),

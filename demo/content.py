@@ -10,7 +10,7 @@ while ids never change. The three feeds use the three formats the RSS connector 
 The texts are built from sentence templates written for this project, filled with a brand, a
 city, a device, a day and so on, so that several hundred mentions read differently. Each
 template was checked against VADER so that complaints score negative, praise positive and
-news and questions neutral (see tests/listening/test_demo.py for the measured mix).
+news and questions neutral (see tests/demo/test_content.py for the measured mix).
 
 Two more kinds of source use the same grid and templates: a Hacker News index in the shape
 of Algolia's HN Search API (stories, and comments that reply to a story or to an earlier

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from listening import demo
+from demo import content
 from listening.models import Brand, Source
 from listening.services import brand_create, source_create, source_poll
 
@@ -104,7 +104,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write("Demo already loaded: nothing to change.")
         self.stdout.write(
-            f"Brands: {', '.join(b.name for b in demo.BRANDS)}. "
+            f"Brands: {', '.join(b.name for b in content.BRANDS)}. "
             f"Sources: {', '.join(f'{s.url} ({s.kind})' for s in sources)} "
             f"(polled every {DEMO_POLL_INTERVAL} s)."
         )
@@ -115,7 +115,7 @@ class Command(BaseCommand):
     # -- steps ---------------------------------------------------------------------------------
 
     def _brands(self, changes: list[str]) -> Brand:
-        main, *competitors = demo.BRANDS
+        main, *competitors = content.BRANDS
         acme = Brand.objects.filter(name__iexact=main.name).first()
         if acme is None:
             acme = brand_create(
@@ -252,30 +252,30 @@ def _demo_sources() -> list[_DemoSource]:
         _DemoSource(
             kind=Source.Kind.RSS,
             name=f"Demo: {spec.title}",
-            path=reverse("listening:demo-feed", kwargs={"name": spec.name, "ext": spec.ext}),
+            path=reverse("demo:feed", kwargs={"name": spec.name, "ext": spec.ext}),
         )
-        for spec in demo.FEEDS.values()
+        for spec in content.FEEDS.values()
     ]
     # The connectors append /api/v1/... to the source URL themselves: the source URL is the
     # API's root, derived from the route so the two cannot drift apart.
-    hn_root = reverse("listening:demo-hn-search").removesuffix("/api/v1/search_by_date")
+    hn_root = reverse("demo:hn-search").removesuffix("/api/v1/search_by_date")
     mastodon_root = reverse(
-        "listening:demo-mastodon-tag", kwargs={"tag": demo.ACME.hashtag.lstrip("#")}
+        "demo:mastodon-tag", kwargs={"tag": content.ACME.hashtag.lstrip("#")}
     ).split("/api/v1/", 1)[0]
     sources += [
         # A 90-day backfill: the whole demo window on the first poll, like the feeds show it.
         _DemoSource(
             kind=Source.Kind.HACKER_NEWS,
-            name=f"Demo: {demo.HN_SPEC.title}",
+            name=f"Demo: {content.HN_SPEC.title}",
             path=hn_root,
-            backfill_days=demo.DEMO_WINDOW.days,
+            backfill_days=content.DEMO_WINDOW.days,
         ),
         _DemoSource(
             kind=Source.Kind.MASTODON,
-            name=f"Demo: {demo.MASTODON_SPEC.title} {demo.ACME.hashtag}",
+            name=f"Demo: {content.MASTODON_SPEC.title} {content.ACME.hashtag}",
             path=mastodon_root,
-            config={"hashtag": demo.ACME.hashtag.lstrip("#")},
-            backfill_days=demo.DEMO_WINDOW.days,
+            config={"hashtag": content.ACME.hashtag.lstrip("#")},
+            backfill_days=content.DEMO_WINDOW.days,
         ),
     ]
     return sources

@@ -1,4 +1,4 @@
-"""Views of the listening app."""
+"""The demo's sample feeds and stand-in APIs, which the worker polls like real ones."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import condition, require_GET
 
-from listening import demo
+from demo import content
 
 
 def _demo_now(request: HttpRequest) -> datetime:
@@ -28,13 +28,13 @@ def _demo_now(request: HttpRequest) -> datetime:
 
 
 def _demo_etag(request: HttpRequest, name: str, ext: str) -> str | None:
-    spec = demo.feed_for(name, ext)
-    return demo.feed_etag(spec, _demo_now(request)) if spec else None
+    spec = content.feed_for(name, ext)
+    return content.feed_etag(spec, _demo_now(request)) if spec else None
 
 
 def _demo_last_modified(request: HttpRequest, name: str, ext: str) -> datetime | None:
-    spec = demo.feed_for(name, ext)
-    return demo.feed_last_modified(spec, _demo_now(request)) if spec else None
+    spec = content.feed_for(name, ext)
+    return content.feed_last_modified(spec, _demo_now(request)) if spec else None
 
 
 @require_GET
@@ -45,10 +45,10 @@ def demo_feed(request: HttpRequest, name: str, ext: str) -> HttpResponse:
     Conditional GET works (ETag and Last-Modified follow the newest listed item), so a
     re-poll before a new item is due gets a 304, as from a well-behaved real feed.
     """
-    spec = demo.feed_for(name, ext)
+    spec = content.feed_for(name, ext)
     if spec is None:
         raise Http404("No such demo feed.")
-    body = demo.render_feed(spec, _demo_now(request), request.build_absolute_uri())
+    body = content.render_feed(spec, _demo_now(request), request.build_absolute_uri())
     return HttpResponse(body, content_type=spec.content_type)
 
 
@@ -106,7 +106,7 @@ def demo_hn_search(request: HttpRequest) -> JsonResponse:
     """
     try:
         page = max(_int_param(request, "page", 0), 0)
-        per_page = min(max(_int_param(request, "hitsPerPage", 20), 1), demo.HN_PAGINATION_LIMIT)
+        per_page = min(max(_int_param(request, "hitsPerPage", 20), 1), content.HN_PAGINATION_LIMIT)
     except ValueError as exc:
         return _algolia_error(str(exc))
     filters: list[tuple[str, Callable[[int, int], bool], int]] = []
@@ -121,7 +121,7 @@ def demo_hn_search(request: HttpRequest) -> JsonResponse:
     words = {w.lower() for w in _WORDS_RE.findall(request.GET.get("query", ""))}
     tags_filter = request.GET.get("tags", "").strip()
 
-    items = demo.hn_items(_demo_now(request))
+    items = content.hn_items(_demo_now(request))
     comments = Counter(item.story_id for item in items if item.kind == "comment")
     hits = []
     for item in items:
@@ -136,9 +136,9 @@ def demo_hn_search(request: HttpRequest) -> JsonResponse:
             continue
         if words and words.isdisjoint(_WORDS_RE.findall(item.search_text())):
             continue
-        hits.append(demo.hn_hit(item, comments[item.object_id]))
+        hits.append(content.hn_hit(item, comments[item.object_id]))
     # Like Algolia, only the first HN_PAGINATION_LIMIT hits of a query can be paged to.
-    reachable = min(len(hits), demo.HN_PAGINATION_LIMIT)
+    reachable = min(len(hits), content.HN_PAGINATION_LIMIT)
     nb_pages = math.ceil(reachable / per_page)
     start = page * per_page
     page_hits = hits[start : min(start + per_page, reachable)]
@@ -161,7 +161,7 @@ def demo_hn_search(request: HttpRequest) -> JsonResponse:
 @require_GET
 def demo_hn_user(request: HttpRequest, username: str) -> JsonResponse:
     """A demo HN user's karma, which Earshot stores as the author's reach."""
-    karma = demo.hn_karma(username)
+    karma = content.hn_karma(username)
     if karma is None:
         return JsonResponse({"status": 404, "error": "Not Found"}, status=404)
     return JsonResponse({"username": username, "karma": karma, "about": ""})
@@ -192,7 +192,7 @@ def demo_mastodon_tag(request: HttpRequest, tag: str) -> JsonResponse:
     limit = min(max(limit, 1), MASTODON_MAX_LIMIT)
 
     tag = tag.lower().lstrip("#")
-    everything = demo.toots(_demo_now(request))
+    everything = content.toots(_demo_now(request))
     replies = Counter(t.in_reply_to for t in everything if t.in_reply_to is not None)
     tagged = [t for t in everything if tag in t.hashtags]
     lower = max(bounds.get("since_id", -1), bounds.get("min_id", -1))
@@ -201,7 +201,7 @@ def demo_mastodon_tag(request: HttpRequest, tag: str) -> JsonResponse:
     # Newest first either way; min_id takes the oldest `limit` of the window instead.
     page = window[-limit:] if "min_id" in bounds else window[:limit]
     response = JsonResponse(
-        [demo.toot_status(t, replies[t.index]) for t in page],
+        [content.toot_status(t, replies[t.index]) for t in page],
         safe=False,
         json_dumps_params={"ensure_ascii": False},
     )
