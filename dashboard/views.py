@@ -4,7 +4,7 @@ form, ask engagement/permissions.py, fetch through dashboard/selectors.py, rende
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, timedelta
 
 from django.contrib.auth.decorators import login_required
@@ -24,23 +24,18 @@ from dashboard.selectors import (
     brand_with_competitors,
 )
 from engagement.permissions import Action, brand_ids_for, brands_for, can, require
-from listening.exports import spreadsheet_safe_row
-from listening.management.commands.export_mentions import FIELDS as MENTION_FIELDS
-from listening.management.commands.export_mentions import Command as ExportMentionsCommand
+from listening.exports import (
+    CORRECTION_FIELDS,
+    MENTION_FIELDS,
+    correction_record,
+    csv_row,
+    mention_record,
+    spreadsheet_safe_row,
+)
 from listening.selectors import iterate
 
 PAGE_SIZE = 50
 SUMMARY_DAYS = 30
-CORRECTION_FIELDS = [
-    "mention_id",
-    "text",
-    "vader_label",
-    "vader_compound",
-    "corrected_label",
-    "reason",
-    "corrected_by",
-    "corrected_at",
-]
 
 
 def _brand_id(request: HttpRequest, form: BrandForm, action: Action) -> int:
@@ -137,7 +132,7 @@ class _Echo:
         return value
 
 
-def _csv_stream(header: list[str], rows: Iterable[list]) -> Iterator[str]:
+def _csv_stream(header: Sequence[str], rows: Iterable[list]) -> Iterator[str]:
     """Every web download goes through here, so every text cell is spreadsheet-safe.
 
     Marketers open these files in spreadsheets, and mention text, titles, author names,
@@ -161,12 +156,11 @@ def _csv_response(stream: Iterator[str], filename: str) -> StreamingHttpResponse
 
 
 def _mention_rows(matches) -> Iterator[list]:
-    # Same columns and values as `manage.py export_mentions` (one record builder for both);
+    # The record of listening/exports.py, as `manage.py export_mentions` writes it; the brand
+    # column names the matched brand (a competitor's row says the competitor).
     # _csv_stream() neutralises formula cells, as `export_mentions --spreadsheet-safe` does.
     for match in matches:
-        record = ExportMentionsCommand._record(match.brand.name, match)
-        record["matched_terms"] = "; ".join(record["matched_terms"])
-        yield [record[f] for f in MENTION_FIELDS]
+        yield csv_row(mention_record(match), MENTION_FIELDS)
 
 
 @require_GET
@@ -183,16 +177,7 @@ def mentions_export(request: HttpRequest) -> HttpResponse:
 
 def _correction_rows(corrections) -> Iterator[list]:
     for correction in corrections:
-        yield [
-            correction.mention_id,
-            correction.mention.text,
-            correction.original_label,
-            correction.original_compound,
-            correction.label,
-            correction.reason,
-            correction.user.get_username(),
-            correction.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        ]
+        yield csv_row(correction_record(correction), CORRECTION_FIELDS)
 
 
 @require_GET

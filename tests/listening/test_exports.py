@@ -1,15 +1,24 @@
-"""spreadsheet_safe(): the one rule every CSV meant for spreadsheets uses (issue 9)."""
+"""The export records' shared pieces, and spreadsheet_safe(): the one rule every CSV meant
+for spreadsheets uses (issue 9)."""
 
 from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from listening.exports import FORMULA_TRIGGERS, spreadsheet_safe, spreadsheet_safe_row
+from listening.exports import (
+    FORMULA_TRIGGERS,
+    MENTION_FIELDS,
+    csv_row,
+    iso_utc,
+    spreadsheet_safe,
+    spreadsheet_safe_row,
+)
 
 DANGEROUS_FIRST = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
 
@@ -96,3 +105,19 @@ def test_a_megabyte_cell_and_lone_surrogates_are_handled() -> None:
     assert spreadsheet_safe(big) == "'" + big
     assert spreadsheet_safe("\ud800=") == "\ud800="
     assert spreadsheet_safe("-\ud800") == "'-\ud800"
+
+
+def test_times_are_written_in_utc_with_a_z() -> None:
+    paris = timezone(timedelta(hours=2))
+    assert iso_utc(datetime(2026, 5, 1, 10, 0, 0, 120, tzinfo=paris)) == (
+        "2026-05-01T08:00:00.000120Z"
+    )
+    assert iso_utc(datetime(2026, 5, 1, 8, 0, tzinfo=UTC)) == "2026-05-01T08:00:00Z"
+
+
+def test_a_csv_row_follows_the_field_order_and_joins_lists() -> None:
+    record = {name: name for name in MENTION_FIELDS} | {"id": 7, "matched_terms": ["a", "b c"]}
+    row = csv_row(record, MENTION_FIELDS)
+    assert row[0] == 7 and row[1] == "brand"
+    assert row[-1] == "a; b c"
+    assert csv_row({"x": []}, ["x"]) == [""]

@@ -1,33 +1,14 @@
 import csv
 import json
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
 
-from listening.exports import spreadsheet_safe_row
+from listening.exports import MENTION_FIELDS, csv_row, mention_record, spreadsheet_safe_row
 from listening.selectors import brand_get_by_name, brand_matches_for_export, iterate
-
-FIELDS = [
-    "id",
-    "brand",
-    "source",
-    "external_id",
-    "url",
-    "author",
-    "published_at",
-    "title",
-    "text",
-    "language",
-    "neg",
-    "neu",
-    "pos",
-    "compound",
-    "label",
-    "matched_terms",
-]
 
 
 def parse_since(value: str) -> datetime:
@@ -41,10 +22,6 @@ def parse_since(value: str) -> datetime:
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment
-
-
-def _iso_utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class Command(BaseCommand):
@@ -94,36 +71,12 @@ class Command(BaseCommand):
         )
         if options["format"] == "csv":
             writer = csv.writer(self.stdout, lineterminator="\n")
-            writer.writerow(FIELDS)
+            writer.writerow(MENTION_FIELDS)
             for match in rows:
-                record = self._record(brand.name, match)
-                record["matched_terms"] = "; ".join(record["matched_terms"])
-                row = [record[f] for f in FIELDS]
+                row = csv_row(mention_record(match, brand_name=brand.name), MENTION_FIELDS)
                 writer.writerow(spreadsheet_safe_row(row) if options["spreadsheet_safe"] else row)
         else:
             for match in rows:
-                self.stdout.write(json.dumps(self._record(brand.name, match), ensure_ascii=False))
+                record = mention_record(match, brand_name=brand.name)
+                self.stdout.write(json.dumps(record, ensure_ascii=False))
         self.stderr.write(f"Exported {total} mention(s) of {brand.name}.")
-
-    @staticmethod
-    def _record(brand_name: str, match) -> dict:
-        mention = match.mention
-        author = mention.author
-        return {
-            "id": mention.pk,
-            "brand": brand_name,
-            "source": mention.source.name or mention.source.url,
-            "external_id": mention.external_id,
-            "url": mention.url,
-            "author": (author.display_name or author.handle) if author else "",
-            "published_at": _iso_utc(mention.published_at),
-            "title": mention.title,
-            "text": mention.text,
-            "language": mention.language,
-            "neg": mention.neg,
-            "neu": mention.neu,
-            "pos": mention.pos,
-            "compound": mention.compound,
-            "label": mention.label,
-            "matched_terms": match.matched_terms,
-        }
