@@ -133,7 +133,7 @@ class Case(models.Model):
     # Similar requests: the same normalised text, or a shared key phrase on the same day.
     similarity_key = models.CharField(max_length=64, blank=True)
     # "<day>:<key phrase>" of the first mention, e.g. "2026-11-23:battery drain" (see
-    # engagement/routing.py for how the phrase is chosen); empty when it has none.
+    # engagement/similarity.py for how the phrase is chosen); empty when it has none.
     phrase_key = models.CharField(max_length=120, blank=True)
     opened_at = models.DateTimeField(default=timezone.now)
     last_mention_at = models.DateTimeField(default=timezone.now)
@@ -164,7 +164,7 @@ class Case(models.Model):
                 condition=Q(status__in=["new", "open", "waiting"]),
             ),
             # Similar requests on the case page: one brand's open cases sharing a key,
-            # highest priority first (engagement.routing.similar_cases, one read per key).
+            # highest priority first (selectors' similar_cases, one read per key).
             models.Index(
                 fields=["brand", "kind", "similarity_key", "-priority", "opened_at"],
                 name="case_similar_open_idx",

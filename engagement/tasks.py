@@ -1,4 +1,5 @@
-"""Celery tasks of the queue: thin wrappers around engagement.routing (tested without Celery).
+"""Celery tasks of the queue: thin wrappers around routing, priority and follow-up (each tested
+without Celery).
 
 None of them retries: each runs again on its next beat tick, and each is idempotent.
 """
@@ -10,7 +11,9 @@ import time
 
 from celery import shared_task
 
-from engagement.routing import cases_priority_refresh, followups_evaluate, mentions_route
+from engagement.followup import followups_evaluate
+from engagement.priority import cases_priority_refresh
+from engagement.routing import mentions_route
 
 logger = logging.getLogger(__name__)
 

@@ -504,7 +504,7 @@ LABEL_COLOURS = {"positive": "#067647", "neutral": "#667085", "negative": "#b423
 
 def trajectory_svg(points: list[dict], *, width: int = 480, height: int = 140) -> str:
     """A polyline of compound over time with a zero line, points coloured by label, and a
-    dashed mark where a case got its first response (routing.author_trajectory's items)."""
+    dashed mark where a case got its first response (selectors_case.author_trajectory's items)."""
     pad = 10
     mentions = [p for p in points if p.get("kind") == "mention"]
     if not mentions:

@@ -15,8 +15,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from engagement.followup import followups_evaluate
 from engagement.models import Case, Reply, SavedReply
-from engagement.routing import followups_evaluate, mentions_route
+from engagement.routing import mentions_route
 from engagement.services import case_claim, case_status_set, reply_mark_manual
 from tests.browser import SCREENSHOTS, skip_without_chromium
 from tests.engagement.conftest import PASSWORD, store_mention

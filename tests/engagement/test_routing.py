@@ -12,16 +12,12 @@ from django.db import OperationalError, connection
 from django.urls import reverse
 from django.utils import timezone
 
+from engagement.care import EARLIEST
+from engagement.followup import followups_evaluate
 from engagement.models import AuthorStanding, AutoTagRule, CareSettings, Case, CaseMention, Tag
-from engagement.routing import (
-    EARLIEST,
-    author_trajectory,
-    case_priority,
-    cases_priority_refresh,
-    followups_evaluate,
-    mentions_route,
-    similar_cases,
-)
+from engagement.priority import case_priority, cases_priority_refresh
+from engagement.routing import mentions_route
+from engagement.selectors_case import author_trajectory, similar_cases
 from engagement.tasks import (
     cases_priority_refresh_task,
     followups_evaluate_task,
