@@ -32,6 +32,7 @@ from listening.exports import (
     mention_record,
     spreadsheet_safe_row,
 )
+from listening.outside import web_url
 from listening.selectors import iterate
 
 PAGE_SIZE = 50
@@ -50,11 +51,6 @@ def _brand_id(request: HttpRequest, form: BrandForm, action: Action) -> int:
         brand_id = brand.pk
     require(request.user, brand_id, action)
     return brand_id
-
-
-def _safe_url(url: str) -> str:
-    # Mention URLs come from strangers: only http(s) ever becomes a link.
-    return url if url.lower().startswith(("http://", "https://")) else ""
 
 
 def _filtered_matches(request: HttpRequest, action: Action):
@@ -109,7 +105,8 @@ def mentions(request: HttpRequest) -> HttpResponse:
     if qs is not None:
         page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
         for match in page.object_list:
-            match.safe_url = _safe_url(match.mention.url)
+            # Mention URLs come from strangers: only web_url's rule makes a link.
+            match.safe_url = web_url(match.mention.url)
     query = request.GET.copy()
     query.pop("page", None)
     context = {

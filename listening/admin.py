@@ -12,6 +12,7 @@ from engagement.permissions import Action, scoped
 from listening.connectors.registry import CONNECTORS, connector_for
 from listening.forms import QueryTestForm, SourceAdminForm
 from listening.models import Author, Brand, FetchLog, Mention, MentionMatch, Source
+from listening.outside import web_url
 from listening.query import MatchDocument
 from listening.selectors import mentions_recent
 from listening.services import FETCH_INTERRUPTED, webhook_credentials
@@ -324,11 +325,12 @@ class MentionAdmin(BrandScopedAdmin, admin.ModelAdmin):
 
     @admin.display(description="link")
     def link(self, obj):
-        # Mention URLs come from strangers: only http(s), and never passing our referrer on.
-        if not obj.url.startswith(("http://", "https://")):
+        # Mention URLs come from strangers: only web_url's, and never passing our referrer on.
+        url = web_url(obj.url)
+        if not url:
             return ""
         return format_html(
-            '<a href="{}" rel="noopener noreferrer nofollow" target="_blank">open</a>', obj.url
+            '<a href="{}" rel="noopener noreferrer nofollow" target="_blank">open</a>', url
         )
 
 

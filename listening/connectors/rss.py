@@ -55,7 +55,7 @@ from listening.connectors.base import (
     SourceState,
 )
 from listening.connectors.http import safe_get
-from listening.outside import API_JSON_MAX_DEPTH, json_loads_bounded
+from listening.outside import API_JSON_MAX_DEPTH, json_loads_bounded, web_url
 from listening.text import clean_text
 
 
@@ -113,10 +113,6 @@ def _cap_id(external_id: str) -> str:
     return "sha1:" + hashlib.sha1(external_id.encode(), usedforsecurity=False).hexdigest()
 
 
-def _http_url(url: str) -> str:
-    return url if url[:7].lower() == "http://" or url[:8].lower() == "https://" else ""
-
-
 def _to_datetime(parsed: time.struct_time | None) -> datetime | None:
     if parsed is None:
         return None
@@ -138,7 +134,7 @@ def _make_item(
     published: time.struct_time | None,
     language: str,
 ) -> RawItem:
-    url = _http_url(link.strip())
+    url = web_url(link)
     published_at = _to_datetime(published)
     external_id = external_id.strip()
     if not external_id:
@@ -153,7 +149,7 @@ def _make_item(
         body=body,
         author_handle=name.lower(),
         author_name=name,
-        author_url=_http_url((author_url or "").strip()),
+        author_url=web_url(author_url or ""),
         published_at=published_at,
         language=(language or "").strip(),
     )

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from engagement.models import SentimentCorrection
 from listening.models import Author, Brand, Mention, Source
+from listening.outside import web_url
 from tests.engagement.conftest import (
     acme,
     admin_user,
@@ -262,6 +263,24 @@ def test_only_http_links_are_shown_and_they_do_not_pass_our_referrer(
     body = client.get(MENTIONS, {"brand": acme.pk}).content.decode()
     assert "javascript:" not in body
     assert body.count('rel="noopener noreferrer nofollow"') == 2
+
+
+def test_the_mentions_page_links_only_what_web_url_keeps(client, marketer, mentions, acme):
+    from listening.models import Mention
+    from tests.listening.test_web_links import LINKS
+
+    kept = 0
+    for n, link in enumerate(LINKS):
+        store_mention(mentions["plain"].source, f"acme link {n}", external_id=f"link-{n}")
+        Mention.objects.filter(external_id=f"link-{n}").update(url=link)
+        kept += bool(web_url(link))
+    client.force_login(marketer)
+    body = client.get(MENTIONS, {"brand": acme.pk}).content.decode()
+    # The three fixture mentions have web links; every kept link is shown once.
+    assert kept == 3
+    assert body.count('rel="noopener noreferrer nofollow"') == 3 + kept
+    for link in ("javascript:", "data:", "https://news.example/a b", 'href="https://"'):
+        assert link not in body
 
 
 # -- exports -----------------------------------------------------------------------------
