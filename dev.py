@@ -275,7 +275,8 @@ def cmd_run(port: int) -> int:
     base_url = f"http://127.0.0.1:{port}"
     # runserver speaks plain http://, whatever an older .env says: opt out of HTTPS-only
     # (the redirect, HSTS, secure cookies) explicitly; DEBUG alone does not. EARSHOT_DEMO:
-    # this is the demo, so load_demo creates the 'demo' superuser.
+    # this is the demo, so the demo app is installed (whatever .env says about DEBUG) and
+    # load_demo creates the 'demo' superuser.
     env = child_env(EARSHOT_PLAIN_HTTP="true", EARSHOT_DEMO="true")
     allowed = f"127.0.0.1:{port},localhost:{port}"
     if port != 8000 and "EARSHOT_ALLOWED_PRIVATE_HOSTS" not in os.environ:

@@ -9,5 +9,8 @@ import os
 
 # Before config.settings reads the environment; overrides a value set outside on purpose.
 os.environ["EARSHOT_PLAIN_HTTP"] = "true"
+# DEBUG is off here, as in production; the demo app is installed the way a demo instance
+# installs it, so its tests and its routes in the permission matrix run.
+os.environ["EARSHOT_DEMO"] = "true"
 
 from config.settings import *  # noqa: E402, F403

@@ -1,9 +1,14 @@
+from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 
+# The demo's feeds and stand-in APIs, only where the demo app is installed (DEBUG or
+# EARSHOT_DEMO, config/settings.py); at the paths stored demo sources already point to.
+_demo = [path("listening/demo/", include("demo.urls"))] if apps.is_installed("demo") else []
+
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("listening/demo/", include("demo.urls")),
+    *_demo,
     path("hooks/", include("listening.urls_hooks")),
     path("dashboard/", include("dashboard.urls")),
     path("", include("engagement.urls")),
