@@ -512,7 +512,8 @@ def _first_response_mark(case: Case, now: datetime) -> dict[str, Any]:
 
 
 def _reply_enqueue(reply_id: int) -> None:
-    from engagement.reply_tasks import reply_deliver_task
+    # Imported here: engagement.tasks imports this module for reply_deliver.
+    from engagement.tasks import reply_deliver_task
 
     transaction.on_commit(lambda: reply_deliver_task.delay(reply_id))
 

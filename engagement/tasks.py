@@ -1,7 +1,7 @@
-"""Celery tasks of the queue: thin wrappers around routing, priority and follow-up (each tested
-without Celery).
+"""Celery tasks of engagement: thin wrappers around services (each tested without Celery).
 
-None of them retries: each runs again on its next beat tick, and each is idempotent.
+The periodic ones (routing, the priority refresh, the follow-up sweep) never retry: each runs
+again on its next beat tick, and each is idempotent. Reply delivery retries transient failures.
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ from celery import shared_task
 from engagement.followup import followups_evaluate
 from engagement.priority import cases_priority_refresh
 from engagement.routing import mentions_route
+from engagement.services import reply_deliver
+from listening.connectors.base import SourceUnavailable
 
 logger = logging.getLogger(__name__)
 
 # Routing stops starting new sweeps after this many seconds, well inside the soft limit, so a
 # long backlog is worked off over several ticks instead of being killed mid-batch.
 ROUTE_BUDGET_SECONDS = 20.0
+MAX_DELIVERY_RETRIES = 3
 
 
 @shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
@@ -57,3 +60,26 @@ def followups_evaluate_task() -> int:
     """Start missing follow-up windows and close the passed ones. Idempotent; touches
     Case.followup_until, compound_before, compound_after and outcome."""
     return followups_evaluate()
+
+
+@shared_task(
+    # The name it had in engagement/reply_tasks.py: replies queued before an upgrade are still
+    # delivered by a worker that runs this module.
+    name="engagement.reply_tasks.reply_deliver_task",
+    bind=True,
+    acks_late=True,
+    autoretry_for=(SourceUnavailable,),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=MAX_DELIVERY_RETRIES,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def reply_deliver_task(self, reply_id: int) -> None:
+    """Deliver one reply. Idempotent (reply_deliver never posts a sent reply twice); touches
+    that Reply. Only transient failures (timeouts, 429, 5xx) are retried, with exponential
+    backoff and jitter; every attempt is recorded on the reply, and the last one that fails
+    marks it failed with the reason. A reply that is gone is a quiet no-op.
+    """
+    reply_deliver(reply_id=reply_id, is_final_attempt=self.request.retries >= self.max_retries)

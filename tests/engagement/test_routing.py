@@ -3,7 +3,11 @@ similar requests, auto-tags, author standing and follow-up outcomes."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -844,6 +848,43 @@ def test_the_beat_schedule_runs_the_queue_tasks(settings):
         "engagement.tasks.cases_priority_refresh_task",
         "engagement.tasks.followups_evaluate_task",
     } <= tasks
+
+
+def test_a_fresh_worker_finds_every_engagement_task_by_autodiscovery_alone(tmp_path):
+    """No CELERY_IMPORTS: the worker's autodiscovery of each app's tasks.py registers them
+    all, reply delivery under the name replies queued before the move still carry."""
+    code = (
+        "import django; django.setup()\n"
+        "from config.celery import app\n"
+        "app.loader.import_default_modules()\n"
+        "print(sorted(n for n in app.tasks if n.startswith('engagement.')))\n"
+    )
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "EARSHOT_ENV_FILE": "",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "true",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.sqlite3'}",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(
+        [
+            "engagement.reply_tasks.reply_deliver_task",
+            "engagement.tasks.cases_priority_refresh_task",
+            "engagement.tasks.followups_evaluate_task",
+            "engagement.tasks.mentions_route_task",
+        ]
+    )
 
 
 # --- No poison blocks the queue (issue 9) -----------------------------------------------------

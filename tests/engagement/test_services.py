@@ -27,7 +27,6 @@ from engagement.models import (
     SentimentCorrection,
     Tag,
 )
-from engagement.reply_tasks import MAX_DELIVERY_RETRIES, reply_deliver_task
 from engagement.services import (
     CaseActionError,
     audit_record,
@@ -48,6 +47,7 @@ from engagement.services import (
     saved_reply_render,
     sentiment_correct,
 )
+from engagement.tasks import MAX_DELIVERY_RETRIES, reply_deliver_task
 from listening.models import Mention, Source
 from tests.engagement.conftest import make_user, store_mention
 from tests.feedserver import JsonApiHandler, serving
