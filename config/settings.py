@@ -57,8 +57,14 @@ INSTALLED_APPS = [
     "listening",
     "engagement",
     "dashboard",
-    "demo",
 ]
+# A demo instance (dev.py run sets it). With it or DEBUG on, the demo app (demo/: sample feeds,
+# stand-in APIs, load_demo) is installed, and config/urls.py routes it only then; production
+# never serves the demo by accident. load_demo also creates the 'demo' superuser (known
+# password) only on such an instance.
+EARSHOT_DEMO = env.bool("EARSHOT_DEMO", default=False)
+if DEBUG or EARSHOT_DEMO:
+    INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -225,9 +231,6 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Earshot ------------------------------------------------------------------------------
-# A demo instance: load_demo creates the 'demo' superuser (known password) only with this or
-# DEBUG on. dev.py run sets it.
-EARSHOT_DEMO = env.bool("EARSHOT_DEMO", default=False)
 # Hosts (or host:port) that feeds may be fetched from although they resolve to private or
 # loopback addresses. Empty in production; the demo and the tests name 127.0.0.1.
 EARSHOT_ALLOWED_PRIVATE_HOSTS = env.list("EARSHOT_ALLOWED_PRIVATE_HOSTS", default=[])
