@@ -51,6 +51,7 @@ from listening.connectors.http import (
     safe_get,
     safe_post,
 )
+from listening.connectors.values import json_count, json_str
 from listening.connectors.websocket import parse_ws_url, safe_websocket_connect
 from listening.outside import API_JSON_MAX_DEPTH, json_loads_bounded
 
@@ -159,13 +160,9 @@ def _reply_uris(record: Mapping[str, Any]) -> tuple[str, str]:
 
     def uri(ref: object) -> str:
         value = ref.get("uri") if isinstance(ref, dict) else None
-        return value if isinstance(value, str) else ""
+        return json_str(value)
 
     return uri(reply.get("parent")), uri(reply.get("root"))
-
-
-def _count(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def build_query(terms: Iterable[str]) -> str:
@@ -569,7 +566,7 @@ class _BlueskyReplies:
             raise BadResponse("createSession answered without an accessJwt and did.")
         return {
             "did": did,
-            "handle": handle if isinstance(handle, str) else "",
+            "handle": json_str(handle),
             "token": token,
             "headers": {"Accept": "application/json", "Authorization": f"Bearer {token}"},
         }
@@ -805,7 +802,7 @@ class BlueskyConnector(_BlueskyReplies, Connector):
             for profile in profiles:
                 if not isinstance(profile, dict) or not isinstance(profile.get("did"), str):
                     continue
-                followers = _count(profile.get("followersCount"))
+                followers = json_count(profile.get("followersCount"))
                 self._profiles.put((base, profile["did"]), followers)
                 for item in authors.get(profile["did"], []):
                     item.author_followers = followers
@@ -839,18 +836,18 @@ def _map_post_view(view: object) -> tuple[RawItem, datetime | None, str] | None:
         external_id=uri,
         url=f"{_WEB}/profile/{profile}/post/{_rkey(uri)}",
         title="",
-        body=text if isinstance(text, str) else "",
+        body=json_str(text),
         author_handle=handle or did,
-        author_name=display_name if isinstance(display_name, str) else "",
+        author_name=json_str(display_name),
         author_url=f"{_WEB}/profile/{profile}",
         published_at=_parse_datetime(record.get("createdAt")) or indexed_at,
         language=_first_language(record),
         platform="bluesky",
         in_reply_to=parent,
         thread_id=root or uri,
-        like_count=_count(view.get("likeCount")),
-        reply_count=_count(view.get("replyCount")),
-        repost_count=_count(view.get("repostCount")),
+        like_count=json_count(view.get("likeCount")),
+        reply_count=json_count(view.get("replyCount")),
+        repost_count=json_count(view.get("repostCount")),
     )
     return item, indexed_at, did
 
@@ -899,7 +896,7 @@ def _map_jetstream_event(event: object) -> tuple[int, RawItem | None]:
         external_id=uri,
         # bsky.app resolves DIDs in profile URLs, so links work without a handle lookup.
         url=f"{profile}/post/{rkey}",
-        body=text if isinstance(text, str) else "",
+        body=json_str(text),
         # Jetstream events carry the DID only, never the handle: resolving it would cost a
         # request per author at firehose rates, so the DID stands in as the handle.
         author_handle=did,

@@ -51,6 +51,7 @@ from listening.connectors.base import (
     datetime_from_unix,
 )
 from listening.connectors.http import BadResponse, safe_get
+from listening.connectors.values import json_count, json_int, json_str
 from listening.outside import API_JSON_MAX_DEPTH, json_loads_bounded
 
 __all__ = ["HackerNewsConnector", "MalformedResponse"]
@@ -127,21 +128,6 @@ def search_words(terms: Iterable[str]) -> list[str]:
     return words
 
 
-def _int_or_none(value: object) -> int | None:
-    # bool is an int subclass; a JSON true is not a count.
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
-def _str_or_empty(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
 class HackerNewsConnector(Connector):
     """Stories and comments from Algolia's HN Search API that mention the search terms."""
 
@@ -199,20 +185,20 @@ class HackerNewsConnector(Connector):
             )
         cursor = cursor_load(state.cursor, kind=self.kind) or {}
         first_poll = not state.cursor
-        upper = _int_or_none(cursor.get("upper"))
+        upper = json_int(cursor.get("upper"))
         if upper is not None:
             # A drain is in progress: continue it.
-            floor = _int_or_none(cursor.get("floor"))
-            top = _int_or_none(cursor.get("top"))
-            pages = _int_or_none(cursor.get("pages")) or 0
+            floor = json_int(cursor.get("floor"))
+            top = json_int(cursor.get("top"))
+            pages = json_int(cursor.get("pages")) or 0
         else:
             pages = 0
-            top = _int_or_none(cursor.get("newest"))
+            top = json_int(cursor.get("newest"))
             if first_poll and state.backfill_since is not None:
                 floor = int(state.backfill_since.timestamp())
             else:
                 floor = top
-        newest = _int_or_none(cursor.get("newest"))
+        newest = json_int(cursor.get("newest"))
 
         tags = str(state.config.get("tags") or "(story,comment)")
         filters = []
@@ -329,13 +315,13 @@ class HackerNewsConnector(Connector):
                 http_status=status,
             )
         hits = data["hits"]
-        nb_pages = _int_or_none(data.get("nbPages"))
-        page = _int_or_none(data.get("page")) or 0
+        nb_pages = json_int(data.get("nbPages"))
+        page = json_int(data.get("page")) or 0
         if nb_pages is not None:
             more = nb_pages > page + 1
         else:
             # Without nbPages, a full page means there may be more.
-            per_page = _int_or_none(data.get("hitsPerPage")) or 0
+            per_page = json_int(data.get("hitsPerPage")) or 0
             more = per_page > 0 and len(hits) >= per_page
         return hits, more
 
@@ -343,7 +329,7 @@ class HackerNewsConnector(Connector):
         if not isinstance(hit, dict):
             return None
         object_id = hit.get("objectID")
-        created = _int_or_none(hit.get("created_at_i"))
+        created = json_int(hit.get("created_at_i"))
         if (
             not isinstance(object_id, str | int)
             or isinstance(object_id, bool)
@@ -355,11 +341,11 @@ class HackerNewsConnector(Connector):
             return None
         object_id = str(object_id)
         tags = hit.get("_tags") if isinstance(hit.get("_tags"), list) else []
-        comment_text = _str_or_empty(hit.get("comment_text"))
+        comment_text = json_str(hit.get("comment_text"))
         is_comment = "comment" in tags or bool(comment_text)
-        author = _str_or_empty(hit.get("author"))
-        story_id = _int_or_none(hit.get("story_id"))
-        parent_id = _int_or_none(hit.get("parent_id"))
+        author = json_str(hit.get("author"))
+        story_id = json_int(hit.get("story_id"))
+        parent_id = json_int(hit.get("parent_id"))
         if is_comment:
             # Comments get no title: the story's title would make every comment under a
             # story that names the brand look like a mention of it. The story is the
@@ -369,9 +355,9 @@ class HackerNewsConnector(Connector):
             in_reply_to = str(parent_id) if parent_id is not None else ""
             thread_id = str(story_id) if story_id is not None else ""
         else:
-            title = _str_or_empty(hit.get("title"))
+            title = json_str(hit.get("title"))
             # Link stories have no text: their link is what they say.
-            body = _str_or_empty(hit.get("story_text")) or _str_or_empty(hit.get("url"))
+            body = json_str(hit.get("story_text")) or json_str(hit.get("url"))
             in_reply_to = ""
             thread_id = object_id
         return RawItem(
@@ -384,8 +370,8 @@ class HackerNewsConnector(Connector):
             published_at=published_at,
             in_reply_to=in_reply_to,
             thread_id=thread_id,
-            like_count=_int_or_none(hit.get("points")),
-            reply_count=_int_or_none(hit.get("num_comments")),
+            like_count=json_count(hit.get("points")),
+            reply_count=json_count(hit.get("num_comments")),
         )
 
     # --- author karma ---------------------------------------------------------------------
@@ -419,7 +405,7 @@ class HackerNewsConnector(Connector):
         try:
             response = safe_get(url, headers={"Accept": "application/json"})
             data = json_loads_bounded(response.body, max_depth=API_JSON_MAX_DEPTH)
-            karma = _int_or_none(data.get("karma")) if isinstance(data, dict) else None
+            karma = json_int(data.get("karma")) if isinstance(data, dict) else None
             if karma is None:
                 raise ValueError("no integer 'karma' in the response")
         except (ConnectorError, ValueError) as exc:

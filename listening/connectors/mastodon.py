@@ -44,6 +44,7 @@ from listening.connectors.base import (
     cursor_load,
 )
 from listening.connectors.http import BadResponse, HttpResponse, safe_get, safe_post, safe_stream
+from listening.connectors.values import json_count, json_str
 from listening.outside import API_JSON_MAX_DEPTH, json_loads_bounded
 
 logger = logging.getLogger(__name__)
@@ -110,10 +111,6 @@ def _parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _count(value: object) -> int | None:
-    return value if isinstance(value, int) and value >= 0 else None
-
-
 # --- mapping ----------------------------------------------------------------------------
 
 
@@ -150,21 +147,21 @@ def status_to_item(status: Mapping[str, Any], known: Mapping[str, Mapping[str, A
             thread_id = grand
     return RawItem(
         external_id=status_id,
-        url=str(status.get("url") or status.get("uri") or ""),
-        title=str(status.get("spoiler_text") or ""),
-        body=str(status.get("content") or ""),
+        url=json_str(status.get("url")) or json_str(status.get("uri")),
+        title=json_str(status.get("spoiler_text")),
+        body=json_str(status.get("content")),
         author_handle=_full_acct(account),
-        author_name=str(account.get("display_name") or ""),
-        author_url=str(account.get("url") or ""),
-        author_followers=_count(account.get("followers_count")),
+        author_name=json_str(account.get("display_name")),
+        author_url=json_str(account.get("url")),
+        author_followers=json_count(account.get("followers_count")),
         published_at=_parse_time(status.get("created_at")),
-        language=str(status.get("language") or ""),
+        language=json_str(status.get("language")),
         platform="mastodon",
         in_reply_to=parent,
         thread_id=thread_id,
-        like_count=_count(status.get("favourites_count")),
-        reply_count=_count(status.get("replies_count")),
-        repost_count=_count(status.get("reblogs_count")),
+        like_count=json_count(status.get("favourites_count")),
+        reply_count=json_count(status.get("replies_count")),
+        repost_count=json_count(status.get("reblogs_count")),
     )
 
 

@@ -55,6 +55,7 @@ from listening.connectors.base import (
     datetime_from_unix,
 )
 from listening.connectors.http import BadResponse, HttpResponse, RateLimited, safe_get
+from listening.connectors.values import json_count, json_int, json_str
 from listening.outside import API_JSON_MAX_DEPTH, json_loads_bounded
 
 __all__ = ["MalformedResponse", "RedditConnector", "search_query"]
@@ -121,8 +122,7 @@ class _Stream:
             return float(value) if ok else None
 
         def text(key: str) -> str:
-            value = data.get(key)
-            return value if isinstance(value, str) else ""
+            return json_str(data.get(key))
 
         pages = data.get("pages")
         return cls(
@@ -411,29 +411,29 @@ class RedditConnector(Connector):
             if not isinstance(ident, str) or not ident:
                 return None
             name = f"{kind}_{ident}"
-        author = _text(data.get("author"))
+        author = json_str(data.get("author"))
         if author == _DELETED:
             # The item stays (what was said still counts); the account is gone.
             author = ""
-        permalink = _text(data.get("permalink"))
+        permalink = json_str(data.get("permalink"))
         if kind == "t3":
-            body = _text(data.get("selftext_html")) or _text(data.get("selftext"))
+            body = json_str(data.get("selftext_html")) or json_str(data.get("selftext"))
             if not body and not data.get("is_self"):
                 # A link post says what it links to.
-                body = _text(data.get("url"))
+                body = json_str(data.get("url"))
             item = RawItem(
                 external_id=name,
                 url=REDDIT_WEB + permalink if permalink.startswith("/") else "",
-                title=_text(data.get("title")),
+                title=json_str(data.get("title")),
                 body=body,
                 thread_id=name,
-                reply_count=_count(data.get("num_comments")),
+                reply_count=json_count(data.get("num_comments")),
             )
         else:
             if not permalink.startswith("/"):
                 # Older comment listings have no permalink; this form always resolves.
-                link = _text(data.get("link_id")).removeprefix("t3_")
-                sub = _text(data.get("subreddit"))
+                link = json_str(data.get("link_id")).removeprefix("t3_")
+                sub = json_str(data.get("subreddit"))
                 ident = name.removeprefix("t1_")
                 permalink = f"/r/{sub}/comments/{link}/_/{ident}/" if link and sub else ""
             # No title for comments: the post's title would make every comment under a post
@@ -441,14 +441,14 @@ class RedditConnector(Connector):
             item = RawItem(
                 external_id=name,
                 url=REDDIT_WEB + permalink if permalink else "",
-                body=_text(data.get("body_html")) or _text(data.get("body")),
-                in_reply_to=_text(data.get("parent_id")),
-                thread_id=_text(data.get("link_id")),
+                body=json_str(data.get("body_html")) or json_str(data.get("body")),
+                in_reply_to=json_str(data.get("parent_id")),
+                thread_id=json_str(data.get("link_id")),
             )
         item.author_handle = author
         item.author_url = f"{REDDIT_WEB}/user/{quote(author)}/" if author else ""
         item.published_at = published_at
-        score = _count(data.get("score"))
+        score = json_int(data.get("score"))
         # Reddit scores go below zero; Earshot stores counts, and a downvoted item has no
         # likes to speak of.
         item.like_count = max(score, 0) if score is not None else None
@@ -465,17 +465,3 @@ def _id_number(fullname: str) -> int:
         return int(fullname.split("_", 1)[1], 36)
     except (IndexError, ValueError):
         return -1
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _count(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None

@@ -55,6 +55,7 @@ from listening.connectors.base import (
     SourceState,
 )
 from listening.connectors.http import safe_get
+from listening.connectors.values import json_str
 from listening.outside import API_JSON_MAX_DEPTH, json_loads_bounded, web_url
 from listening.text import clean_text
 
@@ -176,10 +177,6 @@ def _looks_like_json(body: bytes) -> bool:
     return body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
 
 
-def _json_str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
 def _parse_json_feed(body: bytes, url: str, parser: str) -> ParsedFeed:
     try:
         data = json_loads_bounded(body.decode("utf-8-sig"), max_depth=API_JSON_MAX_DEPTH)
@@ -190,7 +187,7 @@ def _parse_json_feed(body: bytes, url: str, parser: str) -> ParsedFeed:
     if fmt is None or not isinstance(data.get("items", []), list):
         raise NotAFeed("The URL returned JSON, but not a JSON Feed (no jsonfeed.org version)")
     base = _base_uri(url)
-    feed_language = _json_str(data.get("language"))
+    feed_language = json_str(data.get("language"))
     items: list[RawItem] = []
     warnings: list[str] = []
     for index, entry in enumerate(data.get("items") or []):
@@ -202,30 +199,30 @@ def _parse_json_feed(body: bytes, url: str, parser: str) -> ParsedFeed:
         item_id = (
             str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else ""
         )
-        link = _json_str(entry.get("url"))
+        link = json_str(entry.get("url"))
         authors = entry.get("authors")
         author = authors[0] if isinstance(authors, list) and authors else entry.get("author")
         author = author if isinstance(author, dict) else {}
-        date = _json_str(entry.get("date_published")) or _json_str(entry.get("date_modified"))
+        date = json_str(entry.get("date_published")) or json_str(entry.get("date_modified"))
         items.append(
             _make_item(
                 external_id=item_id,
                 link=_urljoin(base, link.strip()) if link.strip() else "",
-                title=_json_str(entry.get("title")),
-                body=_json_str(entry.get("content_html"))
-                or _json_str(entry.get("content_text"))
-                or _json_str(entry.get("summary")),
-                author_name=_json_str(author.get("name")),
+                title=json_str(entry.get("title")),
+                body=json_str(entry.get("content_html"))
+                or json_str(entry.get("content_text"))
+                or json_str(entry.get("summary")),
+                author_name=json_str(author.get("name")),
                 author_email="",
-                author_url=_json_str(author.get("url")),
+                author_url=json_str(author.get("url")),
                 published=_parse_date(date) if date.strip() else None,
-                language=_json_str(entry.get("language")) or feed_language,
+                language=json_str(entry.get("language")) or feed_language,
             )
         )
     return ParsedFeed(
         items=items,
         format=fmt,
-        title=_json_str(data.get("title")).strip(),
+        title=json_str(data.get("title")).strip(),
         warnings=warnings,
         parser=parser,
     )
