@@ -38,7 +38,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-SHARED_DATA = REPO.parent / "shared" / "data"
+# Where the tests' shared_data fixture looks (tests/conftest.py): $EARSHOT_SHARED_DATA or
+# ../shared/data.
+SHARED_DATA = Path(
+    os.environ.get("EARSHOT_SHARED_DATA", "").strip() or REPO.parent / "shared" / "data"
+)
 
 GENERATED_WORDS = [
     "the",

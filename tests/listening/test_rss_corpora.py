@@ -12,20 +12,18 @@ from listening.connectors.rss import (
 )
 from listening.text import clean_text
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not DATA.is_dir(), reason=f"shared data folder absent: {DATA}"),
-]
+pytestmark = pytest.mark.slow
 
 
-def _files() -> list[Path]:
+def _files(shared_data: Path) -> list[Path]:
     corpus = [
-        p for p in sorted((DATA / "feedparser_corpus").rglob("*")) if p.suffix in (".xml", ".json")
+        p
+        for p in sorted((shared_data / "feedparser_corpus").rglob("*"))
+        if p.suffix in (".xml", ".json")
     ]
     realworld = [
         p
-        for p in sorted((DATA / "feeds_realworld_rss_parser").iterdir())
+        for p in sorted((shared_data / "feeds_realworld_rss_parser").iterdir())
         if p.is_file() and p.name not in ("README.md", "SHA256SUMS")
     ]
     return corpus + realworld
@@ -45,8 +43,8 @@ def _comparable(item):  # noqa: ANN001, ANN202 - a RawItem in, a tuple out
     )
 
 
-def test_every_file_parses_and_fast_path_matches_feedparser() -> None:
-    files = _files()
+def test_every_file_parses_and_fast_path_matches_feedparser(shared_data: Path) -> None:
+    files = _files(shared_data)
     assert len(files) > 2000
     unexpected, mismatches, fast = [], [], []
     for path in files:

@@ -31,9 +31,6 @@ from listening.sentiment import (
     score_text,
 )
 
-# The CI clones the repository with shared/ beside it: /work/main -> /work/shared/data.
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-
 STOCK = SentimentIntensityAnalyzer()
 FAST = get_analyzer()
 
@@ -70,18 +67,16 @@ def airline_texts(folder: Path) -> list[str]:
     return texts
 
 
-def corpus_texts() -> list[str]:
-    gt = SHARED_DATA / "vader_ground_truth"
-    air = SHARED_DATA / "airline_tweets"
-    missing = [str(p) for p in (gt, air) if not p.is_dir()]
-    if missing:
-        pytest.skip(f"shared corpora not found: {', '.join(missing)}")
+def corpus_texts(shared_data: Path) -> list[str]:
+    """Every text of the VADER ground truth and the airline tweets (the shared_data fixture)."""
+    gt = shared_data / "vader_ground_truth"
+    air = shared_data / "airline_tweets"
     return ground_truth_texts(gt) + airline_texts(air)
 
 
 @pytest.mark.slow
-def test_identical_to_stock_on_every_corpus_text() -> None:
-    texts = corpus_texts()
+def test_identical_to_stock_on_every_corpus_text(shared_data: Path) -> None:
+    texts = corpus_texts(shared_data)
     mismatches = []
     for text in texts:
         expected = STOCK.polarity_scores(text)
@@ -97,8 +92,8 @@ def test_identical_to_stock_on_every_corpus_text() -> None:
 
 
 @pytest.mark.slow
-def test_identical_on_very_long_texts_built_from_corpus_sentences() -> None:
-    texts = corpus_texts()
+def test_identical_on_very_long_texts_built_from_corpus_sentences(shared_data: Path) -> None:
+    texts = corpus_texts(shared_data)
     rng = random.Random(20140601)
     for words in (500, 800, 2000):
         for _ in range(5):

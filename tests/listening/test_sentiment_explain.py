@@ -18,25 +18,19 @@ from listening.sentiment_explain import FLAGS, Explanation, explain_text
 from tests.listening.explain_reference import stock_explain_text
 from tests.listening.test_sentiment import corpus_texts, vaderish_text
 
-# The CI clones the repository with shared/ beside it: /work/main -> /work/shared/data.
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 AIRLINE_SAMPLE = 400
 
 
-def ground_truth_tweets() -> list[str]:
-    path = SHARED_DATA / "vader_ground_truth" / "tweets_GroundTruth.txt"
-    if not path.is_file():
-        pytest.skip(f"shared corpus not found: {path}")
+def ground_truth_tweets(shared_data: Path) -> list[str]:
+    path = shared_data / "vader_ground_truth" / "tweets_GroundTruth.txt"
     # CRLF lines: bytes, because text mode would turn "\r\n" into "\n" and break the split.
     lines = [line for line in path.read_bytes().decode("utf-8").split("\r\n") if line]
     assert len(lines) == 4200
     return [line.split("\t", 2)[2] for line in lines]
 
 
-def airline_tweets() -> list[str]:
-    path = SHARED_DATA / "airline_tweets" / "airline_tweets_dev.csv"
-    if not path.is_file():
-        pytest.skip(f"shared corpus not found: {path}")
+def airline_tweets(shared_data: Path) -> list[str]:
+    path = shared_data / "airline_tweets" / "airline_tweets_dev.csv"
     with path.open(encoding="utf-8", newline="") as f:
         rows = itertools.islice(csv.DictReader(f), AIRLINE_SAMPLE)
         return [row["text"] for row in rows]
@@ -64,15 +58,15 @@ def assert_consistent(text: str) -> None:
 
 
 @pytest.mark.slow
-def test_it_matches_the_stored_compound_on_every_ground_truth_tweet() -> None:
-    texts = ground_truth_tweets()
+def test_it_matches_the_stored_compound_on_every_ground_truth_tweet(shared_data: Path) -> None:
+    texts = ground_truth_tweets(shared_data)
     for text in texts:
         assert_consistent(text)
 
 
 @pytest.mark.slow
-def test_it_matches_the_stored_compound_on_airline_tweets() -> None:
-    texts = airline_tweets()
+def test_it_matches_the_stored_compound_on_airline_tweets(shared_data: Path) -> None:
+    texts = airline_tweets(shared_data)
     assert len(texts) == AIRLINE_SAMPLE
     for text in texts:
         assert_consistent(text)
@@ -181,16 +175,20 @@ def assert_same_as_stock(text: str) -> None:
 
 
 @pytest.mark.slow
-def test_it_explains_every_corpus_text_exactly_as_the_stock_based_explanation() -> None:
-    texts = corpus_texts()
+def test_it_explains_every_corpus_text_exactly_as_the_stock_based_explanation(
+    shared_data: Path,
+) -> None:
+    texts = corpus_texts(shared_data)
     assert len(texts) == 4200 + 10605 + 7313, f"compared {len(texts)} texts"
     differ = [t for t in texts if comparable(explain_text(t)) != comparable(stock_explain_text(t))]
     assert not differ, f"{len(differ)} of {len(texts)} texts differ; first: {differ[:3]}"
 
 
 @pytest.mark.slow
-def test_it_explains_long_corpus_texts_exactly_as_the_stock_based_explanation() -> None:
-    texts = corpus_texts()
+def test_it_explains_long_corpus_texts_exactly_as_the_stock_based_explanation(
+    shared_data: Path,
+) -> None:
+    texts = corpus_texts(shared_data)
     rng = random.Random(20261206)
     for words in (300, 1000, 2000):
         for _ in range(3):
