@@ -370,16 +370,11 @@ def export_queries(client, url: str, brand: Brand) -> int:
 
 
 def test_the_exports_run_no_query_per_row(client, marketer, agent, acme, social_source):
+    from engagement.services import sentiment_correct
+
     def correct(mention: Mention) -> None:
-        SentimentCorrection.objects.create(
-            mention=mention,
-            brand=acme,
-            user=agent,
-            original_label=mention.label,
-            original_compound=mention.compound,
-            label="positive",
-            reason="praise",
-        )
+        label = "negative" if mention.label == "positive" else "positive"
+        sentiment_correct(mention=mention, brand=acme, user=agent, label=label, reason="why")
 
     client.force_login(marketer)
     correct(store_mention(social_source, "acme one", author_handle="a0@x"))
