@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 
-from engagement.forms import AdminLoginForm
+from engagement.forms.auth import AdminLoginForm
 from engagement.signin_services import signin_refused_for
 
 

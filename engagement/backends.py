@@ -17,7 +17,7 @@ from engagement.signin_services import (
 
 class LimitedModelBackend(ModelBackend):
     """ModelBackend that refuses, without checking the password, a username that failed too
-    often from this address (see selectors.login_refused_until), and records every attempt.
+    often from this address (see selectors/auth.py login_refused_until), and records every attempt.
 
     Being the backend, it limits every caller of authenticate(): the sign-in page, the
     admin's sign-in page, a later API. PermissionDenied makes authenticate() stop and send

@@ -78,7 +78,7 @@ class AutoTagRule(models.Model):
 
 def sla_overdue(case, now) -> bool:
     """Whether a case (or a queue row with the same fields) is past its SLA at `now`:
-    first response late, or, once answered, resolution late. selectors.overdue_q is the
+    first response late, or, once answered, resolution late. selectors/queue.py overdue_q is the
     same rule as a filter."""
     if case.status == Case.Status.RESOLVED:
         return False
@@ -406,7 +406,7 @@ class LoginAttempt(models.Model):
     class Meta:
         indexes = [
             # "Failed attempts for this username from this address / from this address in
-            # the last N minutes" (selectors.login_refused_until).
+            # the last N minutes" (selectors/auth.py login_refused_until).
             models.Index(fields=["username", "ip", "-at"], name="login_pair_idx"),
             models.Index(fields=["ip", "-at"], name="login_ip_idx"),
             # "Has this username signed in from this address lately?" Successes are few

@@ -38,7 +38,7 @@ from engagement.models import (
 )
 from engagement.permissions import Action, Role, brand_ids_for, can, require, role_in
 from engagement.priority import priority_waiting_update
-from engagement.selectors import NO_CUSTOMER_POST, source_reply_channel
+from engagement.selectors.case import NO_CUSTOMER_POST, source_reply_channel
 from listening.connectors.base import ConnectorError, SourceState
 from listening.connectors.registry import connector_for
 from listening.models import Brand, Mention, MentionMatch

@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from engagement.models import LoginAttempt
-from engagement.selectors import login_refused_until
+from engagement.selectors.auth import login_refused_until
 from listening.outside import safe_text
 
 # Set on the request by the backend when it refused without checking the password, so the

@@ -21,7 +21,7 @@ from engagement.followup import followups_evaluate
 from engagement.models import AuthorStanding, AutoTagRule, CareSettings, Case, CaseMention, Tag
 from engagement.priority import case_priority, cases_priority_refresh
 from engagement.routing import mentions_route
-from engagement.selectors_case import author_trajectory, similar_cases
+from engagement.selectors.case import author_trajectory, similar_cases
 from engagement.tasks import (
     cases_priority_refresh_task,
     followups_evaluate_task,

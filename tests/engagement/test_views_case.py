@@ -715,7 +715,7 @@ def test_the_author_page_needs_a_brand_that_heard_the_author(
 
 
 def every_route(case, mention, reply, saved):
-    """(method, url, data) for every route of urls_case."""
+    """(method, url, data) for every route of urls/case.py."""
     return [
         ("get", url("case", case.pk), {}),
         ("post", url("case-claim", case.pk), {}),

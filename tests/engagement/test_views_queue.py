@@ -468,7 +468,7 @@ def test_page_links_keep_the_filters(client, agent, acme):
 
 
 def test_counts_above_the_cap_are_shown_as_capped(client, agent, acme, monkeypatch):
-    from engagement import selectors
+    from engagement.selectors import queue as selectors
 
     monkeypatch.setattr(selectors, "QUEUE_COUNT_CAP", 100)
     bare_cases(acme, 120)
@@ -618,7 +618,7 @@ def test_the_next_button_and_shortcuts_are_on_the_page(client, agent):
 
 
 def test_similar_counts_stop_at_99_plus_for_a_viral_complaint(client, agent, acme):
-    from engagement.selectors import SIMILAR_COUNT_CAP
+    from engagement.selectors.queue import SIMILAR_COUNT_CAP
 
     bare_cases(acme, SIMILAR_COUNT_CAP + 20, similarity_key="same-words")
     rare = bare_cases(acme, 3, similarity_key="rare")

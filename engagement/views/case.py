@@ -1,6 +1,6 @@
 """The case page and its actions, and the author page.
 
-Each view parses input with a form, fetches through selectors_case (which asks
+Each view parses input with a form, fetches through selectors/case.py (which asks
 engagement.permissions), calls one service and renders. Mutating views are POST-only. With
 htmx they answer with the fragment the action changed (an error line and status 409 when the
 service refuses with CaseActionError); without it they redirect to the case with a message.
@@ -19,8 +19,8 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
-from engagement import selectors_case, services
-from engagement.forms_case import (
+from engagement import services
+from engagement.forms.case import (
     AssignForm,
     BrandRefForm,
     CaseRefForm,
@@ -35,6 +35,7 @@ from engagement.forms_case import (
 )
 from engagement.models import Case, Tag
 from engagement.permissions import Action
+from engagement.selectors import case as selectors
 from listening.sentiment_explain import explain_text
 
 # Status of an htmx answer whose action a service refused: the page's htmx config swaps it
@@ -55,7 +56,7 @@ def _form_error(form) -> str:
 
 
 def _page_context(request: HttpRequest, case: Case, **extra: Any) -> dict[str, Any]:
-    page = selectors_case.case_page(case=case)
+    page = selectors.case_page(case=case)
     context: dict[str, Any] = {
         "case": case,
         "page": page,
@@ -110,21 +111,19 @@ def _act(
 
 
 def _work(request: HttpRequest, case_id: int) -> Case:
-    return selectors_case.case_get_for_user(
-        case_id=case_id, user=request.user, action=Action.WORK_CASES
-    )
+    return selectors.case_get_for_user(case_id=case_id, user=request.user, action=Action.WORK_CASES)
 
 
 @login_required
 @require_GET
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
-    case = selectors_case.case_get_for_user(case_id=case_id, user=request.user)
+    case = selectors.case_get_for_user(case_id=case_id, user=request.user)
     context = _page_context(request, case)
     # Without JavaScript, the saved-reply picker is a GET form: the page comes back with the
     # rendered text already in the reply box.
     saved_id = request.GET.get("saved", "")
     if saved_id.isdigit():
-        saved = selectors_case.saved_reply_get(case=case, saved_id=int(saved_id))
+        saved = selectors.saved_reply_get(case=case, saved_id=int(saved_id))
         text = services.saved_reply_render(saved_reply=saved, case=case, user=request.user)
         context["reply_form"] = ReplyForm(initial={"text": text})
     template = "engagement/_case_body.html" if request.htmx else "engagement/case.html"
@@ -165,7 +164,7 @@ def case_release(request: HttpRequest, case_id: int) -> HttpResponse:
 @require_POST
 def case_assign(request: HttpRequest, case_id: int) -> HttpResponse:
     case = _work(request, case_id)
-    form = AssignForm(request.POST, workers=selectors_case.case_workers(brand_id=case.brand_id))
+    form = AssignForm(request.POST, workers=selectors.case_workers(brand_id=case.brand_id))
     if not form.is_valid():
         return _respond(request, case, fragment="_case_body.html", error=_form_error(form))
     assignee = form.cleaned_data["assignee"]
@@ -303,7 +302,7 @@ def case_reply_manual(request: HttpRequest, case_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def reply_retry(request: HttpRequest, reply_id: int) -> HttpResponse:
-    reply = selectors_case.reply_get_for_user(reply_id=reply_id, user=request.user)
+    reply = selectors.reply_get_for_user(reply_id=reply_id, user=request.user)
     case = reply.case
     try:
         services.reply_retry(reply=reply, user=request.user)
@@ -319,18 +318,18 @@ def saved_reply_render(request: HttpRequest, case_id: int, saved_id: int) -> Htt
     """The saved reply's text with the case's variables filled in, as plain text (case.js
     inserts it into the reply box)."""
     case = _work(request, case_id)
-    saved = selectors_case.saved_reply_get(case=case, saved_id=saved_id)
+    saved = selectors.saved_reply_get(case=case, saved_id=saved_id)
     text = services.saved_reply_render(saved_reply=saved, case=case, user=request.user)
     return HttpResponse(text, content_type="text/plain; charset=utf-8")
 
 
 def _mention_context(request: HttpRequest, link, **extra: Any) -> dict[str, Any]:
     corrections = [c for c in link.mention.corrections_newest_first if c.brand_id == link.brand_id]
-    entry = selectors_case.Entry(
+    entry = selectors.Entry(
         kind="mention",
         at=link.mention.published_at,
         obj=link,
-        link=selectors_case.http_url(link.mention.url),
+        link=selectors.http_url(link.mention.url),
         correction=corrections[0] if corrections else None,
     )
     context = {
@@ -348,7 +347,7 @@ def _mention_context(request: HttpRequest, link, **extra: Any) -> dict[str, Any]
 def mention_correct(request: HttpRequest, mention_id: int) -> HttpResponse:
     form = CorrectionForm(request.POST)
     case_id = form.data.get("case", "")
-    link = selectors_case.case_mention_get_for_user(
+    link = selectors.case_mention_get_for_user(
         case_id=int(case_id) if str(case_id).isdigit() else 0,
         mention_id=mention_id,
         user=request.user,
@@ -370,7 +369,7 @@ def mention_correct(request: HttpRequest, mention_id: int) -> HttpResponse:
         except services.CaseActionError as exc:
             error = str(exc)
     if request.htmx:
-        link = selectors_case.case_mention_get_for_user(
+        link = selectors.case_mention_get_for_user(
             case_id=case.pk, mention_id=mention_id, user=request.user, action=Action.WORK_CASES
         )
         return render(
@@ -422,7 +421,7 @@ def explanation_html(explanation) -> str:
 @require_GET
 def mention_explain(request: HttpRequest, mention_id: int) -> HttpResponse:
     form = CaseRefForm(request.GET)
-    link = selectors_case.case_mention_get_for_user(
+    link = selectors.case_mention_get_for_user(
         case_id=form.cleaned_data["case"] if form.is_valid() else 0,
         mention_id=mention_id,
         user=request.user,
@@ -444,7 +443,7 @@ def mention_explain(request: HttpRequest, mention_id: int) -> HttpResponse:
 @require_POST
 def case_presence(request: HttpRequest, case_id: int) -> HttpResponse:
     """Touch the user's presence and answer with who else is here (polled every 5 s)."""
-    case = selectors_case.case_get_for_user(case_id=case_id, user=request.user)
+    case = selectors.case_get_for_user(case_id=case_id, user=request.user)
     form = PresenceForm(request.POST)
     is_typing = form.is_valid() and form.cleaned_data["is_typing"]
     services.presence_touch(case=case, user=request.user, is_typing=is_typing)
@@ -461,7 +460,7 @@ def case_similar_reply(request: HttpRequest, case_id: int) -> HttpResponse:
     """One answer to the case and its similar requests: per case, send it or mark it replied
     on the platform, claiming unowned cases first; a refusal on one case stops no other."""
     case = _work(request, case_id)
-    group_ids = [case.pk] + [c.pk for c in selectors_case.case_similar(case=case)]
+    group_ids = [case.pk] + [c.pk for c in selectors.case_similar(case=case)]
     group = Case.objects.filter(pk__in=group_ids, brand_id=case.brand_id)
     form = SimilarReplyForm(request.POST, group=group.select_related("assignee"))
     if not form.is_valid():
@@ -504,7 +503,7 @@ LABEL_COLOURS = {"positive": "#067647", "neutral": "#667085", "negative": "#b423
 
 def trajectory_svg(points: list[dict], *, width: int = 480, height: int = 140) -> str:
     """A polyline of compound over time with a zero line, points coloured by label, and a
-    dashed mark where a case got its first response (selectors_case.author_trajectory's items)."""
+    dashed mark where a case got its first response (selectors.author_trajectory's items)."""
     pad = 10
     mentions = [p for p in points if p.get("kind") == "mention"]
     if not mentions:
@@ -570,7 +569,7 @@ def trajectory_svg(points: list[dict], *, width: int = 480, height: int = 140) -
 def author_detail(request: HttpRequest, author_id: int) -> HttpResponse:
     form = BrandRefForm(request.GET)
     brand_id = form.cleaned_data["brand"] if form.is_valid() else None
-    profile = selectors_case.author_profile_get(
+    profile = selectors.author_profile_get(
         author_id=author_id, brand_id=brand_id, user=request.user
     )
     return render(

@@ -1,18 +1,14 @@
-"""Forms of the engagement pages: sign-in and the queue's filters."""
+"""The queue's filter form."""
 
 from __future__ import annotations
 
 from html import escape
 
 from django import forms
-from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import ValidationError
 from django.forms.utils import flatatt
 from django.utils.safestring import mark_safe
 
 from engagement.models import Case
-from engagement.signin_services import signin_refused_for, signin_refused_message
 from listening.models import Source
 
 QUEUE_TABS = {
@@ -23,33 +19,6 @@ QUEUE_TABS = {
 PRIORITY_BANDS = [("high", "High"), ("medium", "Medium"), ("low", "Low")]
 SENTIMENTS = [("negative", "Negative"), ("neutral", "Neutral"), ("positive", "Positive")]
 SORTS = [("priority", "Priority (highest first)"), ("age", "Age (oldest first)")]
-
-
-class RefusedSignInMixin:
-    """Say "too many attempts" instead of "wrong password" when the limiter refused the
-    attempt (engagement.backends): the password was not even checked."""
-
-    def clean(self):
-        try:
-            return super().clean()
-        except ValidationError:
-            refused_until = signin_refused_for(self.request)
-            if refused_until is None:
-                raise
-            raise ValidationError(
-                signin_refused_message(refused_until), code="signin_refused"
-            ) from None
-
-
-class LoginForm(RefusedSignInMixin, AuthenticationForm):
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "invalid_login": "That username and password do not match. Both are case-sensitive.",
-    }
-
-
-class AdminLoginForm(RefusedSignInMixin, AdminAuthenticationForm):
-    """The admin's sign-in form (config/admin.py), under the same limit as /login/."""
 
 
 class QuickSelect(forms.Select):

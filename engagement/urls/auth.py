@@ -3,17 +3,17 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from engagement import views_auth
+from engagement.views import auth as views
 
 urlpatterns: list = [
-    path("", views_auth.home, name="home"),
-    path("login/", views_auth.LoginView.as_view(), name="login"),
+    path("", views.home, name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
     # Django's LogoutView accepts POST only.
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("password/", views_auth.PasswordChangeView.as_view(), name="password_change"),
+    path("password/", views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password/done/",
-        views_auth.PasswordChangeDoneView.as_view(),
+        views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
 ]

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from engagement.models import Case, sla_overdue
-from engagement.selectors import SIMILAR_COUNT_CAP, QueueRow
+from engagement.selectors.queue import SIMILAR_COUNT_CAP, QueueRow
 
 # A number no real id will equal, reversed once to turn URL building into string joins.
 _PLACEHOLDER = "987654321"

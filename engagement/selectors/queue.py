@@ -1,57 +1,23 @@
-"""Reads of the engagement app. Every selector is scoped through engagement.permissions."""
+"""Reads of the queue: its tabs, counts, rows and similar-request counts. Every selector is
+scoped through engagement.permissions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from engagement.models import Case, CaseMention, LoginAttempt, Membership
+from engagement.models import Case, CaseMention
 from engagement.permissions import ALLOWED, Action, brand_ids_for, get_for_user
-from listening.connectors.registry import UnknownSourceKind, connector_for
-from listening.models import Source
 
 # Tab counts stop at this many rows: counting a huge tab exactly reads every row of it,
 # and "10,000+" tells an agent as much as "123,456" does.
 QUEUE_COUNT_CAP = 10_000
 OPEN_STATUSES = [Case.Status.NEW, Case.Status.OPEN, Case.Status.WAITING]
-
-
-def login_refused_until(
-    *, username: str, ip: str | None, limit: int, window: timedelta, known_since: datetime
-) -> datetime | None:
-    """When sign-in for this username from this address is refused: the moment it opens again.
-
-    Two limits, both `limit` failures within `window` (issue 9):
-    - this username from this address: a stranger guessing from elsewhere never counts
-      against the real user's own address, so they cannot lock the user out;
-    - this address over every username (password spraying), which does not hold for a
-      username that signed in successfully from this address since `known_since`: people
-      behind the same NAT as an attacker keep signing in to their own accounts.
-    None when neither holds. Reads through login_pair_idx, login_ip_idx and
-    login_success_idx, at most one row each.
-    """
-    since = timezone.now() - window
-    failures = LoginAttempt.objects.filter(succeeded=False, at__gte=since).order_by("-at")
-    lookups = [{"username": username, "ip": ip}]
-    if ip is not None:
-        known = LoginAttempt.objects.filter(
-            username=username, ip=ip, succeeded=True, at__gte=known_since
-        ).exists()
-        if not known:
-            lookups.append({"ip": ip})
-    reopen_at = None
-    for lookup in lookups:
-        # The limit-th newest failure: once it leaves the window, the count drops below limit.
-        row = failures.filter(**lookup).values_list("at", flat=True)[limit - 1 : limit]
-        for at in row:
-            candidate = at + window
-            reopen_at = candidate if reopen_at is None else max(reopen_at, candidate)
-    return reopen_at
 
 
 def queue_brand_ids(*, user) -> list[int]:
@@ -289,42 +255,3 @@ def queue_similar_counts(*, cases: list) -> dict[int, int]:
         if case.similarity_key and others > 0:
             counts[case.pk] = others
     return counts
-
-
-@dataclass(frozen=True)
-class ReplyChannel:
-    """Whether Earshot can post a reply on the platform, and if not, why (for the agent)."""
-
-    can_send: bool
-    why_not: str = ""
-    # The platform's longest reply, when it is shorter than Earshot's own limit.
-    max_chars: int | None = None
-    # The platform's name as agents know it ("Bluesky"), for messages.
-    platform: str = ""
-
-
-CANNOT_POST = "This platform cannot be answered from Earshot: reply there and mark it replied."
-NO_CUSTOMER_POST = "This case has no customer post to reply to."
-
-
-def source_reply_channel(*, source: Source) -> ReplyChannel:
-    """Can a reply to a post of this source go out through its connector: a platform that
-    takes replies, and a source holding the credentials the connector needs? The reply box
-    and services.reply_send both ask this."""
-    try:
-        connector = connector_for(source.kind)
-    except UnknownSourceKind:
-        return ReplyChannel(can_send=False, why_not=CANNOT_POST)
-    if not connector.supports_reply:
-        return ReplyChannel(can_send=False, why_not=CANNOT_POST)
-    missing = connector.reply_credentials_missing(source.config or {})
-    return ReplyChannel(
-        can_send=not missing,
-        why_not=missing,
-        max_chars=connector.reply_max_chars,
-        platform=connector.platform.title(),
-    )
-
-
-def membership_roles(*, user) -> QuerySet[Membership]:
-    return Membership.objects.filter(user=user).select_related("brand").order_by("brand__name")

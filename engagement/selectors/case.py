@@ -1,4 +1,4 @@
-"""Reads for the case page and the author page.
+"""Reads for the case page, the author page and replies.
 
 Every entry point takes the user and goes through engagement.permissions, so a caller never
 holds an object the user may not see. The case page is built from a fixed number of queries
@@ -28,13 +28,9 @@ from engagement.models import (
     Tag,
 )
 from engagement.permissions import ALLOWED, Action, get_for_user, require
-from engagement.selectors import (
-    NO_CUSTOMER_POST,
-    OPEN_STATUSES,
-    ReplyChannel,
-    source_reply_channel,
-)
-from listening.models import Author, Brand, Mention, MentionMatch
+from engagement.selectors.queue import OPEN_STATUSES
+from listening.connectors.registry import UnknownSourceKind, connector_for
+from listening.models import Author, Brand, Mention, MentionMatch, Source
 
 
 def http_url(url: str) -> str:
@@ -46,6 +42,41 @@ def http_url(url: str) -> str:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return ""
     return url.strip()
+
+
+@dataclass(frozen=True)
+class ReplyChannel:
+    """Whether Earshot can post a reply on the platform, and if not, why (for the agent)."""
+
+    can_send: bool
+    why_not: str = ""
+    # The platform's longest reply, when it is shorter than Earshot's own limit.
+    max_chars: int | None = None
+    # The platform's name as agents know it ("Bluesky"), for messages.
+    platform: str = ""
+
+
+CANNOT_POST = "This platform cannot be answered from Earshot: reply there and mark it replied."
+NO_CUSTOMER_POST = "This case has no customer post to reply to."
+
+
+def source_reply_channel(*, source: Source) -> ReplyChannel:
+    """Can a reply to a post of this source go out through its connector: a platform that
+    takes replies, and a source holding the credentials the connector needs? The reply box
+    and services.reply_send both ask this."""
+    try:
+        connector = connector_for(source.kind)
+    except UnknownSourceKind:
+        return ReplyChannel(can_send=False, why_not=CANNOT_POST)
+    if not connector.supports_reply:
+        return ReplyChannel(can_send=False, why_not=CANNOT_POST)
+    missing = connector.reply_credentials_missing(source.config or {})
+    return ReplyChannel(
+        can_send=not missing,
+        why_not=missing,
+        max_chars=connector.reply_max_chars,
+        platform=connector.platform.title(),
+    )
 
 
 def case_get_for_user(*, case_id: int, user, action: Action = Action.VIEW_QUEUE) -> Case:
@@ -191,7 +222,7 @@ def case_workers(*, brand_id: int) -> QuerySet:
 
 def case_reply_channel(*, conversation: list[Entry]) -> ReplyChannel:
     """How a reply to the case's latest customer mention can go out (see
-    selectors.source_reply_channel)."""
+    source_reply_channel)."""
     for entry in reversed(conversation):
         if entry.kind == "mention" and not entry.obj.is_brand_reply:
             return source_reply_channel(source=entry.obj.mention.source)

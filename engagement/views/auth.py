@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 
-from engagement.forms import LoginForm
+from engagement.forms.auth import LoginForm
 from engagement.permissions import Action, brand_ids_for, brands_for
 
 
