@@ -52,14 +52,15 @@ from listening.connectors.base import (
 )
 from listening.connectors.http import BadResponse, safe_get
 from listening.connectors.values import json_count, json_int, json_str
-from listening.outside import API_JSON_MAX_DEPTH, json_loads_bounded
+from listening.outside import API_JSON_MAX_DEPTH, json_loads_bounded, web_url
 
 __all__ = ["HackerNewsConnector", "MalformedResponse"]
 
 logger = logging.getLogger(__name__)
 
-HN_ITEM_URL = "https://news.ycombinator.com/item?id={}"
-HN_USER_URL = "https://news.ycombinator.com/user?id={}"
+# Where item and author links point (SITE/item?id=..., SITE/user?id=...), unless a source's
+# 'site' option names another: a stand-in API such as the demo's has its own.
+HN_SITE = "https://news.ycombinator.com"
 
 # Algolia's tag filter: comma = AND, parentheses = OR, e.g. "(story,comment)" or
 # "story,author_pg". Tags are letters, digits and underscores (author_<name>, story_<id>).
@@ -144,6 +145,13 @@ class HackerNewsConnector(Connector):
             ),
             default="(story,comment)",
         ),
+        ConfigField(
+            name="site",
+            help=(
+                f"Where item and author links point; leave empty for {HN_SITE}. A stand-in "
+                "API (the demo's) names its own, e.g. https://hn.example."
+            ),
+        ),
     )
     # Hits per request: Algolia allows up to 1,000; 100 keeps a page small and quick.
     hits_per_page = 100
@@ -165,6 +173,14 @@ class HackerNewsConnector(Connector):
                 'e.g. "(story,comment)" or "story,author_pg".'
             )
         cleaned["tags"] = tags
+        site = cleaned.get("site")
+        if site is not None:
+            if not isinstance(site, str) or web_url(site) != site or "?" in site or "#" in site:
+                raise ConfigError(
+                    f"Option 'site' {site!r} is not a web address: use an http(s) URL such "
+                    f"as {HN_SITE}, or leave it empty."
+                )
+            cleaned["site"] = site.rstrip("/")
         return cleaned
 
     # --- fetch ----------------------------------------------------------------------------
@@ -201,6 +217,7 @@ class HackerNewsConnector(Connector):
         newest = json_int(cursor.get("newest"))
 
         tags = str(state.config.get("tags") or "(story,comment)")
+        site = str(state.config.get("site") or HN_SITE)
         filters = []
         if floor is not None:
             filters.append(f"created_at_i>{floor}")
@@ -224,7 +241,7 @@ class HackerNewsConnector(Connector):
         skipped = 0
         times: list[int] = []
         for hit in hits:
-            item = self._item(hit)
+            item = self._item(hit, site)
             if item is None:
                 skipped += 1
                 continue
@@ -325,7 +342,7 @@ class HackerNewsConnector(Connector):
             more = per_page > 0 and len(hits) >= per_page
         return hits, more
 
-    def _item(self, hit: object) -> RawItem | None:
+    def _item(self, hit: object, site: str) -> RawItem | None:
         if not isinstance(hit, dict):
             return None
         object_id = hit.get("objectID")
@@ -362,11 +379,11 @@ class HackerNewsConnector(Connector):
             thread_id = object_id
         return RawItem(
             external_id=object_id,
-            url=HN_ITEM_URL.format(object_id),
+            url=f"{site}/item?id={object_id}",
             title=title,
             body=body,
             author_handle=author,
-            author_url=HN_USER_URL.format(quote(author)) if author else "",
+            author_url=f"{site}/user?id={quote(author)}" if author else "",
             published_at=published_at,
             in_reply_to=in_reply_to,
             thread_id=thread_id,

@@ -296,6 +296,31 @@ def test_malformed_tags_are_refused_with_an_example(tags: str) -> None:
         HackerNewsConnector().validate_config("", {"tags": tags})
 
 
+def test_items_link_to_hacker_news_unless_the_source_names_a_site(feed_server, connector):
+    _serve(feed_server, SEARCH, _built("search_partial_built.json"))
+    _serve(feed_server, "/api/v1/users/pg", b'{"username":"pg","karma":1}')
+    config = connector.validate_config("", {"site": " https://hn.example/ "})
+
+    default = connector.fetch(_state(feed_server)).items
+    own_site = connector.fetch(_state(feed_server, config=config)).items
+
+    assert config == {"tags": "(story,comment)", "site": "https://hn.example"}
+    assert [(i.url, i.author_url) for i in default] == [
+        ("https://news.ycombinator.com/item?id=9000003", "https://news.ycombinator.com/user?id=pg")
+    ]
+    assert [(i.url, i.author_url) for i in own_site] == [
+        ("https://hn.example/item?id=9000003", "https://hn.example/user?id=pg")
+    ]
+
+
+@pytest.mark.parametrize(
+    "site", ["javascript:alert(1)", "hn.example", "https://", "https://hn.example/?a=1", "ftp://x"]
+)
+def test_a_site_that_is_not_a_web_address_is_refused(site: str) -> None:
+    with pytest.raises(ConfigError, match="Option 'site' .* is not a web address"):
+        HackerNewsConnector().validate_config("", {"site": site})
+
+
 def test_unknown_options_are_refused() -> None:
     with pytest.raises(ConfigError, match="Unknown option"):
         HackerNewsConnector().validate_config("", {"subreddit": "python"})
