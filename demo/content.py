@@ -750,7 +750,9 @@ HN_SPEC = FeedSpec(
     format="hn",
     title="Hacker News (demo)",
     description="Stories and comments in the shape of Algolia's HN Search API.",
-    site="https://news.ycombinator.com",
+    # The HN source's item and author links point here (load_demo sets it as the source's
+    # site): a fictional host, like every link the demo makes.
+    site="https://hn.example",
     content_type="application/json; charset=utf-8",
     step_hours=6.5,
     offset_hours=2.0,

@@ -174,6 +174,14 @@ class Command(BaseCommand):
                 source.full_clean()
                 source.save(update_fields=["url", "etag", "last_modified", "next_poll_at"])
                 changes.append(f"Moved source {source.name}: {old} -> {url}")
+            missing = {k: v for k, v in spec.config.items() if k not in source.config}
+            if missing:
+                # A source from an older demo lacks an option (the HN site its links point
+                # to); options someone changed stay as they are.
+                source.config = {**source.config, **missing}
+                source.full_clean()
+                source.save(update_fields=["config"])
+                changes.append(f"Set options of source {source.name}: {missing}")
             sources.append(source)
         return sources
 
@@ -268,6 +276,7 @@ def _demo_sources() -> list[_DemoSource]:
             kind=Source.Kind.HACKER_NEWS,
             name=f"Demo: {content.HN_SPEC.title}",
             path=hn_root,
+            config={"site": content.HN_SPEC.site},
             backfill_days=content.DEMO_WINDOW.days,
         ),
         _DemoSource(
