@@ -3,36 +3,14 @@ set but DEBUG=false, SECRET_KEY and ALLOWED_HOSTS (issue 9)."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.fresh_process import production_env, run_fresh
 
 
 def run_check(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess:
-    env = {
-        # Nothing from the outside environment, nor the developer's .env, leaks in.
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "EARSHOT_ENV_FILE": "",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "earshot.example",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
-        **extra,
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_fresh(production_env(tmp_path, **extra), "manage.py", "check", "--deploy")
 
 
 def test_check_deploy_prints_no_security_warning_with_the_defaults(tmp_path):

@@ -1,24 +1,20 @@
 """The demo is installed and routed only on a development or demo instance (DEBUG or
 EARSHOT_DEMO): a production instance has no demo URLs and no load_demo command.
 
-Each case starts a fresh process with a clean environment (as tests/config/test_deploy.py
-does), since INSTALLED_APPS and the URLconf are fixed when Django starts.
+Each case starts a fresh process with a clean environment (tests/fresh_process.py), since
+INSTALLED_APPS and the URLconf are fixed when Django starts.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from demo import content
+from tests.fresh_process import production_env, run_fresh
 
-REPO = Path(__file__).resolve().parents[2]
 _FEED = next(iter(content.FEEDS.values()))
 DEMO_PATHS = [
     f"/listening/demo/feeds/{_FEED.filename}",
@@ -53,60 +49,33 @@ print(json.dumps({
 """
 
 
-def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {
-        # Nothing from the outside environment (the test run itself sets EARSHOT_DEMO), nor
-        # the developer's .env, leaks in.
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "EARSHOT_ENV_FILE": "",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "testserver",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        **extra,
-    }
-
-
-def run(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, *argv], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
-    )
-
-
 def probe(env: dict[str, str]) -> dict:
-    result = run(env, "-c", _PROBE, json.dumps(DEMO_PATHS))
+    result = run_fresh(env, "-c", _PROBE, json.dumps(DEMO_PATHS))
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_a_production_instance_has_no_demo(tmp_path: Path) -> None:
-    env = clean_env(tmp_path)
+@pytest.mark.parametrize(
+    ("switch", "installed"),
+    [({}, False), ({"EARSHOT_DEMO": "true"}, True), ({"DEBUG": "true"}, True)],
+    ids=["production", "EARSHOT_DEMO", "DEBUG"],
+)
+def test_the_demo_is_there_only_with_debug_or_earshot_demo(
+    tmp_path: Path, switch: dict[str, str], installed: bool
+) -> None:
+    env = production_env(tmp_path, ALLOWED_HOSTS="testserver", **switch)
 
     found = probe(env)
-    command = run(env, "manage.py", "load_demo", "--help")
+    command = run_fresh(env, "manage.py", "load_demo", "--help")
 
     assert found == {
-        "installed": False,
-        "resolves": [False] * len(DEMO_PATHS),
-        "status": [404] * len(DEMO_PATHS),
+        "installed": installed,
+        "resolves": [installed] * len(DEMO_PATHS),
+        "status": [200 if installed else 404] * len(DEMO_PATHS),
     }
-    assert command.returncode != 0
-    assert "Unknown command: 'load_demo'" in command.stderr, command.stderr
-
-
-@pytest.mark.parametrize("switch", [{"EARSHOT_DEMO": "true"}, {"DEBUG": "true"}], ids=str)
-def test_a_demo_or_debug_instance_has_the_demo(tmp_path: Path, switch: dict[str, str]) -> None:
-    env = clean_env(tmp_path, **switch)
-
-    found = probe(env)
-    command = run(env, "manage.py", "load_demo", "--help")
-
-    assert found == {
-        "installed": True,
-        "resolves": [True] * len(DEMO_PATHS),
-        "status": [200] * len(DEMO_PATHS),
-    }
-    assert command.returncode == 0, command.stdout + command.stderr
-    assert "--base-url" in command.stdout
+    if installed:
+        assert command.returncode == 0, command.stdout + command.stderr
+        assert "--base-url" in command.stdout
+    else:
+        assert command.returncode != 0
+        assert "Unknown command: 'load_demo'" in command.stderr, command.stderr
