@@ -3,10 +3,12 @@
 from django.urls import path
 
 from engagement.views import queue as views
+from engagement.views.case import case_claim
 
 urlpatterns: list = [
     path("queue/", views.queue, name="queue"),
     path("queue/counts/", views.queue_counts, name="queue-counts"),
     path("queue/next/", views.next_case, name="next"),
-    path("queue/<int:case_id>/claim/", views.claim, name="claim"),
+    # The queue row's claim: the case page's claim view, answering with the row.
+    path("queue/<int:case_id>/claim/", case_claim, {"answer": "row"}, name="claim"),
 ]

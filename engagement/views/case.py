@@ -36,6 +36,7 @@ from engagement.forms.case import (
 from engagement.models import Case, Tag
 from engagement.permissions import Action
 from engagement.selectors import case as selectors
+from engagement.views import queue as queue_views
 from listening.sentiment_explain import explain_text
 
 # Status of an htmx answer whose action a service refused: the page's htmx config swaps it
@@ -136,15 +137,19 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_claim(request: HttpRequest, case_id: int) -> HttpResponse:
+def case_claim(request: HttpRequest, case_id: int, answer: str = "case") -> HttpResponse:
+    """Claim a case: the one claim view, behind two URLs that differ only in the answer. The
+    case page's button (answer "case") gets the case body back, or a redirect to the case; a
+    queue row's (answer "row", urls/queue.py) gets the row back with its new owner or why
+    not, or a redirect back to the queue."""
     case = _work(request, case_id)
-    return _act(
-        request,
-        case,
-        lambda: services.case_claim(case_id=case.pk, user=request.user),
-        fragment="_case_body.html",
-        success="You own this case now.",
-    )
+
+    def claim() -> object:
+        return services.case_claim(case_id=case.pk, user=request.user)
+
+    if answer == "row":
+        return queue_views.claim_answer(request, case_id=case.pk, claim=claim)
+    return _act(request, case, claim, fragment="_case_body.html", success="You own this case now.")
 
 
 @login_required
