@@ -247,7 +247,7 @@ def _load_cases(
     # Imported mentions can be old: windows are measured from the mentions' own times.
     oldest = min(m.published_at for m in matches)
     alive = (
-        ~Q(status=Case.Status.RESOLVED)
+        Q(status__in=Case.OPEN_STATUSES)
         | Q(resolved_at__gte=shifted(oldest, hours=-window))
         | Q(followup_until__gte=oldest)
     )
@@ -272,7 +272,7 @@ def _thread_case(batch: _Batch, brand_id: int, mention: Mention) -> Case | None:
     for thread in (mention.thread_id, mention.in_reply_to):
         if thread:
             candidates.extend(batch.by_thread.get((brand_id, thread), []))
-    unresolved = [c for c in candidates if c.status != Case.Status.RESOLVED]
+    unresolved = [c for c in candidates if c.status in Case.OPEN_STATUSES]
     if unresolved:
         return unresolved[-1]
     return max(candidates, key=lambda c: c.resolved_at or c.opened_at, default=None)
@@ -331,7 +331,7 @@ def _route_one(*, ctx: _BrandContext, mention: Mention, batch: _Batch, result: R
         if case.first_response_at is None:
             case.first_response_at = at
             case.followup_until = shifted(at, days=care.followup_days)
-        if case.status != Case.Status.RESOLVED:
+        if case.status in Case.OPEN_STATUSES:
             case.status = Case.Status.WAITING
         batch.touch(case)
         result.brand_replies += 1
@@ -355,7 +355,7 @@ def _route_one(*, ctx: _BrandContext, mention: Mention, batch: _Batch, result: R
     outcome = "joined"
     thread_case = _thread_case(batch, brand_id, mention)
     if thread_case is not None:
-        if thread_case.status != Case.Status.RESOLVED:
+        if thread_case.status in Case.OPEN_STATUSES:
             case = thread_case
         elif is_negative and _is_within_reopen(thread_case, at, care):
             case, outcome = thread_case, "reopened"
@@ -364,7 +364,7 @@ def _route_one(*, ctx: _BrandContext, mention: Mention, batch: _Batch, result: R
         return
     if case is None and mention.author_id:
         mine = batch.by_author.get((brand_id, mention.author_id), [])
-        open_mine = [c for c in mine if c.kind == kind and c.status != Case.Status.RESOLVED]
+        open_mine = [c for c in mine if c.kind == kind and c.status in Case.OPEN_STATUSES]
         if open_mine:
             case = open_mine[-1]
         elif is_negative:

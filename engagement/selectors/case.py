@@ -28,7 +28,6 @@ from engagement.models import (
     Tag,
 )
 from engagement.permissions import ALLOWED, Action, get_for_user, require
-from engagement.selectors.queue import OPEN_STATUSES
 from listening.connectors.registry import UnknownSourceKind, connector_for
 from listening.models import Author, Brand, Mention, MentionMatch, Source
 
@@ -235,7 +234,7 @@ def case_neighbours(*, case: Case) -> tuple[int | None, int | None]:
     read of case_open_priority_idx: the status condition is spelled exactly as that partial
     index's (NOT status = 'resolved' made PostgreSQL scan 100k cases, 25 ms each)."""
     open_cases = Case.objects.filter(
-        brand_id=case.brand_id, kind=case.kind, status__in=OPEN_STATUSES
+        brand_id=case.brand_id, kind=case.kind, status__in=Case.OPEN_STATUSES
     )
     p, o, pk = case.priority, case.opened_at, case.pk
     earlier = (
@@ -270,7 +269,7 @@ def similar_cases(*, case: Case) -> QuerySet[Case]:
     key. Read-only. One ordered read of case_similar_open_idx / case_phrase_open_idx per key
     (an OR of both keys cannot be read in order and sorted the whole group: 53 ms with 20k)."""
     base = Case.objects.filter(
-        brand_id=case.brand_id, kind=case.kind, status__in=OPEN_STATUSES
+        brand_id=case.brand_id, kind=case.kind, status__in=Case.OPEN_STATUSES
     ).exclude(pk=case.pk)
     ids: list[int] = []
     for key_field, value in (

@@ -17,7 +17,6 @@ from engagement.permissions import ALLOWED, Action, brand_ids_for, get_for_user
 # Tab counts stop at this many rows: counting a huge tab exactly reads every row of it,
 # and "10,000+" tells an agent as much as "123,456" does.
 QUEUE_COUNT_CAP = 10_000
-OPEN_STATUSES = [Case.Status.NEW, Case.Status.OPEN, Case.Status.WAITING]
 
 
 def queue_brand_ids(*, user) -> list[int]:
@@ -44,13 +43,13 @@ def _tab_q(tab: str) -> Q:
     if tab == "resolved":
         return Q(status=Case.Status.RESOLVED)
     kind = Case.Kind.ADVOCATE if tab == "advocate" else Case.Kind.CARE
-    return Q(kind=kind, status__in=OPEN_STATUSES)
+    return Q(kind=kind, status__in=Case.OPEN_STATUSES)
 
 
 def overdue_q(now: datetime | None = None) -> Q:
     """Case.is_overdue as a filter: first response late, or (once answered) resolution late."""
     now = now or timezone.now()
-    return Q(status__in=OPEN_STATUSES) & (
+    return Q(status__in=Case.OPEN_STATUSES) & (
         Q(first_response_at__isnull=True, first_response_due__lt=now)
         | Q(first_response_at__isnull=True, first_response_due__isnull=True, resolution_due__lt=now)
         | Q(first_response_at__isnull=False, resolution_due__lt=now)
@@ -237,21 +236,21 @@ def queue_similar_counts(*, cases: list) -> dict[int, int]:
         return {}
     table = Case._meta.db_table
     values = ", ".join(["(%s, %s)"] * len(keys))
-    statuses = ", ".join(["%s"] * len(OPEN_STATUSES))
+    statuses = ", ".join(["%s"] * len(Case.OPEN_STATUSES))
     # VALUES columns are column1, column2 on both PostgreSQL and SQLite.
     sql = (
         f"SELECT k.column1, k.column2, (SELECT COUNT(*) FROM (SELECT 1 FROM {table} c"  # noqa: S608
         f" WHERE c.brand_id = k.column1 AND c.similarity_key = k.column2"
         f" AND c.status IN ({statuses}) LIMIT %s) capped) FROM (VALUES {values}) AS k"
     )
-    params = [*map(str, OPEN_STATUSES), SIMILAR_COUNT_CAP, *(v for key in keys for v in key)]
+    params = [*map(str, Case.OPEN_STATUSES), SIMILAR_COUNT_CAP, *(v for key in keys for v in key)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         totals = {(int(b), k): n for b, k, n in cursor.fetchall()}
     counts = {}
     for case in cases:
         total = totals.get((case.brand_id, case.similarity_key), 0)
-        others = total - (1 if case.status in OPEN_STATUSES else 0)
+        others = total - (1 if case.status in Case.OPEN_STATUSES else 0)
         if case.similarity_key and others > 0:
             counts[case.pk] = others
     return counts

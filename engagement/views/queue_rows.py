@@ -85,7 +85,7 @@ def subject_text(subject: str) -> str:
 def _assignee_cell(row: QueueRow, *, csrf_token: str, here: str) -> str:
     if row.assignee_id:
         cell = escape(row.assignee_username)
-    elif row.status != Case.Status.RESOLVED:
+    elif row.status in Case.OPEN_STATUSES:
         claim_url = case_url("engagement:claim", row.pk)
         cell = (
             f'<form method="post" action="{claim_url}" class="inline" hx-post="{claim_url}"'

@@ -180,6 +180,25 @@ def test_the_page_polls_the_counts_every_15_seconds(client, agent):
     assert 'hx-trigger="every 15s"' in content
 
 
+def test_open_statuses_are_all_but_resolved_as_the_partial_indexes_spell_them():
+    """Case.OPEN_STATUSES is what the tabs, counts and similar requests filter on; the partial
+    indexes that serve those filters repeat it as literals, so they must not drift apart."""
+    assert set(Case.OPEN_STATUSES) == set(Case.Status.values) - {Case.Status.RESOLVED}
+    names = {"case_open_priority_idx", "case_similar_open_idx", "case_phrase_open_idx"}
+    spelled = {
+        index.name: [
+            child[1]
+            for child in index.condition.children
+            if isinstance(child, tuple) and child[0] == "status__in"
+        ]
+        for index in Case._meta.indexes
+        if index.name in names
+    }
+
+    assert spelled == {name: [list(Case.OPEN_STATUSES)] for name in spelled}
+    assert len(spelled) == 3
+
+
 # --- filters and sorting ---------------------------------------------------------------------
 
 
