@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, Q, QuerySet
@@ -30,17 +29,7 @@ from engagement.models import (
 from engagement.permissions import ALLOWED, Action, get_for_user, require
 from listening.connectors.registry import UnknownSourceKind, connector_for
 from listening.models import Author, Brand, Mention, MentionMatch, Source
-
-
-def http_url(url: str) -> str:
-    """url if it is an absolute http(s) URL, else "" (javascript:, data:, relative: no link)."""
-    try:
-        parts = urlsplit((url or "").strip())
-    except ValueError:
-        return ""
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return ""
-    return url.strip()
+from listening.outside import web_url
 
 
 @dataclass(frozen=True)
@@ -193,14 +182,12 @@ def case_conversation(*, case: Case) -> list[Entry]:
                 kind="mention",
                 at=mention.published_at,
                 obj=link,
-                link=http_url(mention.url),
+                link=web_url(mention.url),
                 correction=corrections[0] if corrections else None,
             )
         )
     for reply in Reply.objects.filter(case=case).select_related("user"):
-        entries.append(
-            Entry(kind="reply", at=reply.created_at, obj=reply, link=http_url(reply.url))
-        )
+        entries.append(Entry(kind="reply", at=reply.created_at, obj=reply, link=web_url(reply.url)))
     for note in Note.objects.filter(case=case).select_related("user"):
         entries.append(Entry(kind="note", at=note.created_at, obj=note))
     order = {"mention": 0, "reply": 1, "note": 2}
@@ -325,7 +312,7 @@ def case_page(*, case: Case) -> CasePage:
         reply_channel=case_reply_channel(conversation=conversation),
         previous_id=previous_id,
         next_id=next_id,
-        author_link=http_url(case.author.profile_url) if case.author else "",
+        author_link=web_url(case.author.profile_url) if case.author else "",
         priority_parts=priority_parts(case.priority_parts),
     )
 
@@ -370,7 +357,7 @@ def author_profile_get(*, author_id: int, brand_id: int | None, user) -> AuthorP
         cases=cases,
         mentions=mentions,
         trajectory=author_trajectory(author=author, brand=brand),
-        profile_link=http_url(author.profile_url),
+        profile_link=web_url(author.profile_url),
     )
 
 

@@ -37,6 +37,7 @@ from engagement.models import Case, Tag
 from engagement.permissions import Action
 from engagement.selectors import case as selectors
 from engagement.views import queue as queue_views
+from listening.outside import web_url
 from listening.sentiment_explain import explain_text
 
 # Status of an htmx answer whose action a service refused: the page's htmx config swaps it
@@ -334,7 +335,7 @@ def _mention_context(request: HttpRequest, link, **extra: Any) -> dict[str, Any]
         kind="mention",
         at=link.mention.published_at,
         obj=link,
-        link=selectors.http_url(link.mention.url),
+        link=web_url(link.mention.url),
         correction=corrections[0] if corrections else None,
     )
     context = {

@@ -219,6 +219,26 @@ def test_it_links_mentions_only_over_http_with_safe_rel(client, acme, social_sou
     assert 'rel="noopener noreferrer nofollow"' in link.group(0)
 
 
+def test_it_links_only_what_web_url_makes_a_link(client, acme, social_source, agent):
+    """The case page and the author page follow listening.outside.web_url, the one link rule:
+    a URL a browser would read oddly (a bidi override, a space) is shown as no link at all."""
+    case = make_case(acme, social_source, ["acme is broken", "acme still broken"])
+    odd, good = (cm.mention for cm in case.case_mentions.order_by("mention__published_at"))
+    Mention.objects.filter(pk=odd.pk).update(url="https://evil.example/\u202egnp.exe")
+    case.author.profile_url = "https://evil.example/a b"
+    case.author.save()
+    client = signed_in(client, agent)
+
+    body = client.get(url("case", case.pk)).content.decode()
+    response = client.get(reverse("engagement:author", args=[case.author_id]), {"brand": acme.pk})
+    author = response.content.decode()
+
+    assert 'href="https://evil.example' not in body
+    assert re.search(rf'<a href="{re.escape(good.url)}"', body) is not None
+    assert response.status_code == 200
+    assert 'href="https://evil.example' not in author
+
+
 def test_it_shows_the_author_card_with_standing_and_other_cases(
     client, case, acme, social_source, agent
 ):
