@@ -218,8 +218,9 @@ class Mention(models.Model):
     label = models.CharField(max_length=8, choices=Label.choices)
     # Which scorer (listening.sentiment) produced the scores and label, and its version:
     # labels of a later model can be told from VADER's, and re-scored.
-    scorer_name = models.CharField(max_length=40, default="vader")
-    scorer_version = models.CharField(max_length=40, default="3.3.2")
+    # The database defaults describe every writer before this column: VADER 3.3.2.
+    scorer_name = models.CharField(max_length=40, default="vader", db_default="vader")
+    scorer_version = models.CharField(max_length=40, default="3.3.2", db_default="3.3.2")
 
     class Meta:
         constraints = [

@@ -13,11 +13,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='mention',
             name='scorer_name',
-            field=models.CharField(default='vader', max_length=40),
+            field=models.CharField(db_default='vader', default='vader', max_length=40),
         ),
         migrations.AddField(
             model_name='mention',
             name='scorer_version',
-            field=models.CharField(default='3.3.2', max_length=40),
+            field=models.CharField(db_default='3.3.2', default='3.3.2', max_length=40),
         ),
     ]
