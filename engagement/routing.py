@@ -411,14 +411,15 @@ def _batch_route(
     window = max(c.care.reopen_window_hours for c in ctxs.values())
     _load_cases(batch, matches, mentions, window)
 
-    counted: list[tuple[int, Mention]] = []
+    # (brand, mention, the brand's effective label): what author standing counts.
+    counted: list[tuple[int, Mention, str]] = []
     for match in matches:
         mention = mentions[match.mention_id]
         ctx = ctxs[match.brand_id]
         _route_one(ctx=ctx, mention=mention, batch=batch, result=result)
         author = mention.author
         if author is not None and handle_normalise(author.handle) not in ctx.own:
-            counted.append((match.brand_id, mention))
+            counted.append((match.brand_id, mention, match.label))
 
     _priorities_update(batch)
     if batch.new:
@@ -443,7 +444,11 @@ def _batch_route(
             ignore_conflicts=True,
         )
     standings_update(counted)
-    followups_running_update(counted, by_author=batch.by_author, now=now)
+    followups_running_update(
+        [(brand_id, mention) for brand_id, mention, _ in counted],
+        by_author=batch.by_author,
+        now=now,
+    )
     return result
 
 

@@ -39,6 +39,7 @@ from engagement.models import (
 from engagement.permissions import Action, Role, brand_ids_for, can, require, role_in
 from engagement.priority import priority_waiting_update
 from engagement.selectors.case import NO_CUSTOMER_POST, source_reply_channel
+from engagement.standing import standing_label_change
 from listening.connectors.base import ConnectorError, SourceState
 from listening.connectors.registry import connector_for
 from listening.models import Brand, Mention, MentionMatch
@@ -725,8 +726,10 @@ def sentiment_correct(
     """Record an agent's corrected label for a mention of brand, beside VADER's score.
 
     The mention itself is never changed; the correction keeps the original label and
-    compound. Not idempotent (each call is a correction; the latest one counts). Touches
-    SentimentCorrection and AuditLog ("sentiment_correct").
+    compound. The correction becomes the brand's effective label (MentionMatch.label): mention
+    lists, counts and exports show it, and the author's standing counts it instead of the old
+    one. Not idempotent (each call is a correction; the latest one counts). Touches
+    SentimentCorrection, MentionMatch.label, AuthorStanding and AuditLog ("sentiment_correct").
     """
     require(user, brand.pk, Action.WORK_CASES)
     if not MentionMatch.objects.filter(mention=mention, brand=brand).exists():
@@ -757,6 +760,20 @@ def sentiment_correct(
             label=label,
             reason=reason,
         )
+        # The effective label: the correction now counts wherever the brand's label is shown
+        # or counted (listening.models.MentionMatch.label).
+        match = (
+            MentionMatch.objects.select_for_update()
+            .filter(mention=mention, brand=brand)
+            .values_list("pk", "label", "routed_at")
+            .first()
+        )
+        if match is not None and match[1] != label:
+            MentionMatch.objects.filter(pk=match[0]).update(label=label)
+            if match[2] is not None and mention.author_id:
+                standing_label_change(
+                    brand_id=brand.pk, author_id=mention.author_id, before=match[1], after=label
+                )
         audit_record(
             actor=user,
             brand=brand,

@@ -36,15 +36,17 @@ def standing_for(row: AuthorStanding) -> str:
     return AuthorStanding.Standing.NEUTRAL
 
 
-def standings_update(counted: Sequence[tuple[int, Mention]]) -> None:
-    """Add the routed customer mentions, as (brand_id, mention), to AuthorStanding.
+def standings_update(counted: Sequence[tuple[int, Mention, str]]) -> None:
+    """Add the routed customer mentions, as (brand_id, mention, effective label), to
+    AuthorStanding. The label is the brand's effective one (MentionMatch.label), so an
+    agent's correction counts wherever it was made before routing.
 
     Not idempotent: each call counts the mentions again (routing calls it once per routed
     row). Touches AuthorStanding only, in at most three queries.
     """
     if not counted:
         return
-    pairs = {(brand_id, m.author_id) for brand_id, m in counted}
+    pairs = {(brand_id, m.author_id) for brand_id, m, _ in counted}
     existing = {
         (s.brand_id, s.author_id): s
         for s in AuthorStanding.objects.filter(
@@ -52,14 +54,14 @@ def standings_update(counted: Sequence[tuple[int, Mention]]) -> None:
         )
     }
     new: dict[tuple[int, int], AuthorStanding] = {}
-    for brand_id, mention in counted:
+    for brand_id, mention, label in counted:
         key = (brand_id, mention.author_id)
         row = existing.get(key) or new.get(key)
         if row is None:
             row = new[key] = AuthorStanding(brand_id=brand_id, author_id=mention.author_id)
         row.mention_count += 1
-        row.positive_count += mention.label == Mention.Label.POSITIVE
-        row.negative_count += mention.label == Mention.Label.NEGATIVE
+        row.positive_count += label == Mention.Label.POSITIVE
+        row.negative_count += label == Mention.Label.NEGATIVE
         row.compound_sum += mention.compound
         if row.last_mention_at is None or mention.published_at > row.last_mention_at:
             row.last_mention_at = mention.published_at
@@ -80,3 +82,21 @@ def standings_update(counted: Sequence[tuple[int, Mention]]) -> None:
         )
     if new:
         AuthorStanding.objects.bulk_create(list(new.values()))
+
+
+def standing_label_change(*, brand_id: int, author_id: int, before: str, after: str) -> None:
+    """Move one counted mention of author from label before to label after (an agent's
+    correction) and recompute the standing. Not idempotent: call once per change. Touches the
+    (brand, author) AuthorStanding row if there is one (no row: the mention was never counted,
+    and routing will count its corrected label)."""
+    row = AuthorStanding.objects.select_for_update().filter(brand_id=brand_id, author_id=author_id)
+    row = row.first()
+    if row is None:
+        return
+    for label, step in ((before, -1), (after, 1)):
+        if label == Mention.Label.POSITIVE:
+            row.positive_count = max(0, row.positive_count + step)
+        elif label == Mention.Label.NEGATIVE:
+            row.negative_count = max(0, row.negative_count + step)
+    row.standing = standing_for(row)
+    row.save(update_fields=["positive_count", "negative_count", "standing"])

@@ -56,6 +56,7 @@ MENTION_FIELDS = [
     "pos",
     "compound",
     "label",
+    "effective_label",
     "matched_terms",
 ]
 CORRECTION_FIELDS = [
@@ -100,7 +101,10 @@ def mention_record(match: MentionMatch, *, brand_name: str | None = None) -> dic
         "neu": mention.neu,
         "pos": mention.pos,
         "compound": mention.compound,
+        # The scorer's label (stock VADER's, the export's contract) and the brand's effective
+        # label: an agent's correction where there is one (listening.models.MentionMatch).
         "label": mention.label,
+        "effective_label": match.label,
         "matched_terms": match.matched_terms,
     }
 

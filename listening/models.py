@@ -252,14 +252,20 @@ class MentionMatch(models.Model):
     """A mention counted for a brand: one row per brand whose query the mention matched.
 
     A post that matches two brands ("Acme beats Globex") is stored once and counted for both.
-    published_at and label are copied from the mention so that per-brand lists and rollups
-    filter and sort on one index without a join.
+    published_at is copied from the mention so that per-brand lists and rollups filter and
+    sort on one index without a join.
+
+    label is the brand's **effective label**, the one rule for every label shown or counted
+    (queue, case, author standing, mention lists, exports, rollups): the scorer's label as
+    ingest stored it, until an agent corrects it for this brand; then the latest correction's
+    (engagement.services.sentiment_correct keeps it). Mention.label stays the scorer's.
     """
 
     mention = models.ForeignKey(Mention, on_delete=models.CASCADE, related_name="matches")
     brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="matches")
     matched_terms = models.JSONField(default=list)
     published_at = models.DateTimeField()
+    # The effective label (see the docstring).
     label = models.CharField(max_length=8, choices=Mention.Label.choices)
     # Set once the engagement queue has routed this brand's mention into a case (or decided
     # it needs none); the router sweeps the rows where it is still empty.

@@ -1,0 +1,122 @@
+"""The effective label (issue 10 point 5): an agent's correction overrides the scorer's label
+everywhere a label is shown or counted: mention lists and their counts, author standing and
+exports (as an added column beside the scorer's own label, which stays as it was)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from engagement.models import AuthorStanding
+from engagement.routing import mentions_route
+from engagement.services import sentiment_correct
+from listening.models import MentionMatch
+from tests.database import migrate, migrate_to_latest
+from tests.engagement.conftest import store_mention
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def angry(acme, social_source):
+    """Two routed complaints by one author: a detractor to Acme."""
+    mentions = [
+        store_mention(social_source, text, author_handle="dan@social.example", author_name="Dan")
+        for text in ("Acme is awful and broken", "Acme support is terrible")
+    ]
+    mentions_route()
+    return mentions
+
+
+def standing_of(brand, mention) -> AuthorStanding:
+    return AuthorStanding.objects.get(brand=brand, author=mention.author)
+
+
+def test_a_correction_moves_the_authors_standing(acme, agent, angry):
+    assert standing_of(acme, angry[0]).standing == "detractor"
+
+    sentiment_correct(mention=angry[0], brand=acme, user=agent, label="positive", reason="irony")
+
+    row = standing_of(acme, angry[0])
+    assert (row.negative_count, row.positive_count, row.standing) == (1, 1, "neutral")
+
+
+def test_the_mention_list_shows_filters_and_counts_the_corrected_label(
+    client, acme, agent, marketer, angry
+):
+    sentiment_correct(mention=angry[0], brand=acme, user=agent, label="positive", reason="irony")
+    client.force_login(marketer)
+
+    positive = client.get(reverse("dashboard:mentions"), {"brand": acme.pk, "label": "positive"})
+    negative = client.get(reverse("dashboard:mentions"), {"brand": acme.pk, "label": "negative"})
+    overview = client.get(reverse("dashboard:index")).content.decode()
+
+    assert "Acme is awful and broken" in positive.content.decode()
+    assert "(corrected; vader: negative)" in positive.content.decode()
+    assert "Acme is awful and broken" not in negative.content.decode()
+    assert "Acme support is terrible" in negative.content.decode()
+    assert MentionMatch.objects.get(mention=angry[0], brand=acme).label == "positive"
+    # Acme's row of the overview: positive 1, neutral 0, negative 1, all 2, 1 correction.
+    assert re.search(
+        r"<th scope=\"row\">Acme</th>\s*<td>1</td>\s*<td>0</td>\s*<td>1</td>\s*<td>2</td>"
+        r"\s*<td>1</td>",
+        overview,
+    )
+
+
+def test_exports_keep_the_scorers_label_and_add_the_effective_one(
+    client, acme, agent, marketer, angry
+):
+    sentiment_correct(mention=angry[0], brand=acme, user=agent, label="neutral", reason="a fact")
+    client.force_login(marketer)
+
+    web = client.get(reverse("dashboard:mentions-export"), {"brand": acme.pk})
+    rows = list(csv.DictReader(io.StringIO(b"".join(web.streaming_content).decode())))
+    out = io.StringIO()
+    call_command("export_mentions", "--brand", "Acme", "--format", "jsonl", stdout=out)
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+
+    for exported in (rows, records):
+        by_id = {int(r["id"]): r for r in exported}
+        corrected, untouched = by_id[angry[0].pk], by_id[angry[1].pk]
+        assert (corrected["label"], corrected["effective_label"]) == ("negative", "neutral")
+        assert (untouched["label"], untouched["effective_label"]) == ("negative", "negative")
+        assert float(corrected["compound"]) == angry[0].compound
+
+
+def test_a_correction_made_before_routing_is_what_standing_counts(acme, agent, social_source):
+    first = store_mention(social_source, "Acme is awful", author_handle="eve@social.example")
+    second = store_mention(social_source, "Acme is broken", author_handle="eve@social.example")
+    sentiment_correct(mention=first, brand=acme, user=agent, label="neutral", reason="quote")
+
+    mentions_route()
+
+    row = standing_of(acme, second)
+    # Counted by the scorer's labels it would be (2, 2, "detractor").
+    assert (row.mention_count, row.negative_count, row.standing) == (2, 1, "neutral")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_corrections_made_before_the_rule_become_effective_on_migration(acme, agent, angry):
+    sentiment_correct(mention=angry[0], brand=acme, user=agent, label="positive", reason="x")
+    # As an older Earshot left it: the correction recorded, the match and standing untouched.
+    MentionMatch.objects.filter(mention=angry[0], brand=acme).update(label="negative")
+    AuthorStanding.objects.filter(brand=acme).update(
+        positive_count=0, negative_count=2, standing="detractor"
+    )
+
+    try:
+        migrate([("engagement", "0007_login_attempt_pair_idx")])
+        migrate([("engagement", "0008_effective_labels")])
+    finally:
+        migrate_to_latest()
+
+    assert MentionMatch.objects.get(mention=angry[0], brand=acme).label == "positive"
+    row = standing_of(acme, angry[0])
+    assert (row.negative_count, row.positive_count, row.standing) == (1, 1, "neutral")
