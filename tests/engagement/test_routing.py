@@ -3,11 +3,7 @@ similar requests, auto-tags, author standing and follow-up outcomes."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg2
 import pytest
@@ -29,6 +25,7 @@ from engagement.tasks import (
 )
 from listening.models import Author, Mention, MentionMatch, Source
 from tests.engagement.conftest import store_mention
+from tests.fresh_process import production_env, run_fresh
 
 BRAND_HANDLE = "acme_help@social.example"
 
@@ -859,22 +856,7 @@ def test_a_fresh_worker_finds_every_engagement_task_by_autodiscovery_alone(tmp_p
         "app.loader.import_default_modules()\n"
         "print(sorted(n for n in app.tasks if n.startswith('engagement.')))\n"
     )
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "EARSHOT_ENV_FILE": "",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "true",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.sqlite3'}",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=Path(__file__).resolve().parents[2],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_fresh(production_env(tmp_path), "-c", code)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(
