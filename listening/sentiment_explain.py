@@ -74,19 +74,11 @@ def _replace_emoji(sia: FastSentimentIntensityAnalyzer, text: str) -> tuple[str,
     """Stock's emoji-to-description rewrite, plus where each description landed.
 
     Returns the rewritten text and the flat list [start, end, start, end, ...] of the
-    descriptions' offsets in it. Only emoji positions are visited (found with str.find, in
-    C): a per-character walk in Python cost ~30 ms on a 100 KB text.
+    descriptions' offsets in it. Only emoji positions are visited (see emoji_positions).
     """
-    found = sia._emoji_chars.intersection(text)
-    if not found:
+    positions = sia.emoji_positions(text)
+    if not positions:
         return text, []
-    positions: list[int] = []
-    for char in found:
-        pos = text.find(char)
-        while pos != -1:
-            positions.append(pos)
-            pos = text.find(char, pos + 1)
-    positions.sort()
     emojis = sia.emojis
     pieces: list[str] = []
     spans: list[int] = []

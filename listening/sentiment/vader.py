@@ -81,22 +81,26 @@ class FastSentimentIntensityAnalyzer(SentimentIntensityAnalyzer):
 
     # -- text preparation ------------------------------------------------------------------
 
-    def _replace_emoji(self, text: str) -> str:
-        """Stock's emoji-to-description rewrite, visiting only the emoji positions."""
+    def emoji_positions(self, text: str) -> list[int]:
+        """The sorted offsets of every emoji in text that stock VADER describes."""
         # Set intersection runs in C; most non-ASCII texts (accents, curly quotes) hold no
         # emoji at all. (A regex character class over the ~1,200 emoji was measured 5x
-        # slower than stock's own walk: sre scans non-BMP classes linearly.)
-        found = self._emoji_chars.intersection(text)
-        if not found:
-            return text
+        # slower than stock's own walk: sre scans non-BMP classes linearly.) str.find visits
+        # only the emoji: a per-character walk in Python cost ~30 ms on a 100 KB text.
         positions: list[int] = []
-        for char in found:
+        for char in self._emoji_chars.intersection(text):
             pos = text.find(char)
             while pos != -1:
                 positions.append(pos)
                 pos = text.find(char, pos + 1)
         positions.sort()
+        return positions
 
+    def _replace_emoji(self, text: str) -> str:
+        """Stock's emoji-to-description rewrite, visiting only the emoji positions."""
+        positions = self.emoji_positions(text)
+        if not positions:
+            return text
         emojis = self.emojis
         pieces: list[str] = []
         last = 0
