@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from engagement.models import Case, CaseMention
@@ -57,19 +57,31 @@ def overdue_q(now: datetime | None = None) -> Q:
 
 
 def _worst_label_q(label: str) -> Q:
-    """The label of the case's worst customer mention (negative < neutral < positive).
+    """The effective label of the case's worst customer mention (negative < neutral <
+    positive): the brand's MentionMatch.label, which an agent's correction overrides.
 
-    EXISTS over casemention_case_idx and the mention's primary key: a page of candidates
-    costs an index probe each, and the filter needs no column kept in sync on Case.
+    EXISTS over casemention_case_idx and match_unique_brand (mention, brand): a page of
+    candidates costs two index probes each, and the filter needs no column kept in sync on
+    Case.
     """
-    links = CaseMention.objects.filter(case=OuterRef("pk"), is_brand_reply=False)
-    negative = Exists(links.filter(mention__label="negative"))
-    neutral = Exists(links.filter(mention__label="neutral"))
+
+    def with_label(value: str) -> Exists:
+        # One filter() call: the brand and the label must be of the same MentionMatch row.
+        return Exists(
+            CaseMention.objects.filter(
+                case=OuterRef("pk"),
+                is_brand_reply=False,
+                mention__matches__brand_id=F("brand_id"),
+                mention__matches__label=value,
+            )
+        )
+
+    negative, neutral = with_label("negative"), with_label("neutral")
     if label == "negative":
         return Q(negative)
     if label == "neutral":
         return Q(neutral) & ~Q(negative)
-    return Q(Exists(links.filter(mention__label="positive"))) & ~Q(negative) & ~Q(neutral)
+    return Q(with_label("positive")) & ~Q(negative) & ~Q(neutral)
 
 
 def _filtered(*, user, filters: dict) -> QuerySet[Case]:

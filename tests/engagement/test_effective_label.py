@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from engagement.models import AuthorStanding
+from engagement.models import AuthorStanding, CaseMention
 from engagement.routing import mentions_route
 from engagement.services import sentiment_correct
 from listening.models import MentionMatch
@@ -120,3 +120,17 @@ def test_corrections_made_before_the_rule_become_effective_on_migration(acme, ag
     assert MentionMatch.objects.get(mention=angry[0], brand=acme).label == "positive"
     row = standing_of(acme, angry[0])
     assert (row.negative_count, row.positive_count, row.standing) == (1, 1, "neutral")
+
+
+def test_the_queues_sentiment_filter_reads_the_corrected_label(client, acme, agent, angry):
+    case_pk = CaseMention.objects.get(mention=angry[0], brand=acme).case_id
+    for mention in angry:
+        sentiment_correct(mention=mention, brand=acme, user=agent, label="neutral", reason="facts")
+    client.force_login(agent)
+
+    def listed(sentiment: str) -> list[int]:
+        response = client.get(reverse("engagement:queue"), {"sentiment": sentiment})
+        return [row.pk for row in response.context["rows"]]
+
+    assert case_pk in listed("neutral")
+    assert case_pk not in listed("negative")
