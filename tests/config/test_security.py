@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from engagement.models import Membership
+from brands.models import Membership
 from listening.services import brand_create
 from tests.engagement.conftest import PASSWORD, make_user
 

@@ -11,10 +11,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from brands.models import Brand, Membership
 from config.celery import app as celery_app
-from engagement.models import Membership
 from listening.connectors.base import RawItem
-from listening.models import Brand, Mention, Source
+from listening.models import Mention, Source
 from listening.services import BrandMatcher, brand_create, items_store, source_brands
 
 PASSWORD = "correct horse battery staple"

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from engagement.models import LoginAttempt
+from brands.models import LoginAttempt
 from tests.engagement.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
