@@ -12,7 +12,7 @@ from django.test import Client
 
 from brands.models import Membership
 from listening.services import brand_create
-from tests.engagement.conftest import PASSWORD, make_user
+from tests.brands.conftest import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 

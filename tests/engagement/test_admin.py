@@ -9,7 +9,7 @@ from django.urls import reverse
 from brands.models import AuditLog, Brand, Membership
 from engagement.models import AutoTagRule, SavedReply, Tag
 from listening.models import Source
-from tests.engagement.conftest import PASSWORD, make_user
+from tests.brands.conftest import PASSWORD, make_user
 
 
 @pytest.fixture
