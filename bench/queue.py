@@ -69,8 +69,9 @@ def build_data(cases: int, agents: int, seed: int) -> list[str]:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from engagement.models import CareSettings, Case, CaseMention, Membership
-    from listening.models import Author, Brand, Mention, MentionMatch, Source
+    from brands.models import Brand, Membership
+    from engagement.models import CareSettings, Case, CaseMention
+    from listening.models import Author, Mention, MentionMatch, Source
 
     rng = random.Random(seed)
     now = timezone.now()
@@ -371,7 +372,7 @@ def main() -> None:
     from django.db import connection
     from django.db.models import Count
 
-    from engagement.models import AuditLog
+    from brands.models import AuditLog
 
     if connection.vendor != "postgresql":
         raise SystemExit("bench/queue.py measures PostgreSQL: set DATABASE_URL to one.")

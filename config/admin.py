@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 
-from engagement.forms.auth import AdminLoginForm
-from engagement.signin_services import signin_refused_for
+from brands.forms import AdminLoginForm
+from brands.signin_services import signin_refused_for
 
 
 class EarshotAdminSite(admin.AdminSite):

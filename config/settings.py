@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_htmx",
     "csp",
+    # brands at the bottom: who may do what (brands, memberships, permissions, audit, sign-in).
+    "brands",
     "listening",
     "engagement",
     "dashboard",
@@ -177,8 +179,8 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "engagement:queue"
 LOGOUT_REDIRECT_URL = "login"
 # Every password check (/login/, /admin/login/, any authenticate() call) goes through the
-# sign-in limiter in this backend (engagement.backends, issue 9).
-AUTHENTICATION_BACKENDS = ["engagement.backends.LimitedModelBackend"]
+# sign-in limiter in this backend (brands.backends, issue 9).
+AUTHENTICATION_BACKENDS = ["brands.backends.LimitedModelBackend"]
 # Failed sign-ins allowed per username from one client address, and per address over all
 # usernames, in LOGIN_RATE_WINDOW seconds. The per-address limit spares usernames that
 # signed in from that address within LOGIN_KNOWN_ADDRESS_DAYS (NAT neighbours of an

@@ -13,5 +13,5 @@ urlpatterns = [
     path("dashboard/", include("dashboard.urls")),
     path("", include("engagement.urls")),
     # Sign-in and the home page (no namespace: LOGIN_URL = "login").
-    path("", include("engagement.urls.auth")),
+    path("", include("brands.urls")),
 ]

@@ -1,4 +1,4 @@
-"""Reads for the dashboard. Access is decided in engagement/permissions.py; these only fetch."""
+"""Reads for the dashboard. Access is decided in brands/permissions.py; these only fetch."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from datetime import datetime
 
 from django.db.models import Count, QuerySet
 
+from brands.models import Brand
 from engagement.models import SentimentCorrection
-from listening.models import Brand, MentionMatch
+from listening.models import MentionMatch
 
 
 def brand_get(*, brand_id: int) -> Brand:

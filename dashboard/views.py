@@ -1,5 +1,5 @@
 """Read-only pages for marketers (and admins; agents may list mentions): parse the GET with a
-form, ask engagement/permissions.py, fetch through dashboard/selectors.py, render or stream."""
+form, ask brands/permissions.py, fetch through dashboard/selectors.py, render or stream."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
+from brands.permissions import Action, brand_ids_for, brands_for, can, require
 from dashboard.forms import BrandForm, MentionFilterForm
 from dashboard.selectors import (
     brand_corrections_for_export,
@@ -23,7 +24,6 @@ from dashboard.selectors import (
     brand_summaries,
     brand_with_competitors,
 )
-from engagement.permissions import Action, brand_ids_for, brands_for, can, require
 from listening.exports import (
     CORRECTION_FIELDS,
     MENTION_FIELDS,

@@ -1,35 +1,13 @@
-"""The support-response queue: who may do what per brand, cases, replies, and what followed."""
+"""The support-response queue: care settings, cases, replies, and what followed. Who may do
+what per brand (memberships, roles) and the audit log are in brands."""
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from listening.models import Author, Brand, Mention
-
-
-class Membership(models.Model):
-    """A user's role in one brand workspace. No membership, no access (404)."""
-
-    class Role(models.TextChoices):
-        ADMIN = "admin", "Admin"
-        MARKETER = "marketer", "Marketer"
-        AGENT = "agent", "Agent"
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
-    )
-    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=16, choices=Role.choices)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "brand"], name="membership_unique_brand")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user} is {self.role} of {self.brand}"
+from brands.models import Brand
+from listening.models import Author, Mention
 
 
 class CareSettings(models.Model):
@@ -372,56 +350,3 @@ class CasePresence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} on case {self.case_id}"
-
-
-class AuditLog(models.Model):
-    """Who changed what, when, from what to what. Written by services, never edited."""
-
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    brand = models.ForeignKey(Brand, null=True, on_delete=models.SET_NULL, related_name="+")
-    action = models.CharField(max_length=40)
-    object_type = models.CharField(max_length=40)
-    object_id = models.CharField(max_length=40)
-    before = models.JSONField(default=dict, blank=True)
-    after = models.JSONField(default=dict, blank=True)
-    at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-at"]
-        indexes = [
-            models.Index(fields=["brand", "-at"], name="audit_brand_idx"),
-            models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_id} {self.action} {self.object_type}"
-
-
-class LoginAttempt(models.Model):
-    """Sign-in attempts on every path that checks a password (engagement.backends), for
-    rate limiting that holds across web processes (no shared cache)."""
-
-    username = models.CharField(max_length=150)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    succeeded = models.BooleanField(default=False)
-    at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        indexes = [
-            # "Failed attempts for this username from this address / from this address in
-            # the last N minutes" (selectors/auth.py login_refused_until).
-            models.Index(fields=["username", "ip", "-at"], name="login_pair_idx"),
-            models.Index(fields=["ip", "-at"], name="login_ip_idx"),
-            # "Has this username signed in from this address lately?" Successes are few
-            # beside an attacker's failures, so they get their own small index.
-            models.Index(
-                fields=["username", "ip", "-at"],
-                name="login_success_idx",
-                condition=models.Q(succeeded=True),
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.username} from {self.ip} at {self.at:%H:%M:%S}"

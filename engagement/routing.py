@@ -66,15 +66,15 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from brands.models import Brand, handle_normalise
 from engagement.care import EARLIEST, care_settings_for, shifted
 from engagement.followup import followups_running_update
 from engagement.models import AutoTagRule, CareSettings, Case, CaseMention
 from engagement.priority import priority_set
 from engagement.similarity import brand_terms_for, phrase_key, similarity_key_for
 from engagement.standing import standings_update
-from listening.models import Brand, Mention, MentionMatch
+from listening.models import Mention, MentionMatch
 from listening.query import CompiledQuery, MatchDocument, QueryError, compile_query
-from listening.text import handle_normalise
 
 logger = logging.getLogger(__name__)
 

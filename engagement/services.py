@@ -1,6 +1,6 @@
 """Working the queue: claiming, assigning, statuses, replies, notes, tags, corrections.
 
-Every service checks permissions itself (engagement.permissions.require: 404 for a
+Every service checks permissions itself (brands.permissions.require: 404 for a
 non-member, 403 for a role that may not act) and raises CaseActionError, whose message is
 shown to the user as is, when the action cannot be done right now ("Already claimed by
 tom."). Ownership changes are single conditional UPDATEs whose row count is checked, so two
@@ -10,22 +10,22 @@ an AuditLog row (who, when, what, before and after).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import URLValidator
 from django.db import models, transaction
 from django.db.models import F, Value, When
 from django.http import Http404
 from django.utils import timezone
 
+from brands.models import Brand
+from brands.permissions import Action, Role, brand_ids_for, can, require, role_in
+from brands.services import audit_record
 from engagement.models import (
-    AuditLog,
     CareSettings,
     Case,
     CaseMention,
@@ -36,13 +36,12 @@ from engagement.models import (
     SentimentCorrection,
     Tag,
 )
-from engagement.permissions import Action, Role, brand_ids_for, can, require, role_in
 from engagement.priority import priority_waiting_update
 from engagement.selectors.case import NO_CUSTOMER_POST, source_reply_channel
 from engagement.standing import standing_label_change
 from listening.connectors.base import ConnectorError, SourceState
 from listening.connectors.registry import connector_for
-from listening.models import Brand, Mention, MentionMatch
+from listening.models import Mention, MentionMatch
 
 logger = logging.getLogger(__name__)
 
@@ -56,46 +55,6 @@ _CLAIM_ATTEMPTS = 3
 
 class CaseActionError(Exception):
     """The action cannot be done now; str(exc) is a message for the user."""
-
-
-# --- audit -----------------------------------------------------------------------------------
-
-
-class _AuditEncoder(DjangoJSONEncoder):
-    def default(self, o: Any) -> Any:
-        if isinstance(o, models.Model):
-            return str(o)
-        if isinstance(o, set | frozenset):
-            return sorted(o)
-        return super().default(o)
-
-
-def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(data, cls=_AuditEncoder))
-
-
-def audit_record(
-    *,
-    actor: Any,
-    brand: Brand | None,
-    action: str,
-    obj: models.Model,
-    before: dict[str, Any],
-    after: dict[str, Any],
-) -> AuditLog:
-    """Write one audit entry. Not idempotent (each call is one entry); touches AuditLog only.
-
-    before/after may hold datetimes, model instances (stored as their str) and sets.
-    """
-    return AuditLog.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        brand=brand,
-        action=action,
-        object_type=obj._meta.model_name or type(obj).__name__.lower(),
-        object_id=str(obj.pk),
-        before=_jsonable(before),
-        after=_jsonable(after),
-    )
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from django.utils import timezone
 
-from listening.models import Brand
+from brands.models import Brand
 from listening.sentiment import get_analyzer
 
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)

@@ -7,11 +7,12 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 
-from engagement.admin import BrandScopedAdmin, BrandScopedInline
-from engagement.permissions import Action, scoped
+from brands.admin import BrandScopedAdmin, BrandScopedInline
+from brands.models import Brand
+from brands.permissions import Action, scoped
 from listening.connectors.registry import CONNECTORS, connector_for
-from listening.forms import QueryTestForm, SourceAdminForm
-from listening.models import Author, Brand, FetchLog, Mention, MentionMatch, Source
+from listening.forms import BrandAdminForm, QueryTestForm, SourceAdminForm
+from listening.models import Author, FetchLog, Mention, MentionMatch, Source
 from listening.outside import web_url
 from listening.query import MatchDocument
 from listening.selectors import mentions_recent
@@ -23,6 +24,7 @@ QUERY_TEST_SAMPLE = 500
 @admin.register(Brand)
 class BrandAdmin(BrandScopedAdmin, admin.ModelAdmin):
     brand_path = "pk"
+    form = BrandAdminForm
     list_display = ("name", "query", "source_count", "created_at")
     search_fields = ("name", "query")
     filter_horizontal = ("competitors",)

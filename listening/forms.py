@@ -1,5 +1,6 @@
 from django import forms
 
+from brands.models import Brand
 from listening.connectors.registry import UnknownSourceKind, connector_for
 from listening.models import Source
 from listening.query import QueryError, compile_query
@@ -13,6 +14,24 @@ def _secret_options(kind: str) -> set[str]:
         return {o.name for o in connector_for(kind).config_fields if o.secret}
     except UnknownSourceKind:
         return set()
+
+
+class BrandAdminForm(forms.ModelForm):
+    """A brand in admin, its query checked by listening's compiler: the brands app, below
+    listening, cannot check it itself. A bad query is an error on the query field, saying
+    where, as Brand.clean() said before the move."""
+
+    class Meta:
+        model = Brand
+        fields = "__all__"  # noqa: DJ007 (as ModelAdmin's default form, see SourceAdminForm)
+
+    def clean_query(self):
+        query = self.cleaned_data["query"]
+        try:
+            compile_query(query)
+        except QueryError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return query
 
 
 class SourceAdminForm(forms.ModelForm):

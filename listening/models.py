@@ -1,54 +1,12 @@
-"""What Earshot hears: brands, the sources it polls, the authors and mentions it stores."""
+"""What Earshot hears: the sources it polls for each brand (brands.models.Brand), the authors
+and mentions it stores."""
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
 
-
-class Brand(models.Model):
-    name = models.CharField(max_length=120, unique=True)
-    # Keyword query in Earshot's query language (listening/query.py); validated on save.
-    query = models.TextField(help_text='e.g. acme OR "acme corp" NOT site:acme.example')
-    # The brand's own accounts and domains: whitespace- or comma-separated. Later issues use
-    # them to recognise the brand's own replies and to tell owned from earned mentions.
-    handles = models.TextField(blank=True, help_text="Own handles, e.g. @acme @acme_help")
-    domains = models.TextField(blank=True, help_text="Own domains, e.g. acme.example")
-    # Brands this one watches as competitors; their matches are stored from this brand's
-    # sources too, so share of voice can be computed.
-    competitors = models.ManyToManyField(
-        "self", symmetrical=False, related_name="competitor_of", blank=True
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def clean(self) -> None:
-        from listening.query import QueryError, compile_query
-
-        try:
-            compile_query(self.query)
-        except QueryError as exc:
-            raise ValidationError({"query": str(exc)}) from exc
-
-    @property
-    def handle_list(self) -> list[str]:
-        return [h for h in self.handles.replace(",", " ").split() if h]
-
-    @property
-    def own_handle_keys(self) -> frozenset[str]:
-        """The brand's handles as compared with authors (listening.text.handle_normalise)."""
-        from listening.text import handle_normalise
-
-        return frozenset(k for k in map(handle_normalise, self.handle_list) if k)
-
-    @property
-    def domain_list(self) -> list[str]:
-        return [d for d in self.domains.replace(",", " ").split() if d]
+from brands.models import Brand
 
 
 class Source(models.Model):

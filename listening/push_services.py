@@ -19,9 +19,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from brands.models import Brand
 from listening.connectors.base import RawItem
 from listening.connectors.registry import connector_for
-from listening.models import Brand, FetchLog, Source
+from listening.models import FetchLog, Source
 from listening.outside import json_loads_bounded
 from listening.services import (
     BrandMatcher,

@@ -7,7 +7,8 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from listening.models import Brand, FetchLog, Mention, MentionMatch
+from brands.models import Brand
+from listening.models import FetchLog, Mention, MentionMatch
 
 
 def brand_get_by_name(*, name: str) -> Brand | None:

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from brands.models import Brand, handle_normalise
 from listening.bulk import MentionRow, mentions_insert
 from listening.connectors.base import (
     Connector,
@@ -28,11 +29,11 @@ from listening.connectors.base import (
     StreamBatch,
 )
 from listening.connectors.registry import SourceState, connector_for, polled_kinds
-from listening.models import Author, Brand, FetchLog, Mention, Source
+from listening.models import Author, FetchLog, Mention, Source
 from listening.outside import SafeItem, item_make_safe, text_cap
 from listening.query import CompiledQuery, MatchDocument, QueryError, compile_query
 from listening.sentiment import Scorer, SentimentScores, get_scorer
-from listening.text import clean_text, handle_normalise, join_title_body
+from listening.text import clean_text, join_title_body
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +59,29 @@ def brand_create(
         if owner is None:
             raise ValidationError(f'No brand named "{competitor_of}" to be a competitor of.')
     brand = Brand(name=name.strip(), query=query, handles=handles, domains=domains)
-    brand.full_clean()
+    brand_full_clean(brand)
     with transaction.atomic():
         brand.save()
         if owner is not None:
             owner.competitors.add(brand)
     return brand
+
+
+def brand_full_clean(brand: Brand) -> None:
+    """brand.full_clean() with the query compiled too: the brands app, below listening,
+    cannot check a query itself. Raises one ValidationError holding every problem, the query
+    error on the query field. Read-only."""
+    errors: dict[str, list[ValidationError]] = {}
+    try:
+        brand.full_clean()
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    try:
+        compile_query(brand.query)
+    except QueryError as exc:
+        errors.setdefault("query", []).append(ValidationError(str(exc)))
+    if errors:
+        raise ValidationError(errors)
 
 
 def webhook_credentials() -> tuple[str, str]:

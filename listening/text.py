@@ -87,9 +87,3 @@ def join_title_body(clean_title: str, clean_body: str) -> str:
         return clean_body
     separator = " " if clean_title.endswith(_TERMINAL_PUNCTUATION) else ". "
     return f"{clean_title}{separator}{clean_body}"
-
-
-def handle_normalise(handle: str) -> str:
-    """ "@Acme_Help@social.example" -> "acme_help": how own handles and authors are compared."""
-    name = handle.strip().lstrip("@").split("@", 1)[0]
-    return unicodedata.normalize("NFKC", name).casefold()

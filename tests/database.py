@@ -18,11 +18,14 @@ def database_url() -> str:
 
 
 def migrate(targets):
-    """Migrate the test database to targets; return the apps registry of that state."""
+    """Migrate the test database to targets; return the apps registry of that state.
+
+    A target (app, None) unapplies every migration of that app, as `migrate app zero` does.
+    """
     executor = MigrationExecutor(connection)
     executor.migrate(targets)
     executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
+    return executor.loader.project_state([t for t in targets if t[1] is not None]).apps
 
 
 def migrate_to_latest() -> None:

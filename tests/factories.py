@@ -1,6 +1,7 @@
 import factory
 
-from listening.models import Brand, Source
+from brands.models import Brand
+from listening.models import Source
 
 
 class BrandFactory(factory.django.DjangoModelFactory):

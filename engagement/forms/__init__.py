@@ -1,1 +1,1 @@
-"""Forms of the engagement pages, one module per area: auth, queue, case."""
+"""Forms of the engagement pages, one module per area: queue, case."""

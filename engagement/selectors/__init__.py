@@ -1,2 +1,2 @@
-"""Reads of the engagement app, one module per area: auth, queue, case. Every selector that
-takes a user is scoped through engagement.permissions."""
+"""Reads of the engagement app, one module per area: queue, case. Every selector that
+takes a user is scoped through brands.permissions."""

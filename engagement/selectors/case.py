@@ -1,6 +1,6 @@
 """Reads for the case page, the author page and replies.
 
-Every entry point takes the user and goes through engagement.permissions, so a caller never
+Every entry point takes the user and goes through brands.permissions, so a caller never
 holds an object the user may not see. The case page is built from a fixed number of queries
 (pinned in tests/engagement/test_views_case.py), whatever the length of the conversation.
 """
@@ -15,20 +15,20 @@ from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
+from brands.models import Brand, Membership
+from brands.permissions import ALLOWED, Action, get_for_user, require
 from engagement.models import (
     AuthorStanding,
     Case,
     CaseMention,
-    Membership,
     Note,
     Reply,
     SavedReply,
     SentimentCorrection,
     Tag,
 )
-from engagement.permissions import ALLOWED, Action, get_for_user, require
 from listening.connectors.registry import UnknownSourceKind, connector_for
-from listening.models import Author, Brand, Mention, MentionMatch, Source
+from listening.models import Author, Mention, MentionMatch, Source
 from listening.outside import web_url
 
 

@@ -1,5 +1,5 @@
 """Reads of the queue: its tabs, counts, rows and similar-request counts. Every selector is
-scoped through engagement.permissions."""
+scoped through brands.permissions."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from brands.permissions import ALLOWED, Action, brand_ids_for, get_for_user
 from engagement.models import Case, CaseMention
-from engagement.permissions import ALLOWED, Action, brand_ids_for, get_for_user
 
 # Tab counts stop at this many rows: counting a huge tab exactly reads every row of it,
 # and "10,000+" tells an agent as much as "123,456" does.

@@ -1,5 +1,5 @@
 """The engagement URLs, namespace "engagement": the queue (urls/queue.py) and the case pages
-(urls/case.py), one module per area as in views/. Sign-in has no namespace: urls/auth.py."""
+(urls/case.py), one module per area as in views/. Sign-in has no namespace: brands/urls.py."""
 
 from engagement.urls import case, queue
 

@@ -1,1 +1,1 @@
-"""Views of the engagement pages, one module per area: auth, queue, case (routes in urls/)."""
+"""Views of the engagement pages, one module per area: queue, case (routes in urls/)."""

@@ -1,7 +1,7 @@
 """The case page and its actions, and the author page.
 
 Each view parses input with a form, fetches through selectors/case.py (which asks
-engagement.permissions), calls one service and renders. Mutating views are POST-only. With
+brands.permissions), calls one service and renders. Mutating views are POST-only. With
 htmx they answer with the fragment the action changed (an error line and status 409 when the
 service refuses with CaseActionError); without it they redirect to the case with a message.
 """
@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
+from brands.permissions import Action
 from engagement import services
 from engagement.forms.case import (
     AssignForm,
@@ -34,7 +35,6 @@ from engagement.forms.case import (
     TagsForm,
 )
 from engagement.models import Case, Tag
-from engagement.permissions import Action
 from engagement.selectors import case as selectors
 from engagement.views import queue as queue_views
 from listening.outside import web_url

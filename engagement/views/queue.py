@@ -15,11 +15,11 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from brands.permissions import Action, brands_for
+from brands.views import no_access
 from engagement.forms.queue import QUEUE_TABS, QueueFilterForm
-from engagement.permissions import Action, brands_for
 from engagement.selectors import queue as selectors
 from engagement.services import CaseActionError, case_claim_next
-from engagement.views.auth import no_access
 from engagement.views.queue_rows import queue_row_html, queue_rows_html
 
 PAGE_SIZE = 50

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from engagement.models import Membership
+from brands.models import Membership
 from listening.services import brand_create
-from tests.engagement.conftest import PASSWORD, make_user
+from tests.brands.conftest import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from brands.models import Brand
 from engagement.models import SentimentCorrection
-from listening.models import Author, Brand, Mention, Source
+from listening.models import Author, Mention, Source
 from listening.outside import web_url
 from tests.engagement.conftest import (
     acme,

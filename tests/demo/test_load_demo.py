@@ -11,8 +11,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from brands.models import Brand
 from demo import content
-from listening.models import Author, Brand, FetchLog, Mention, MentionMatch, Source
+from listening.models import Author, FetchLog, Mention, MentionMatch, Source
 
 
 def load_demo(*args: str) -> tuple[str, str]:

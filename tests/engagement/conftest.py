@@ -1,6 +1,8 @@
-"""Shared fixtures for the engagement tests: a brand with a competitor, users in every role
-(and an outsider who belongs to another brand), and a helper that stores mentions through
-the real listening pipeline (matching and VADER scoring included)."""
+"""Shared fixtures for the engagement tests: the brands and users in every role of
+tests/brands/conftest.py, a source, and a helper that stores mentions through the real
+listening pipeline (matching and VADER scoring included)."""
+
+# ruff: noqa: F401, F811 (fixtures imported for pytest to find, and used as parameters)
 
 from __future__ import annotations
 
@@ -8,62 +10,27 @@ import itertools
 from datetime import datetime, timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from config.celery import app as celery_app
-from engagement.models import Membership
 from listening.connectors.base import RawItem
-from listening.models import Brand, Mention, Source
-from listening.services import BrandMatcher, brand_create, items_store, source_brands
+from listening.models import Mention, Source
+from listening.services import BrandMatcher, items_store, source_brands
 
-PASSWORD = "correct horse battery staple"
+# The brand and role fixtures, imported so pytest finds them for these tests too.
+from tests.brands.conftest import (
+    PASSWORD,
+    acme,
+    admin_user,
+    agent,
+    make_user,
+    marketer,
+    other_brand,
+    outsider,
+    teammate,
+)
+
 _ids = itertools.count(1)
-
-
-@pytest.fixture
-def acme(db) -> Brand:
-    brand = brand_create(name="Acme", query="acme OR @acme_help", handles="@acme_help")
-    brand_create(name="Globex", query="globex", competitor_of="Acme")
-    return brand
-
-
-@pytest.fixture
-def other_brand(db) -> Brand:
-    return brand_create(name="Initech", query="initech")
-
-
-def make_user(username: str, brand: Brand | None, role: str | None):
-    user = get_user_model().objects.create_user(username, f"{username}@example.com", PASSWORD)
-    if brand is not None and role is not None:
-        Membership.objects.create(user=user, brand=brand, role=role)
-    return user
-
-
-@pytest.fixture
-def admin_user(acme):
-    return make_user("ada", acme, Membership.Role.ADMIN)
-
-
-@pytest.fixture
-def agent(acme):
-    return make_user("ana", acme, Membership.Role.AGENT)
-
-
-@pytest.fixture
-def teammate(acme):
-    return make_user("tom", acme, Membership.Role.AGENT)
-
-
-@pytest.fixture
-def marketer(acme):
-    return make_user("mia", acme, Membership.Role.MARKETER)
-
-
-@pytest.fixture
-def outsider(other_brand):
-    """An agent of another brand: must see nothing of Acme's."""
-    return make_user("oz", other_brand, Membership.Role.AGENT)
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from engagement.models import AuditLog, AutoTagRule, Membership, SavedReply, Tag
-from listening.models import Brand, Source
-from tests.engagement.conftest import PASSWORD, make_user
+from brands.models import AuditLog, Brand, Membership
+from engagement.models import AutoTagRule, SavedReply, Tag
+from listening.models import Source
+from tests.brands.conftest import PASSWORD, make_user
 
 
 @pytest.fixture
@@ -142,7 +143,7 @@ def test_a_brand_admin_cannot_pick_another_brand_in_a_form(client, brand_admin, 
 def test_a_brand_admin_cannot_add_or_delete_brands(client, brand_admin, acme):
     client.force_login(brand_admin)
     assert client.get(add_url(Brand)).status_code == 403
-    delete = reverse("admin:listening_brand_delete", args=[acme.pk])
+    delete = reverse("admin:brands_brand_delete", args=[acme.pk])
     assert client.post(delete, {"post": "yes"}).status_code == 403
     assert Brand.objects.filter(pk=acme.pk).exists()
 

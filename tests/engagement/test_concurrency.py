@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from engagement.models import AuditLog, Case, Membership, Reply
+from brands.models import AuditLog, Membership
+from engagement.models import Case, Reply
 from engagement.services import (
     CaseActionError,
     case_claim,

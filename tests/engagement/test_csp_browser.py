@@ -16,7 +16,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from engagement.models import Case, Membership
+from brands.models import Membership
+from engagement.models import Case
 from engagement.routing import mentions_route
 from listening.models import FetchLog
 from tests.browser import skip_without_chromium
@@ -141,9 +142,9 @@ def test_the_main_pages_load_under_the_policy_with_no_violation(
         ("/admin/listening/fetchlog/", "admin fetch log change list"),
         ("/admin/listening/mention/", "admin mentions change list"),
         ("/admin/listening/author/", "admin authors change list"),
-        ("/admin/engagement/membership/", "admin memberships change list"),
+        ("/admin/brands/membership/", "admin memberships change list"),
         (f"/admin/listening/source/{social_source.pk}/change/", "admin source change form"),
-        ("/admin/engagement/membership/add/", "admin membership add form"),
+        ("/admin/brands/membership/add/", "admin membership add form"),
     ]:
         response = page.goto(f"{live_server.url}{path}")
         assert response is not None and response.status == 200, (path, response)

@@ -2,7 +2,7 @@
 another brand, through the Django test client on real PostgreSQL.
 
 EXPECTED names every URL pattern (test_every_url_is_in_the_matrix walks the resolver, so a new
-view without a row here fails the suite) with the Action it requires (engagement/permissions.py
+view without a row here fails the suite) with the Action it requires (brands/permissions.py
 ALLOWED decides who may) or "public" / "auth-only". The rules each cell checks:
 
 - anonymous: a redirect to /login/?next=<path> (public pages answer as they do for anyone);
@@ -32,23 +32,22 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from brands.models import AuditLog, Brand, Membership
+from brands.permissions import ALLOWED, Action
+from brands.services import membership_staff_sync
 from demo import content
 from engagement.admin import BrandScopedAdmin
-from engagement.membership_services import membership_staff_sync
 from engagement.models import (
-    AuditLog,
     AutoTagRule,
     CareSettings,
     Case,
     CaseMention,
-    Membership,
     Reply,
     SavedReply,
     SentimentCorrection,
     Tag,
 )
-from engagement.permissions import ALLOWED, Action
-from listening.models import Brand, FetchLog, Mention, Source
+from listening.models import FetchLog, Mention, Source
 from listening.push_services import webhook_signature, webhook_source_create
 from tests.engagement.conftest import make_user, store_mention
 

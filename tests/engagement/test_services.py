@@ -14,13 +14,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils import timezone
 
+from brands.models import AuditLog, Membership
 from engagement.models import (
-    AuditLog,
     CareSettings,
     Case,
     CaseMention,
     CasePresence,
-    Membership,
     Note,
     Reply,
     SavedReply,

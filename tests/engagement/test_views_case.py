@@ -11,8 +11,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from brands.models import AuditLog
 from engagement.models import (
-    AuditLog,
     AuthorStanding,
     Case,
     CaseMention,

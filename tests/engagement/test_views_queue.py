@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from engagement.models import Case, CaseMention, Membership, Tag
+from brands.models import Membership
+from engagement.models import Case, CaseMention, Tag
 from listening.models import Source
 from tests.engagement.conftest import make_user, store_mention
 
@@ -327,7 +328,7 @@ def test_an_unknown_assignee_value_is_ignored(client, agent, outsider, assorted)
 
 
 def test_the_brand_filter_keeps_to_one_brand(client, acme, other_brand, social_source):
-    from engagement.models import Membership
+    from brands.models import Membership
     from tests.engagement.conftest import make_user
 
     both = make_user("bea", acme, Membership.Role.AGENT)

@@ -12,7 +12,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from listening.models import Brand, FetchLog, Mention
+from brands.models import Brand
+from listening.models import FetchLog, Mention
 from listening.services import brand_create, source_create, source_poll
 from tests.browser import SCREENSHOTS, skip_without_chromium
 from tests.feeds import rss_feed, rss_item
@@ -301,7 +302,7 @@ def test_hostile_feed_text_is_shown_as_text_and_links_are_safe(
     assert page.evaluate("typeof window.__pwned") == "undefined"
 
     # The same stored text on "Test a query" is text too.
-    page.goto(f"{live_server.url}/admin/listening/brand/test-query/")
+    page.goto(f"{live_server.url}/admin/brands/brand/test-query/")
     page.get_by_label("Query").fill("recall OR legacy")
     page.get_by_role("button", name=re.compile("Test against the newest")).click()
     expect(page.locator("#query-test-summary")).to_have_text(

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from listening.models import Author, Brand, Mention, Source
+from brands.models import Brand
+from listening.models import Author, Mention, Source
 from tests.feeds import numbered_items, rss_feed, rss_item
 
 pytestmark = pytest.mark.django_db

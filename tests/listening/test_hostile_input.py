@@ -30,8 +30,9 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from brands.models import Brand
 from engagement.routing import mentions_route
-from listening.models import Brand, FetchLog, Mention, MentionMatch, Source
+from listening.models import FetchLog, Mention, MentionMatch, Source
 from listening.push_services import webhook_source_create
 from listening.services import brand_create, source_create, source_poll
 from tests.database import database_url

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from listening.models import Brand, FetchLog, Mention, MentionMatch, Source
+from brands.models import Brand
+from listening.models import FetchLog, Mention, MentionMatch, Source
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from listening.models import Brand
+from brands.models import Brand
 from listening.query import (
     MAX_QUERY_LENGTH,
     MAX_QUERY_TERMS,
@@ -720,7 +720,7 @@ def test_add_brand_refuses_an_oversized_query_with_the_limit() -> None:
 def test_the_admin_refuses_an_oversized_query_with_the_limit(admin_client) -> None:
     query = "acme OR " + "x" * MAX_QUERY_LENGTH
     response = admin_client.post(
-        reverse("admin:listening_brand_add"),
+        reverse("admin:brands_brand_add"),
         {"name": "Acme", "query": query, "handles": "", "domains": ""},
     )
     assert response.status_code == 200

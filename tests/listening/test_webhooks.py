@@ -11,7 +11,8 @@ import pytest
 import requests
 from django.test import Client
 
-from listening.models import Brand, FetchLog, Mention, MentionMatch, Source
+from brands.models import Brand
+from listening.models import FetchLog, Mention, MentionMatch, Source
 from listening.push_services import webhook_secret_rotate, webhook_source_create
 
 pytestmark = pytest.mark.django_db

@@ -15,8 +15,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from brands.models import Brand
 from demo import content
-from listening.models import Brand, Source
+from listening.models import Source
 from listening.services import brand_create, source_create, source_poll
 
 DEMO_USERNAME = "demo"

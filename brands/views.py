@@ -9,14 +9,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 
-from engagement.forms.auth import LoginForm
-from engagement.permissions import Action, brand_ids_for, brands_for
+from brands.forms import LoginForm
+from brands.permissions import Action, brand_ids_for, brands_for
 
 
 class LoginView(auth_views.LoginView):
     """Django's sign-in, refused with 429 while the sign-in limiter holds.
 
-    The limit lives in the authentication backend (engagement.backends), so the admin's
+    The limit lives in the authentication backend (brands.backends), so the admin's
     sign-in page and any later API share it; this view only turns a refusal into a 429 page
     that says when to try again. A refused attempt never reaches the password check.
     """

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from engagement.views import auth as views
+from brands import views
 
 urlpatterns: list = [
     path("", views.home, name="home"),

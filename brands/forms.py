@@ -6,12 +6,12 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
-from engagement.signin_services import signin_refused_for, signin_refused_message
+from brands.signin_services import signin_refused_for, signin_refused_message
 
 
 class RefusedSignInMixin:
     """Say "too many attempts" instead of "wrong password" when the limiter refused the
-    attempt (engagement.backends): the password was not even checked."""
+    attempt (brands.backends): the password was not even checked."""
 
     def clean(self):
         try:

@@ -7,7 +7,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
-from engagement.signin_services import (
+from brands.signin_services import (
     REFUSED_UNTIL_ATTR,
     signin_attempt_record,
     signin_key,
@@ -17,7 +17,7 @@ from engagement.signin_services import (
 
 class LimitedModelBackend(ModelBackend):
     """ModelBackend that refuses, without checking the password, a username that failed too
-    often from this address (see selectors/auth.py login_refused_until), and records every attempt.
+    often from this address (see selectors.py login_refused_until), and records every attempt.
 
     Being the backend, it limits every caller of authenticate(): the sign-in page, the
     admin's sign-in page, a later API. PermissionDenied makes authenticate() stop and send

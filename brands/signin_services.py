@@ -1,6 +1,6 @@
 """The one sign-in limiter: every path that checks a password goes through it.
 
-engagement.backends.LimitedModelBackend calls these from `authenticate()`, so the sign-in
+backends.LimitedModelBackend calls these from `authenticate()`, so the sign-in
 page, the admin's sign-in page and any later API that calls
 django.contrib.auth.authenticate(request=...) share one count (issue 9).
 """
@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
-from engagement.models import LoginAttempt
-from engagement.selectors.auth import login_refused_until
-from listening.outside import safe_text
+from brands.models import LoginAttempt
+from brands.selectors import login_refused_until
 
 # Set on the request by the backend when it refused without checking the password, so the
 # form on the page can say why (authenticate() itself can only answer "no user").
 REFUSED_UNTIL_ATTR = "earshot_signin_refused_until"
+
+# Lone surrogates, which PostgreSQL refuses to store (this app may not import listening.outside).
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 
 
 def signin_key(*, request: HttpRequest | None, username: object) -> tuple[str, str | None]:
@@ -32,7 +35,8 @@ def signin_key(*, request: HttpRequest | None, username: object) -> tuple[str, s
     REMOTE_ADDR (behind a proxy that rewrites it, set it from the proxy's header in the
     proxy, not here), or None when it is missing or not an address.
     """
-    text = safe_text(str(username or "").strip().replace("\x00", "\ufffd"))[:150]
+    text = str(username or "").strip().replace("\x00", "\ufffd")
+    text = _SURROGATE_RE.sub("\ufffd", text)[:150]
     raw = (request.META.get("REMOTE_ADDR") or "") if request is not None else ""
     try:
         ip = str(ipaddress.ip_address(raw.strip()))

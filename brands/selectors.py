@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from engagement.models import LoginAttempt, Membership
+from brands.models import LoginAttempt, Membership
 
 
 def login_refused_until(

@@ -13,8 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
-from engagement.models import Membership
-from listening.models import Brand
+from brands.models import Brand, Membership
 
 Role = Membership.Role
 

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from engagement.models import LoginAttempt
-from tests.engagement.conftest import PASSWORD
+from brands.models import LoginAttempt
+from tests.brands.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +54,7 @@ def test_a_marketer_is_sent_from_home_to_the_dashboard(client, marketer):
 
 
 def test_a_user_without_a_brand_sees_a_page_saying_so(client, db):
-    from tests.engagement.conftest import make_user
+    from tests.brands.conftest import make_user
 
     client.force_login(make_user("nobody", None, None))
     response = client.get("/")
