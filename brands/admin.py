@@ -16,7 +16,8 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, password_validation
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
@@ -297,6 +298,13 @@ class MembershipAddForm(forms.ModelForm):
                 self.add_error("username", "This user is already a member of the brand.")
         elif not data.get("password"):
             self.add_error("password", "No user by that name: give a password to create one.")
+        else:
+            # Checked here, as a form error: user_create would raise it from save_model (500).
+            candidate = get_user_model()(username=username, email=data.get("email") or "")
+            try:
+                password_validation.validate_password(data["password"], candidate)
+            except ValidationError as exc:
+                self.add_error("password", exc)
         return data
 
 

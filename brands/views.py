@@ -25,6 +25,11 @@ class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
+    def get_default_redirect_url(self) -> str:
+        """Without a ?next=, each role lands on its own home: agents and admins on the queue,
+        marketers on their dashboard (LOGIN_REDIRECT_URL, the queue, is a 403 for them)."""
+        return home_url_for(self.request.user) or super().get_default_redirect_url()
+
     def form_invalid(self, form):
         if not form.has_error(NON_FIELD_ERRORS, "signin_refused"):
             return super().form_invalid(form)
@@ -43,19 +48,26 @@ class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
     template_name = "registration/password_change_done.html"
 
 
+def home_url_for(user) -> str:
+    """Where a signed-in user works: the queue for agents and admins, the dashboard for
+    marketers, "" for someone with no role (names only: brands imports no other app)."""
+    if brand_ids_for(user, Action.VIEW_QUEUE):
+        return reverse("engagement:queue")
+    if brand_ids_for(user, Action.VIEW_DASHBOARD):
+        try:
+            return reverse("dashboard:mentions")
+        except NoReverseMatch:
+            pass
+    return ""
+
+
 def home(request: HttpRequest) -> HttpResponse:
     """Anonymous → sign-in; agents and admins → the queue; marketers → their dashboard."""
     user = request.user
     if not user.is_authenticated:
         return redirect("login")
-    if brand_ids_for(user, Action.VIEW_QUEUE):
-        return redirect("engagement:queue")
-    if brand_ids_for(user, Action.VIEW_DASHBOARD):
-        try:
-            return redirect(reverse("dashboard:mentions"))
-        except NoReverseMatch:
-            pass
-    return no_access(request, status=200)
+    url = home_url_for(user)
+    return redirect(url) if url else no_access(request, status=200)
 
 
 def no_access(request: HttpRequest, *, status: int = 403, reason: str = "") -> HttpResponse:

@@ -15,6 +15,8 @@ class EarshotAdminSite(admin.AdminSite):
     says when to try again and the page answers 429 while refused."""
 
     login_form = AdminLoginForm
+    site_header = "Earshot administration"
+    site_title = "Earshot admin"
 
     def login(self, request: HttpRequest, extra_context=None) -> HttpResponse:
         response = super().login(request, extra_context)

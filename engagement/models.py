@@ -27,6 +27,10 @@ class CareSettings(models.Model):
     # After the first reply, later mentions of the author are watched this long.
     followup_days = models.PositiveIntegerField(default=14)
 
+    class Meta:
+        verbose_name = "care settings"
+        verbose_name_plural = "care settings"
+
     def __str__(self) -> str:
         return f"Care settings of {self.brand}"
 
@@ -285,6 +289,7 @@ class SavedReply(models.Model):
 
     class Meta:
         ordering = ["title"]
+        verbose_name_plural = "saved replies"
         constraints = [
             models.UniqueConstraint(fields=["brand", "title"], name="savedreply_unique_title")
         ]
