@@ -17,9 +17,7 @@ from typing import IO
 from django.utils.dateparse import parse_date, parse_datetime
 
 from listening.connectors.base import RawItem
-from listening.outside import json_loads_bounded
-
-EXTERNAL_ID_MAX_LENGTH = 255
+from listening.outside import EXTERNAL_ID_MAX_LENGTH, json_loads_bounded
 
 
 class ShapeError(ValueError):
