@@ -7,13 +7,21 @@ from django.db.models import Q
 from django.utils import timezone
 
 from brands.models import Brand
-from listening.models import Author, Mention
+from listening.models import Author, Mention, MentionMatch
 
 
 class CareSettings(models.Model):
     """Per-brand rules for the queue: what needs an answer, SLAs, windows."""
 
     brand = models.OneToOneField(Brand, on_delete=models.CASCADE, related_name="care")
+    # Whether the brand's customers are answered at all. Off for a brand that is only watched
+    # (someone's competitor): its mentions are stored, scored and counted, but open no case.
+    care_enabled = models.BooleanField(
+        "answer this brand's customers",
+        default=True,
+        help_text="Off for a brand you only watch, such as a competitor: its mentions are "
+        "still listened to and counted, but open no case in the queue.",
+    )
     # What needs an answer: negative mentions at or below this compound, questions, and
     # mentions that address one of the brand's own handles.
     negative_threshold = models.FloatField(default=-0.05)
@@ -110,8 +118,18 @@ class Case(models.Model):
         on_delete=models.SET_NULL,
         related_name="assigned_cases",
     )
-    # The platform conversation (Mention.thread_id) the case follows, if any.
+    # The conversation the case was opened in (see CaseMention.conversation; a case holds
+    # every conversation it joined, this is the first).
     thread_id = models.CharField(max_length=255, blank=True)
+    # The customer post that made the case need an answer (the default reply target, the
+    # post priority explains) and its time: first response is the first brand answer after it.
+    answer_target = models.ForeignKey(
+        Mention, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    needs_answer_at = models.DateTimeField(null=True, blank=True)
+    # Filed by ``import_mentions --history``: closed as of its data, never in the live queue;
+    # one without a first response is "no answer, imported".
+    is_history = models.BooleanField(default=False, db_default=False)
     subject = models.TextField(blank=True)
     # Priority: a score to sort by, and the parts that explain it (shown on the case).
     priority = models.FloatField(default=0.0)
@@ -222,15 +240,64 @@ class CaseMention(models.Model):
     brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+")
     # A mention by one of the brand's own handles: the brand's answer on the platform.
     is_brand_reply = models.BooleanField(default=False)
+    # The conversation the post belongs to: its thread id, else the conversation of the post
+    # it replies to (in_reply_to walked to a post already in a case), else its own id.
+    conversation = models.CharField(max_length=255, blank=True, db_default="")
+    # The mention's id at the platform (Mention.external_id), so a later post's in_reply_to
+    # finds the post it answers among the brand's cases with one index read.
+    external_id = models.CharField(max_length=255, blank=True, db_default="")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["mention", "brand"], name="casemention_unique")
         ]
-        indexes = [models.Index(fields=["case", "mention"], name="casemention_case_idx")]
+        indexes = [
+            models.Index(fields=["case", "mention"], name="casemention_case_idx"),
+            models.Index(
+                fields=["brand", "conversation"],
+                name="casemention_conv_idx",
+                condition=~Q(conversation=""),
+            ),
+            models.Index(
+                fields=["brand", "external_id"],
+                name="casemention_extid_idx",
+                condition=~Q(external_id=""),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.mention_id} in case {self.case_id}"
+
+
+class WaitingBrandReply(models.Model):
+    """A brand's post that answers a customer post not stored yet (backfill pages out of order,
+    an export with the brand's posts first). It waits, at most until ``waits_until``, and is
+    linked as the case's answer when the post it answers arrives."""
+
+    match = models.OneToOneField(MentionMatch, on_delete=models.CASCADE, related_name="+")
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+")
+    mention = models.ForeignKey(Mention, on_delete=models.CASCADE, related_name="+")
+    in_reply_to = models.CharField(max_length=255, blank=True)
+    thread_id = models.CharField(max_length=255, blank=True)
+    waits_until = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["brand", "in_reply_to"],
+                name="waitingreply_parent_idx",
+                condition=~Q(in_reply_to=""),
+            ),
+            models.Index(
+                fields=["brand", "thread_id"],
+                name="waitingreply_thread_idx",
+                condition=~Q(thread_id=""),
+            ),
+            models.Index(fields=["waits_until"], name="waitingreply_until_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mention_id} waiting for {self.in_reply_to or self.thread_id}"
 
 
 class Reply(models.Model):

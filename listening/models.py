@@ -231,6 +231,9 @@ class MentionMatch(models.Model):
     # Why routing could not place this row (it is marked routed so it never blocks the rows
     # behind it); empty for every row routed normally.
     route_error = models.TextField(blank=True, db_default="")
+    # Stored by ``import_mentions --history``: routing files it into cases closed as of the
+    # data (they count in care figures and follow-up, never in the live queue).
+    is_history = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         constraints = [
