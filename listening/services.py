@@ -288,7 +288,13 @@ class _Scored:
 
 
 def _rows_insert(
-    scored: Sequence[_Scored], *, source: Source, platform: str, fetched_at, scorer: Scorer
+    scored: Sequence[_Scored],
+    *,
+    source: Source,
+    platform: str,
+    fetched_at,
+    scorer: Scorer,
+    is_history: bool = False,
 ) -> int:
     """Insert one batch of scored items in one transaction; return how many were new."""
     with transaction.atomic():
@@ -320,6 +326,7 @@ def _rows_insert(
                 scorer_name=scorer.name,
                 scorer_version=scorer.version,
                 matches=s.matches,
+                is_history=is_history,
             )
             for s in scored
         ]
@@ -334,6 +341,7 @@ def items_store(
     fetched_at: datetime | None = None,
     batch_size: int | None = None,
     platform: str = "",
+    is_history: bool = False,
 ) -> StoreResult:
     """Make safe, match, score and store the new items of one source.
 
@@ -344,7 +352,9 @@ def items_store(
     concurrent worker stores nothing twice. Items that match no brand are counted and
     dropped. Writes Author, Mention and MentionMatch rows, one transaction per batch; a batch
     the database refuses is stored again row by row, so one refused row (counted failed, with
-    a warning) never costs the rows around it.
+    a warning) never costs the rows around it. ``is_history`` (``import_mentions --history``)
+    marks the MentionMatch rows this call creates, so routing files them into history cases;
+    a duplicate already stored keeps what it had.
     """
     fetched_at = fetched_at or timezone.now()
     # Each batch is its own transaction: a worker killed mid-feed keeps what it committed,
@@ -404,7 +414,12 @@ def items_store(
             one.scores = scores
         try:
             inserted = _rows_insert(
-                scored, source=source, platform=platform, fetched_at=fetched_at, scorer=scorer
+                scored,
+                source=source,
+                platform=platform,
+                fetched_at=fetched_at,
+                scorer=scorer,
+                is_history=is_history,
             )
             refused = 0
         except DatabaseError as exc:
@@ -421,6 +436,7 @@ def items_store(
                 fetched_at=fetched_at,
                 scorer=scorer,
                 result=result,
+                is_history=is_history,
             )
         result.new += inserted
         result.failed += refused
@@ -437,13 +453,19 @@ def _rows_insert_one_by_one(
     fetched_at,
     scorer: Scorer,
     result: StoreResult,
+    is_history: bool = False,
 ) -> tuple[int, int]:
     """Store each item of a refused batch in its own transaction: (inserted, refused)."""
     inserted = refused = 0
     for one in scored:
         try:
             inserted += _rows_insert(
-                [one], source=source, platform=platform, fetched_at=fetched_at, scorer=scorer
+                [one],
+                source=source,
+                platform=platform,
+                fetched_at=fetched_at,
+                scorer=scorer,
+                is_history=is_history,
             )
         except DatabaseError as exc:
             refused += 1
@@ -492,12 +514,15 @@ def source_search_terms(brands: Iterable[Brand]) -> tuple[str, ...]:
 _QUERY_FIELDS = {"author", "site", "lang"}
 
 
-def source_poll(*, source_id: int) -> PollResult | None:
+def source_poll(*, source_id: int, is_retry: bool = False) -> PollResult | None:
     """Fetch one source once (several pages when the connector has more) and store new items.
 
-    Idempotent (see items_store). Records one FetchLog per poll, successful or not, and
+    Idempotent (see items_store). Records one FetchLog per attempt, successful or not, and
     updates the source's health: last success, consecutive failures, last error and the next
-    poll time (backed off after repeated failures; the source stays enabled). The connector's
+    poll time (backed off after repeated failures; the source stays enabled). is_retry marks
+    the task's automatic retry of a failed attempt: it belongs to the same poll, so its
+    failure is not counted again (issue 11: a DNS failure's three retries counted as three
+    failures and backed the source off within seconds). The connector's
     cursor is saved after each page's items are stored, so a crash resumes without gaps and
     without doubles. Returns None if the source no longer exists. Connector errors are
     recorded, not raised; anything unexpected is recorded and re-raised.
@@ -541,10 +566,10 @@ def source_poll(*, source_id: int) -> PollResult | None:
                 break
             state = replace(state, cursor=source.cursor, backfill_since=None)
     except ConnectorError as exc:
-        return _poll_failed(source, log, exc, warnings, stored)
+        return _poll_failed(source, log, exc, warnings, stored, is_retry=is_retry)
     except Exception as exc:
         # A bug or a killed task (soft time limit): still visible in admin, then raised.
-        _poll_failed(source, log, exc, warnings, stored)
+        _poll_failed(source, log, exc, warnings, stored, is_retry=is_retry)
         raise
 
     now = timezone.now()
@@ -609,7 +634,11 @@ def _poll_failed(
     exc: BaseException,
     warnings: list[str],
     stored: StoreResult | None = None,
+    *,
+    is_retry: bool = False,
 ) -> PollResult:
+    """Record a failed attempt. One poll counts one failure, however many times the task
+    retried it: a retry keeps the count its first attempt set (at least 1)."""
     now = timezone.now()
     if stored is not None:
         # Pages stored before the failure stay stored; the log says how many.
@@ -627,7 +656,7 @@ def _poll_failed(
     log.error_message = message[:10000]
     log.warning = "\n".join(warnings)[:10000]
     log.save()
-    failures = source.consecutive_failures + 1
+    failures = max(source.consecutive_failures, 1) if is_retry else source.consecutive_failures + 1
     Source.objects.filter(pk=source.pk).update(
         last_polled_at=now,
         last_error=f"{error_class}: {message}"[:2000],

@@ -26,9 +26,11 @@ POLL_TIME_LIMIT = 300
 def source_poll_task(self, source_id: int) -> None:
     """Poll one source. Idempotent (see services.items_store); touches the source's mentions,
     authors, fetch log and health. Retries only transient failures (timeouts, 429, 5xx), with
-    exponential backoff and jitter; parse errors and 4xx are recorded and not retried.
+    exponential backoff and jitter; parse errors and 4xx are recorded and not retried. The
+    retries of one poll count one failure on the source, not one each.
     """
-    result = source_poll(source_id=source_id)
+    # A retry is the same poll again: its failure is not counted a second time.
+    result = source_poll(source_id=source_id, is_retry=self.request.retries > 0)
     if result is None or not result.is_transient_failure:
         return
     if self.request.retries >= self.max_retries:
