@@ -14,6 +14,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from brands.models import Brand
+from engagement.models import CareSettings
 from listening.models import Author, Mention, Source
 from tests.feeds import numbered_items, rss_feed, rss_item
 
@@ -36,6 +37,25 @@ def test_add_brand_creates_a_brand_and_links_a_competitor():
     assert list(Brand.objects.get(name="Acme").competitors.values_list("name", flat=True)) == [
         "Globex"
     ]
+
+
+def test_add_brand_watches_a_competitor_with_care_off_and_serves_a_brand_with_care_on():
+    own = run("add_brand", "Acme", "--query", "acme")
+    competitor = run("add_brand", "Globex", "--query", "globex", "--competitor-of", "Acme")
+
+    care = dict(CareSettings.objects.values_list("brand__name", "care_enabled"))
+    assert care == {"Acme": True, "Globex": False}
+    assert "care on" in own
+    assert (
+        "care off: its mentions are counted, no cases are opened; turn it on in Care settings"
+        in competitor
+    )
+
+
+def test_add_brand_with_an_unknown_competitor_owner_leaves_no_care_settings_behind():
+    with pytest.raises(CommandError):
+        run("add_brand", "Globex", "--query", "globex", "--competitor-of", "Nobody")
+    assert not Brand.objects.exists() and not CareSettings.objects.exists()
 
 
 @pytest.mark.parametrize(
