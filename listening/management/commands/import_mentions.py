@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from listening.management.commands.add_brand import validation_message
+from listening.management.errors import validation_message
 from listening.push_services import import_source_get_or_create, mentions_import
 from listening.selectors import brand_get_by_name
 from listening.shape import SHAPE_FIELD_NAMES, CsvHeaderError, ShapeError, read_csv, read_jsonl
