@@ -46,7 +46,14 @@ _MENTION_COLUMNS = (
     "scorer_name",
     "scorer_version",
 )
-_MATCH_COLUMNS = ("mention_id", "brand_id", "matched_terms", "published_at", "label")
+_MATCH_COLUMNS = (
+    "mention_id",
+    "brand_id",
+    "matched_terms",
+    "published_at",
+    "label",
+    "is_history",
+)
 
 
 @dataclass(slots=True)
@@ -77,6 +84,9 @@ class MentionRow:
     scorer_version: str
     # (brand_id, matched terms) for every brand whose query matched.
     matches: list[tuple[int, list[str]]]
+    # Stored by ``import_mentions --history``: its brand matches are routed into history
+    # cases (MentionMatch.is_history).
+    is_history: bool = False
 
 
 def _esc(text: str) -> str:
@@ -176,7 +186,7 @@ def _mentions_bulk_create(rows: list[MentionRow]) -> dict[str, int]:
 
 def _matches_insert(rows: list[MentionRow], inserted: dict[str, int]) -> None:
     match_rows = [
-        (inserted[r.external_id], brand_id, terms, r.published_at, r.label)
+        (inserted[r.external_id], brand_id, terms, r.published_at, r.label, r.is_history)
         for r in rows
         if r.external_id in inserted
         for brand_id, terms in r.matches
@@ -186,8 +196,9 @@ def _matches_insert(rows: list[MentionRow], inserted: dict[str, int]) -> None:
     if connection.vendor == "postgresql":
         buffer = io.StringIO(
             "".join(
-                f"{m}\t{b}\t{_esc(json.dumps(t, ensure_ascii=False))}\t{p.isoformat()}\t{label}\n"
-                for m, b, t, p, label in match_rows
+                f"{m}\t{b}\t{_esc(json.dumps(t, ensure_ascii=False))}\t{p.isoformat()}"
+                f"\t{label}\t{'t' if history else 'f'}\n"
+                for m, b, t, p, label, history in match_rows
             )
         )
         with connection.cursor() as cursor:
@@ -198,8 +209,15 @@ def _matches_insert(rows: list[MentionRow], inserted: dict[str, int]) -> None:
     else:
         MentionMatch.objects.bulk_create(
             [
-                MentionMatch(mention_id=m, brand_id=b, matched_terms=t, published_at=p, label=label)
-                for m, b, t, p, label in match_rows
+                MentionMatch(
+                    mention_id=m,
+                    brand_id=b,
+                    matched_terms=t,
+                    published_at=p,
+                    label=label,
+                    is_history=history,
+                )
+                for m, b, t, p, label, history in match_rows
             ],
             batch_size=500,
         )

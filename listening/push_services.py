@@ -346,6 +346,7 @@ def mentions_import(
     platform: str = "",
     batch_size: int = IMPORT_BATCH_SIZE,
     on_error: Callable[[ShapeError], None] = lambda error: None,
+    is_history: bool = False,
 ) -> ImportResult:
     """Store the good rows of an import in batches; report each bad row to on_error.
 
@@ -354,7 +355,9 @@ def mentions_import(
     Writes one FetchLog for the run (counts; a sample of row errors in its warning, or
     error_class "invalid_items" when every row failed), Author / Mention / MentionMatch rows,
     and the source's health fields. An exception while reading is recorded in the FetchLog
-    (what was stored before it stays stored) and raised.
+    (what was stored before it stays stored) and raised. With ``is_history`` the MentionMatch
+    rows this import creates are marked history (routing files them into closed cases that
+    never enter the live queue); rows already stored are left as they are.
     """
     started = timezone.now()
     matcher = BrandMatcher.for_brands(source_brands(source))
@@ -366,7 +369,13 @@ def mentions_import(
     def flush() -> None:
         if batch:
             result.stored = result.stored.plus(
-                items_store(source=source, items=batch, matcher=matcher, platform=platform)
+                items_store(
+                    source=source,
+                    items=batch,
+                    matcher=matcher,
+                    platform=platform,
+                    is_history=is_history,
+                )
             )
             batch.clear()
 

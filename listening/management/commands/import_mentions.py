@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -23,7 +24,9 @@ class Command(BaseCommand):
         "Import mentions of a brand from a CSV (header row) or JSON Lines file in the common "
         f"shape ({', '.join(SHAPE_FIELD_NAMES)}). Streams the file; safe to re-run (stored "
         "items count as duplicates). Bad rows are reported with their line and skipped. "
-        "Exit 1 only if the file cannot be read or every row failed."
+        "Exit 1 only if the file cannot be read or every row failed. With --history the "
+        "file's conversations are routed at once into cases closed as of their data (history "
+        "cases: counted in care figures, never in the live queue)."
     )
 
     def add_arguments(self, parser):
@@ -37,6 +40,14 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--platform", default="", help='Platform of rows that name none (default "web").'
+        )
+        parser.add_argument(
+            "--history",
+            action="store_true",
+            help="Past conversations: the rows this import stores are routed now (route_cases, "
+            "in process) into history cases, resolved at their last brand answer or marked "
+            '"no answer, imported"; they count in care figures and follow-up and never enter '
+            "the live queue. Rows stored before keep what they were.",
         )
 
     def handle(self, *args, **options):
@@ -85,7 +96,11 @@ class Command(BaseCommand):
         try:
             rows = READERS[fmt](stream, on_bytes=progress.update)
             result = mentions_import(
-                source=source, rows=rows, platform=options["platform"].strip(), on_error=on_error
+                source=source,
+                rows=rows,
+                platform=options["platform"].strip(),
+                on_error=on_error,
+                is_history=options["history"],
             )
         except CsvHeaderError as exc:
             raise CommandError(f"{path}: {exc}") from exc
@@ -116,3 +131,12 @@ class Command(BaseCommand):
         )
         if result.rows and result.errors == result.rows:
             raise CommandError(f"Every row of {path} had an error; nothing was stored.")
+        if options["history"]:
+            # By name, not by import: listening sits below engagement (tests/test_import_graph).
+            # route_cases prints its totals, "history cases filed" among them.
+            call_command(
+                "route_cases",
+                stdout=self.stdout,
+                stderr=self.stderr,
+                verbosity=options["verbosity"],
+            )
