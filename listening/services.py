@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import logging
 import queue
@@ -28,6 +29,7 @@ from listening.connectors.base import (
     RawItem,
     StreamBatch,
 )
+from listening.connectors.http import fetch_budget
 from listening.connectors.registry import SourceState, connector_for, polled_kinds
 from listening.models import Author, FetchLog, Mention, Source
 from listening.outside import SafeItem, item_make_safe, text_cap
@@ -100,7 +102,8 @@ def source_create(
     backfill_days: int = 30,
 ) -> Source:
     """Create a source, due for its first poll now. Webhook sources get a delivery token and
-    a signing secret. Raises ValidationError on bad input (URL, options). Not idempotent."""
+    a signing secret. Raises ValidationError on bad input (URL, options). Not idempotent.
+    Does not fetch it: source_add does (add_source and admin check a new source)."""
     source = Source(
         brand=brand,
         kind=kind,
@@ -115,6 +118,140 @@ def source_create(
     source.full_clean()
     source.save()
     return source
+
+
+# How long checking a source being saved may take, fetch and all, when the setting is unset:
+# the admin waits for it.
+SOURCE_CHECK_TIMEOUT = 15.0
+
+
+@dataclass(slots=True, frozen=True)
+class SourceCheck:
+    """What fetching a source once, before it is saved, came to."""
+
+    is_ok: bool
+    # What was found ("Fetched https://...: 12 items.") or what went wrong, in words.
+    message: str
+    # The host could not be reached now (refused, timed out, DNS failure, 5xx, 429): the user
+    # may save the source anyway. Never for a blocked address, a bad URL or a bad answer.
+    may_save_anyway: bool = False
+    error_class: str = ""
+
+
+class SourceCheckFailed(Exception):
+    """source_add refused a source whose check failed."""
+
+    def __init__(self, check: SourceCheck) -> None:
+        super().__init__(check.message)
+        self.check = check
+
+
+def source_check(*, source: Source, timeout: float | None = None) -> SourceCheck | None:
+    """Fetch a source that is about to be saved once, as its first poll will, and store
+    nothing (a dry run: no mention, fetch log or health is written). The fetch goes through
+    the connectors' guarded HTTP client, so the SSRF rules apply: a blocked address is an
+    error. Bounded by timeout seconds (EARSHOT_SOURCE_CHECK_TIMEOUT, default 15) in total,
+    DNS included. Returns None for kinds with nothing to fetch (webhook, import). The source
+    must be valid (full_clean) and have its brand; reads the brand's competitors.
+    """
+    connector = connector_for(source.kind)
+    if not connector.is_checked:
+        return None
+    if timeout is None:
+        timeout = float(getattr(settings, "EARSHOT_SOURCE_CHECK_TIMEOUT", SOURCE_CHECK_TIMEOUT))
+    brands = source_brands(source)
+    state = SourceState(
+        source_id=source.pk or 0,
+        kind=source.kind,
+        url=source.url,
+        config=dict(source.config or {}),
+        search_terms=source_search_terms(brands),
+        backfill_since=timezone.now() - timedelta(days=min(source.backfill_days, 36_500)),
+    )
+    where = source.url or source.get_kind_display()
+    outcome: list[str | BaseException] = []
+
+    def run() -> None:
+        try:
+            with fetch_budget(timeout):
+                outcome.append(connector.check(state))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            outcome.append(exc)
+
+    # A thread, so that even a resolver that hangs cannot hold the admin's request past the
+    # budget; the budget ends the thread's own requests soon after.
+    worker = threading.Thread(
+        target=contextvars.copy_context().run, args=(run,), name="source-check", daemon=True
+    )
+    worker.start()
+    worker.join(timeout + 1.0)
+    if not outcome:
+        return SourceCheck(
+            is_ok=False,
+            message=f"Could not fetch it (timeout): no answer from {where} within {timeout:g} s.",
+            may_save_anyway=True,
+            error_class="timeout",
+        )
+    found = outcome[0]
+    if isinstance(found, str):
+        return SourceCheck(is_ok=True, message=f"Checked {where}: {found}.")
+    if isinstance(found, ConnectorError):
+        message = str(found).rstrip(".")
+        return SourceCheck(
+            is_ok=False,
+            message=f"Could not fetch it ({found.error_class}): {message}.",
+            may_save_anyway=found.is_transient,
+            error_class=found.error_class,
+        )
+    if isinstance(found, Exception):
+        logger.warning("checking a new %s source failed unexpectedly", source.kind, exc_info=found)
+        return SourceCheck(
+            is_ok=False,
+            message=f"Could not check it: {type(found).__name__}: {found}",
+            error_class="internal_error",
+        )
+    raise found
+
+
+def source_add(
+    *,
+    brand: Brand,
+    kind: str,
+    url: str = "",
+    poll_interval: int = 900,
+    name: str = "",
+    config: dict | None = None,
+    backfill_days: int = 30,
+    save_anyway: bool = False,
+) -> tuple[Source, SourceCheck | None]:
+    """Create a source after checking it (source_check): what add_source does. A source whose
+    host is only down now is created when save_anyway is set; any other failed check (a
+    blocked address, an error answer, not a feed of that kind) never is. Raises
+    ValidationError on bad input, SourceCheckFailed when the check refuses it. Not
+    idempotent. Returns the source and the check (None for kinds that are not checked)."""
+    source = Source(
+        brand=brand,
+        kind=kind,
+        url=url,
+        poll_interval=poll_interval,
+        name=name,
+        config=config or {},
+        backfill_days=backfill_days,
+    )
+    source.full_clean()
+    check = source_check(source=source)
+    if check is not None and not check.is_ok and not (check.may_save_anyway and save_anyway):
+        raise SourceCheckFailed(check)
+    source = source_create(
+        brand=brand,
+        kind=source.kind,
+        url=source.url,
+        poll_interval=poll_interval,
+        name=name,
+        config=source.config,
+        backfill_days=backfill_days,
+    )
+    return source, check
 
 
 # --- Matching and scoring -----------------------------------------------------------------

@@ -225,6 +225,19 @@ class Connector:
     def fetch(self, state: SourceState) -> FetchedPage:
         raise NotImplementedError
 
+    @property
+    def is_checked(self) -> bool:
+        """Is a new source of this kind fetched once when saved? Not for pushed kinds."""
+        return self.is_polled or self.is_live
+
+    def check(self, state: SourceState) -> str:
+        """Fetch once as the first poll would and say in a few words what came back ("12
+        items"), storing nothing: the check of a source being saved (a dry run). Raises what
+        fetch raises. A page that has more is not followed."""
+        page = self.fetch(state)
+        count = len(page.items)
+        return f"{count} item{'' if count == 1 else 's'}"
+
     def validate_url(self, url: str) -> str:
         """Return the cleaned URL, or raise ConfigError saying what is wrong."""
         url = url.strip()
@@ -313,3 +326,7 @@ class StreamConnector(Connector):
 
     def fetch(self, state: SourceState) -> FetchedPage:
         raise ConfigError(f"{self.kind} is a live source: run it with manage.py run_streams.")
+
+    def check(self, state: SourceState) -> str:
+        """Connect once without following the stream (see Connector.check)."""
+        raise NotImplementedError

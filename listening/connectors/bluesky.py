@@ -967,6 +967,14 @@ class JetstreamConnector(_BlueskyReplies, StreamConnector):
         separator = "&" if urlsplit(base).query else "?"
         return f"{base}{separator}{urlencode(params)}"
 
+    def check(self, state: SourceState) -> str:
+        """Open the WebSocket (address checks, handshake) and close it again."""
+        connection = safe_websocket_connect(
+            self.subscribe_url(state), timeout=self.connect_timeout, close_timeout=1.0
+        )
+        connection.close()
+        return "the stream accepted a connection"
+
     def stream(self, state: SourceState, *, stop: threading.Event) -> Iterator[StreamBatch]:
         url = self.subscribe_url(state)
         connection = safe_websocket_connect(url, timeout=self.connect_timeout, close_timeout=1.0)

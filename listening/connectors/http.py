@@ -28,6 +28,7 @@ shared between calls could hand a connection made for one address to another hos
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import ipaddress
 import re
 import socket
@@ -64,6 +65,7 @@ __all__ = [
     "ResponseTooLarge",
     "ServerError",
     "TooManyRedirects",
+    "fetch_budget",
     "is_blocked_address",
     "safe_get",
     "safe_post",
@@ -369,6 +371,43 @@ def _resolve(target: _Target, allowed_private_hosts: Iterable[str]) -> list[str]
                     address=address,
                 )
     return addresses
+
+
+# --- a budget for several requests ---------------------------------------------------------
+
+# The monotonic time by which every request made in this context must be over (None: no
+# budget). Set by fetch_budget() around a whole connector call, such as the check of a new
+# source, which may make several requests that each would get the full fetch timeout.
+_budget_ends: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "earshot_fetch_budget_ends", default=None
+)
+
+
+@contextlib.contextmanager
+def fetch_budget(seconds: float) -> Iterator[None]:
+    """Bound every safe_get/safe_post/safe_stream connect/WebSocket open in this context (and
+    in threads started with a copy of it) to what is left of seconds. A request started once
+    the budget is spent fails at once with FetchTimeout; a budget inside a budget never
+    extends the outer one."""
+    ends = time.monotonic() + seconds
+    outer = _budget_ends.get()
+    token = _budget_ends.set(ends if outer is None else min(outer, ends))
+    try:
+        yield
+    finally:
+        _budget_ends.reset(token)
+
+
+def budgeted_timeout(timeout: float, url: str) -> float:
+    """timeout, or what is left of the current fetch_budget if that is less. Raises
+    FetchTimeout when the budget is already spent."""
+    ends = _budget_ends.get()
+    if ends is None:
+        return timeout
+    left = ends - time.monotonic()
+    if left <= 0:
+        raise FetchTimeout(f"Ran out of time before fetching {url}.")
+    return min(timeout, left)
 
 
 # --- pinned connections -----------------------------------------------------------------
@@ -757,6 +796,7 @@ def safe_get(
     A 304 answer to a conditional GET returns HttpResponse(status=304, body=b"").
     """
     timeout = float(settings.EARSHOT_FETCH_TIMEOUT if timeout is None else timeout)
+    timeout = budgeted_timeout(timeout, url)
     max_bytes = int(settings.EARSHOT_FETCH_MAX_BYTES if max_bytes is None else max_bytes)
     allowed = list(
         settings.EARSHOT_ALLOWED_PRIVATE_HOSTS
@@ -835,6 +875,7 @@ def safe_post(
     what the caller meant, so a 3xx is a BadResponse. Raises ConnectorError subclasses only.
     """
     timeout = float(settings.EARSHOT_FETCH_TIMEOUT if timeout is None else timeout)
+    timeout = budgeted_timeout(timeout, url)
     max_bytes = int(settings.EARSHOT_FETCH_MAX_BYTES if max_bytes is None else max_bytes)
     allowed = list(
         settings.EARSHOT_ALLOWED_PRIVATE_HOSTS
@@ -968,6 +1009,7 @@ def safe_stream(
     connect_timeout = float(
         settings.EARSHOT_FETCH_TIMEOUT if connect_timeout is None else connect_timeout
     )
+    connect_timeout = budgeted_timeout(connect_timeout, url)
     allowed = list(
         settings.EARSHOT_ALLOWED_PRIVATE_HOSTS
         if allowed_private_hosts is None

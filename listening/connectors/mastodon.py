@@ -580,6 +580,20 @@ class MastodonStreamConnector(StreamConnector):
             raise ConfigError("Option 'hashtag' is required for mastodon-stream.")
         return cleaned
 
+    def check(self, state: SourceState) -> str:
+        """Read the newest status of the hashtag timeline, as a reconnect's catch-up does: the
+        instance, the tag and the token are checked; the stream itself is opened by
+        run_streams."""
+        tag = _clean_tag(str(state.config.get("hashtag") or ""))
+        if not tag:
+            raise ConfigError("Option 'hashtag' is required for mastodon-stream.")
+        url = f"{_base(state.url)}/api/v1/timelines/tag/{quote(tag, safe='')}?limit=1"
+        headers = {**_bearer(state.config), "Accept": "application/json"}
+        data = _json_body(safe_get(url, headers=headers), url)
+        if not isinstance(data, list):
+            raise BadResponse(f"Mastodon answered {url} with JSON that is not a timeline.")
+        return f"the #{tag} timeline answered"
+
     def stream(self, state: SourceState, *, stop: threading.Event) -> Iterator[StreamBatch]:
         tag = _clean_tag(str(state.config.get("hashtag") or ""))
         if not tag:

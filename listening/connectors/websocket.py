@@ -40,6 +40,7 @@ from listening.connectors.http import (
     _parse_url,
     _resolve,
     _Target,
+    budgeted_timeout,
 )
 
 __all__ = [
@@ -148,7 +149,9 @@ def safe_websocket_connect(
     Raises InvalidURL, BlockedAddress, ConnectionFailed, FetchTimeout, and for an HTTP
     answer instead of an upgrade RateLimited (429), ServerError (5xx) or ClientError.
     """
-    timeout = float(settings.EARSHOT_FETCH_TIMEOUT if timeout is None else timeout)
+    timeout = budgeted_timeout(
+        float(settings.EARSHOT_FETCH_TIMEOUT if timeout is None else timeout), url
+    )
     allowed = list(
         settings.EARSHOT_ALLOWED_PRIVATE_HOSTS
         if allowed_private_hosts is None

@@ -79,8 +79,9 @@ def test_add_brand_rejects_an_unknown_competitor_owner():
         run("add_brand", "Globex", "--query", "globex", "--competitor-of", "Nobody")
 
 
-def test_add_source_validates_its_input():
+def test_add_source_validates_its_input(feed_server):
     run("add_brand", "Acme", "--query", "acme")
+    url = feed_server.add("/feed.xml", rss_feed(numbered_items(2)))
     output = run(
         "add_source",
         "--brand",
@@ -88,7 +89,7 @@ def test_add_source_validates_its_input():
         "--kind",
         "rss",
         "--url",
-        "https://news.example/feed.xml",
+        url,
         "--interval",
         "600",
     )
@@ -116,9 +117,11 @@ def test_add_source_validates_its_input():
 def test_fetch_sources_prints_per_source_counts_and_failures(feed_server):
     run("add_brand", "Acme", "--query", "acme")
     good = feed_server.add("/good.xml", rss_feed(numbered_items(5)))
-    bad = feed_server.add("/bad.xml", b"<html><body>hi</body></html>", content_type="text/html")
+    bad = feed_server.add("/bad.xml", rss_feed(numbered_items(1)))
     run("add_source", "--brand", "Acme", "--kind", "rss", "--url", good)
     run("add_source", "--brand", "Acme", "--kind", "rss", "--url", bad)
+    # A feed that was fine when added and later turned into a page.
+    feed_server.add("/bad.xml", b"<html><body>hi</body></html>", content_type="text/html")
 
     output = run("fetch_sources")
 
@@ -276,23 +279,29 @@ def test_a_bad_command_line_exits_non_zero_with_a_clear_message():
     assert "invalid choice: 'ftp'" in result.stderr
 
 
+# Hosts under .invalid never resolve: the check of a new source fails as for a host that is
+# down, and --save-anyway saves it (tests/listening/test_source_check.py checks real servers).
 @pytest.mark.parametrize(
     ("kind", "extra", "says"),
     [
-        ("hn", [], "every 900 s"),
-        ("reddit", ["--option", "subreddit=phones"], "every 900 s"),
+        ("hn", ["--url", "https://hn.name.invalid"], "every 900 s"),
+        (
+            "reddit",
+            ["--url", "https://reddit.name.invalid", "--option", "subreddit=phones"],
+            "every 900 s",
+        ),
         (
             "mastodon",
-            ["--url", "https://mastodon.example", "--option", "hashtag=acme"],
+            ["--url", "https://mastodon.name.invalid", "--option", "hashtag=acme"],
             "every 900 s",
         ),
         (
             "mastodon-stream",
-            ["--url", "https://mastodon.example", "--option", "hashtag=acme"],
+            ["--url", "https://mastodon.name.invalid", "--option", "hashtag=acme"],
             "run_streams",
         ),
-        ("bluesky", [], "every 900 s"),
-        ("jetstream", [], "run_streams"),
+        ("bluesky", ["--url", "https://bsky.name.invalid"], "every 900 s"),
+        ("jetstream", ["--url", "wss://jetstream.name.invalid/subscribe"], "run_streams"),
         ("webhook", [], "/hooks/"),
         ("import", [], "Added import source"),
     ],
@@ -300,14 +309,25 @@ def test_a_bad_command_line_exits_non_zero_with_a_clear_message():
 def test_add_source_configures_every_kind(kind, extra, says):
     run("add_brand", "Acme", "--query", "acme")
 
-    output = run("add_source", "--brand", "Acme", "--kind", kind, *extra)
+    output = run("add_source", "--brand", "Acme", "--kind", kind, *extra, "--save-anyway")
 
     assert says in output
     source = Source.objects.get(kind=kind)
     if kind == "webhook":
         assert source.token and len(source.secret) == 64 and source.token in output
-    if kind in ("hn", "bluesky", "jetstream"):
-        assert source.url  # the connector's default endpoint
+    if kind in ("webhook", "import"):
+        assert "Saved anyway" not in output  # nothing to fetch, nothing checked
+    else:
+        assert "Saved anyway (--save-anyway). Could not fetch it (connection_failed)" in output
+
+
+@pytest.mark.parametrize("kind", ["hn", "reddit", "mastodon", "bluesky", "jetstream"])
+def test_a_source_without_a_url_gets_its_kinds_default_endpoint(kind):
+    brand = Brand.objects.create(name="Acme", query="acme")
+    config = {"hashtag": "acme"} if kind == "mastodon" else {}
+    source = Source(brand=brand, kind=kind, config=config)
+    source.full_clean()
+    assert source.url.startswith(("https://", "wss://"))
 
 
 @pytest.mark.parametrize(
