@@ -15,7 +15,9 @@ Definitions (the README's "Care figures" paragraph says the same):
   the closest ranks (PostgreSQL ``percentile_cont(0.9)``, numpy's default); both null when no
   case was answered.
 * ``resolution_median_s``: the median of ``resolved_at - opened_at`` over the resolved cases
-  (status resolved); null when none is.
+  (status resolved); null when none is. A history case nobody answered ("no answer,
+  imported") was closed by the import, not resolved by anyone: it is left out here (it still
+  counts in cases and, as missed, in the SLA figure).
 * ``sla_first_response_met_pct``: among the cases with a first-response due time that has
   passed (at the time of the report) or that were answered, the percentage answered at or
   before the due time; null when there are none.
@@ -118,7 +120,9 @@ class _Tally:
             start = row.needs_answer_at or row.opened_at
             self.first_responses.append(max(0.0, (row.first_response_at - start).total_seconds()))
             self.outcomes[_OUTCOME_KEY.get(row.outcome, "pending")] += 1
-        if row.status == Case.Status.RESOLVED and row.resolved_at is not None:
+        # A history case nobody answered was closed by the import, not resolved by anyone.
+        closed_unanswered = row.is_history and not answered
+        if row.status == Case.Status.RESOLVED and row.resolved_at and not closed_unanswered:
             self.resolutions.append(max(0.0, (row.resolved_at - row.opened_at).total_seconds()))
         due = row.first_response_due
         if due is not None and (answered or due < now):
@@ -149,6 +153,7 @@ class _CaseRow:
     resolved_at: datetime | None
     status: str
     outcome: str
+    is_history: bool
 
 
 _ROW_FIELDS = (
@@ -160,6 +165,7 @@ _ROW_FIELDS = (
     "resolved_at",
     "status",
     "outcome",
+    "is_history",
 )
 
 

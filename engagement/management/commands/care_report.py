@@ -12,6 +12,8 @@ first_response_median_s / first_response_p90_s: first response time = first resp
   linear interpolation between the closest ranks (PostgreSQL percentile_cont(0.9), numpy's
   default). Null when no case was answered.
 resolution_median_s: median of resolved - opened, over the resolved cases; null when none.
+  History cases nobody answered ("no answer, imported") are left out: the import closed
+  them, nobody resolved them.
 sla_first_response_met_pct: among the cases with a first-response due time that has passed
   or that were answered, the percentage answered at or before it; null when none.
 outcomes: the answered cases by follow-up outcome: converted, improved, unchanged, worsened,
