@@ -28,7 +28,6 @@ from brands.services import audit_record
 from engagement.models import (
     CareSettings,
     Case,
-    CaseMention,
     CasePresence,
     Note,
     Reply,
@@ -37,7 +36,13 @@ from engagement.models import (
     Tag,
 )
 from engagement.priority import priority_waiting_update
-from engagement.selectors.case import NO_CUSTOMER_POST, source_reply_channel
+from engagement.selectors.case import (
+    NO_CUSTOMER_POST,
+    NOT_A_TARGET,
+    case_reply_target_get,
+    source_reply_channel,
+)
+from engagement.selectors.queue import care_off_brand_ids_q
 from engagement.standing import standing_label_change
 from listening.connectors.base import ConnectorError, SourceState
 from listening.connectors.registry import connector_for
@@ -163,11 +168,18 @@ def case_claim_next(*, user: Any, brand_ids: list[int] | None = None) -> Case | 
         return None
     for _ in range(_CLAIM_ATTEMPTS):
         with transaction.atomic():
-            # Same conditions as case_unclaimed_idx, so the partial index serves the query.
+            # Same conditions as case_unclaimed_idx, so the partial index serves the query;
+            # never a history case, nor one of a brand whose care is off (not in the queue).
             candidate = (
                 Case.objects.select_for_update(skip_locked=True)
-                .filter(brand_id__in=allowed, assignee__isnull=True, kind=Case.Kind.CARE)
+                .filter(
+                    brand_id__in=allowed,
+                    assignee__isnull=True,
+                    kind=Case.Kind.CARE,
+                    is_history=False,
+                )
                 .exclude(status=Case.Status.RESOLVED)
+                .exclude(brand_id__in=care_off_brand_ids_q())
                 .order_by("-priority", "opened_at", "pk")
                 .first()
             )
@@ -430,15 +442,22 @@ def _reply_text_clean(text: str) -> str:
     return text
 
 
-def _reply_target(case_id: int) -> Mention | None:
-    """The customer mention a reply answers: the case's latest one."""
-    links = CaseMention.objects.filter(case_id=case_id, is_brand_reply=False)
-    link = (
-        links.select_related("mention__source")
-        .order_by("-mention__published_at", "-mention_id")
-        .first()
-    )
-    return link.mention if link else None
+HISTORY_NO_REPLY = "This case was imported from history: it takes no replies."
+
+
+def _reply_target(case: Case, in_reply_to_id: int | None) -> Mention | None:
+    """The customer post a reply answers: the one the agent chose, which must be a customer
+    post of this very case (CaseActionError otherwise: never a post of another case or
+    brand, nor the brand's own), else the default (selectors' case_reply_target_get)."""
+    target = case_reply_target_get(case=case, mention_id=in_reply_to_id)
+    if in_reply_to_id is not None and target is None:
+        raise CaseActionError(NOT_A_TARGET)
+    return target
+
+
+def _reply_allowed(case: Case) -> None:
+    if case.is_history:
+        raise CaseActionError(HISTORY_NO_REPLY)
 
 
 def _first_response_mark(case: Case, now: datetime) -> dict[str, Any]:
@@ -478,12 +497,15 @@ def _reply_enqueue(reply_id: int) -> None:
     transaction.on_commit(lambda: reply_deliver_task.delay(reply_id))
 
 
-def reply_send(*, case: Case, user: Any, text: str) -> Reply:
+def reply_send(*, case: Case, user: Any, text: str, in_reply_to_id: int | None = None) -> Reply:
     """Store the owner's reply and queue its delivery through the source's connector.
 
-    The reply answers the case's latest customer mention, on that mention's source; the
+    The reply answers in_reply_to_id, a customer post of this case the agent chose (any
+    other post: CaseActionError), by default the post that made the case need an answer,
+    else its latest customer post; delivery posts under it, on that post's source. The
     source's connector must support replying and the source must hold credentials, else
-    CaseActionError (the agent replies on the platform and uses reply_mark_manual).
+    CaseActionError (the agent replies on the platform and uses reply_mark_manual). A
+    history case takes no replies.
     Not idempotent (each call is a reply). Touches Reply (status sending), Case
     (first_response_at, followup_until, status -> waiting) and AuditLog ("reply"); delivery
     is enqueued after commit.
@@ -492,8 +514,9 @@ def reply_send(*, case: Case, user: Any, text: str) -> Reply:
     text = _reply_text_clean(text)
     with transaction.atomic():
         locked = _lock(case)
+        _reply_allowed(locked)
         _require_owner(locked, user, action="reply")
-        target = _reply_target(locked.pk)
+        target = _reply_target(locked, in_reply_to_id)
         if target is None:
             raise CaseActionError(NO_CUSTOMER_POST)
         channel = source_reply_channel(source=target.source)
@@ -552,8 +575,14 @@ def _reply_audit(
 _URL_VALIDATOR = URLValidator(schemes=["http", "https"])
 
 
-def reply_mark_manual(*, case: Case, user: Any, text: str, url: str = "") -> Reply:
+def reply_mark_manual(
+    *, case: Case, user: Any, text: str, url: str = "", in_reply_to_id: int | None = None
+) -> Reply:
     """Record a reply the owner posted on the platform by hand, with an optional link.
+
+    It answers in_reply_to_id, a customer post of this case (any other post:
+    CaseActionError), by default the same post reply_send would answer. A history case
+    takes no replies.
 
     Not idempotent (each call is a reply). Touches Reply (status manual), Case (first
     response, follow-up window, status -> waiting) and AuditLog ("reply_manual").
@@ -570,12 +599,14 @@ def reply_mark_manual(*, case: Case, user: Any, text: str, url: str = "") -> Rep
             raise CaseActionError("The link can be at most 2000 characters.")
     with transaction.atomic():
         locked = _lock(case)
+        _reply_allowed(locked)
         _require_owner(locked, user, action="reply")
+        target = _reply_target(locked, in_reply_to_id)
         now = timezone.now()
         reply = Reply.objects.create(
             case=locked,
             user=user,
-            in_reply_to=_reply_target(locked.pk),
+            in_reply_to=target,
             text=text,
             status=Reply.Status.MANUAL,
             url=url,
@@ -583,7 +614,15 @@ def reply_mark_manual(*, case: Case, user: Any, text: str, url: str = "") -> Rep
             sent_at=now,
         )
         before = _first_response_mark(locked, now)
-        _reply_audit(locked, user=user, reply=reply, action="reply_manual", before=before, url=url)
+        _reply_audit(
+            locked,
+            user=user,
+            reply=reply,
+            action="reply_manual",
+            before=before,
+            url=url,
+            in_reply_to=target.external_id if target else "",
+        )
     _copy_into(case, locked)
     return reply
 

@@ -14,11 +14,13 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from brands.models import Brand, Membership
 from brands.permissions import ALLOWED, Action, get_for_user, require
 from engagement.models import (
     AuthorStanding,
+    CareSettings,
     Case,
     CaseMention,
     Note,
@@ -26,6 +28,7 @@ from engagement.models import (
     SavedReply,
     SentimentCorrection,
     Tag,
+    sla_overdue,
 )
 from listening.connectors.registry import UnknownSourceKind, connector_for
 from listening.models import Author, Mention, MentionMatch, Source
@@ -46,6 +49,7 @@ class ReplyChannel:
 
 CANNOT_POST = "This platform cannot be answered from Earshot: reply there and mark it replied."
 NO_CUSTOMER_POST = "This case has no customer post to reply to."
+NOT_A_TARGET = "Choose one of this case's customer posts to answer."
 
 
 def source_reply_channel(*, source: Source) -> ReplyChannel:
@@ -68,9 +72,62 @@ def source_reply_channel(*, source: Source) -> ReplyChannel:
 
 
 def case_get_for_user(*, case_id: int, user, action: Action = Action.VIEW_QUEUE) -> Case:
-    """The case with its brand, author and owner; 404 for non-members, 403 for other roles."""
-    qs = Case.objects.select_related("brand", "author", "assignee")
+    """The case with its brand (and its care settings), author, owner and the post that made
+    it need an answer; 404 for non-members, 403 for other roles."""
+    qs = Case.objects.select_related("brand__care", "author", "assignee", "answer_target__author")
     return get_for_user(qs, user, action, id=case_id)
+
+
+def case_reply_target_get(*, case: Case, mention_id: int | None = None) -> Mention | None:
+    """The customer post a reply on the case answers, with its source.
+
+    mention_id given: that post, only if it is a customer post (not the brand's own) OF THIS
+    CASE, else None (a post of another case or brand is never a target). Not given: the
+    post that made the case need an answer (Case.answer_target) when it is still a customer
+    post of the case, else the case's latest customer post (cases routed before
+    answer_target existed). Read-only; one query (two when answer_target is gone).
+    """
+    links = CaseMention.objects.filter(case_id=case.pk, is_brand_reply=False).select_related(
+        "mention__source", "mention__author"
+    )
+    if mention_id is not None:
+        link = links.filter(mention_id=mention_id).first()
+        return link.mention if link else None
+    if case.answer_target_id:
+        link = links.filter(mention_id=case.answer_target_id).first()
+        if link is not None:
+            return link.mention
+    link = links.order_by("-mention__published_at", "-mention_id").first()
+    return link.mention if link else None
+
+
+def default_reply_target_id(*, case: Case, customer_posts: list[Mention]) -> int | None:
+    """case_reply_target_get's default, picked from posts already loaded (the case page)."""
+    if not customer_posts:
+        return None
+    if case.answer_target_id and any(m.pk == case.answer_target_id for m in customer_posts):
+        return case.answer_target_id
+    return max(customer_posts, key=lambda m: (m.published_at, m.pk)).pk
+
+
+def sla_overdue_deadline(case: Any, now: datetime) -> str:
+    """Which deadline models.sla_overdue finds passed: "first_response" (not answered by
+    first_response_due), "resolution" (resolution_due passed, answered or without a
+    first-response SLA) or "" (not overdue)."""
+    if not sla_overdue(case, now):
+        return ""
+    if case.first_response_at is None and case.first_response_due:
+        return "first_response"
+    return "resolution"
+
+
+def care_enabled(brand: Brand) -> bool:
+    """Whether the brand's customers are answered (a brand without care settings is)."""
+    try:
+        care = brand.care
+    except CareSettings.DoesNotExist:
+        return True
+    return care.care_enabled
 
 
 def reply_get_for_user(*, reply_id: int, user, action: Action = Action.WORK_CASES) -> Reply:
@@ -106,6 +163,10 @@ def _corrections_prefetch() -> Prefetch:
     )
 
 
+# Keys of a priority part that name where it comes from rather than what it is worth.
+_PART_SOURCE_KEYS = ("mention_id",)
+
+
 def _part_value(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return str(value)
@@ -114,25 +175,91 @@ def _part_value(value: Any) -> str:
     if isinstance(value, dict) and "text" in value and "points" in value:
         return f"{value['text']} ({_part_value(value['points'])})"
     if isinstance(value, dict):
-        return ", ".join(f"{k}: {_part_value(v)}" for k, v in value.items())
+        return ", ".join(
+            f"{k}: {_part_value(v)}" for k, v in value.items() if k not in _PART_SOURCE_KEYS
+        )
     if isinstance(value, list | tuple):
         return ", ".join(_part_value(v) for v in value)
     return str(value)
 
 
-def priority_parts(parts: Any) -> list[tuple[str, str]]:
-    """The parts that explain a case's priority, as (name, value) lines whatever the JSON."""
+@dataclass(frozen=True)
+class PostRef:
+    """A post of the case named on the page (by priority, or as what needs an answer): who
+    wrote it, its first words, and the anchor of its entry in the conversation."""
+
+    mention_id: int
+    author: str
+    excerpt: str
+    at: datetime | None = None
+    # Whether the post is shown in the conversation on the page (the link is an anchor).
+    in_conversation: bool = True
+
+    @property
+    def anchor(self) -> str:
+        return f"#mention-{self.mention_id}"
+
+
+@dataclass(frozen=True)
+class PriorityPart:
+    """One line of a case's priority explanation, and the post it comes from, if it says."""
+
+    name: str
+    value: str
+    post: PostRef | None = None
+
+
+EXCERPT_CHARS = 80
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """The first words of a post on one line, cut at limit characters with an ellipsis."""
+    flat = " ".join((text or "").split())
+    if len(flat) <= limit:
+        return flat
+    return flat[: limit - 1].rstrip() + "…"
+
+
+def post_ref(mention: Mention, *, in_conversation: bool = True) -> PostRef:
+    author = mention.author if mention.author_id else None
+    return PostRef(
+        mention_id=mention.pk,
+        author=(author.display_name or author.handle) if author else "unknown author",
+        excerpt=excerpt(mention.text or mention.title),
+        at=mention.published_at,
+        in_conversation=in_conversation,
+    )
+
+
+def _part_mention_id(value: Any) -> int | None:
+    if isinstance(value, dict):
+        mention_id = value.get("mention_id")
+        if isinstance(mention_id, int) and not isinstance(mention_id, bool):
+            return mention_id
+    return None
+
+
+def priority_parts(parts: Any, *, posts: dict[int, PostRef] | None = None) -> list[PriorityPart]:
+    """The parts that explain a case's priority, one line each whatever the JSON; a part with
+    a "mention_id" names that post when posts (the case's, by mention id) holds it."""
+    posts = posts or {}
+
+    def line(name: str, value: Any) -> PriorityPart:
+        mention_id = _part_mention_id(value)
+        post = posts.get(mention_id) if mention_id is not None else None
+        return PriorityPart(name=name, value=_part_value(value), post=post)
+
     if isinstance(parts, dict):
-        return [(str(name).replace("_", " "), _part_value(v)) for name, v in parts.items()]
+        return [line(str(name).replace("_", " "), v) for name, v in parts.items()]
     if isinstance(parts, list):
         lines = []
         for part in parts:
             if isinstance(part, dict) and ("name" in part or "label" in part):
                 name = str(part.get("name") or part.get("label"))
                 rest = {k: v for k, v in part.items() if k not in ("name", "label")}
-                lines.append((name, _part_value(rest)))
+                lines.append(line(name, rest))
             else:
-                lines.append(("", _part_value(part)))
+                lines.append(line("", part))
         return lines
     return []
 
@@ -148,6 +275,15 @@ class Entry:
     correction: SentimentCorrection | None = None
 
 
+@dataclass(frozen=True)
+class ReplyTarget:
+    """A customer post of the case the agent may answer, and how a reply to it goes out."""
+
+    post: PostRef
+    channel: ReplyChannel
+    platform: str = ""
+
+
 @dataclass
 class CasePage:
     case: Case
@@ -159,11 +295,34 @@ class CasePage:
     other_cases: list[Case]
     similar: list[Case]
     workers: list[Any]
+    # The channel of the chosen reply target (what the reply box offers).
     reply_channel: ReplyChannel
     previous_id: int | None
     next_id: int | None
     author_link: str = ""
-    priority_parts: list[tuple[str, str]] = field(default_factory=list)
+    priority_parts: list[PriorityPart] = field(default_factory=list)
+    # The customer posts a reply may answer (oldest first) and the chosen one's mention id.
+    reply_targets: list[ReplyTarget] = field(default_factory=list)
+    reply_target_id: int | None = None
+    # Whether any target's source can post replies: the Send button is on the page (hidden
+    # while the chosen target's source cannot, case.js shows it when one that can is chosen).
+    can_send_any: bool = False
+    # The post that made the case need an answer, and since when.
+    needs_answer: PostRef | None = None
+    # "first_response", "resolution" or "": which deadline is overdue (sla_overdue_deadline).
+    overdue: str = ""
+    care_enabled: bool = True
+
+    @property
+    def reply_target(self) -> ReplyTarget | None:
+        for target in self.reply_targets:
+            if target.post.mention_id == self.reply_target_id:
+                return target
+        return None
+
+    @property
+    def is_history(self) -> bool:
+        return self.case.is_history
 
 
 def case_conversation(*, case: Case) -> list[Entry]:
@@ -206,13 +365,21 @@ def case_workers(*, brand_id: int) -> QuerySet:
     )
 
 
-def case_reply_channel(*, conversation: list[Entry]) -> ReplyChannel:
-    """How a reply to the case's latest customer mention can go out (see
-    source_reply_channel)."""
-    for entry in reversed(conversation):
+def case_reply_targets(*, conversation: list[Entry]) -> list[ReplyTarget]:
+    """The case's customer posts (not the brand's own), oldest first, each with the channel a
+    reply to it takes (source_reply_channel). No query: the conversation holds the sources."""
+    targets = []
+    for entry in conversation:
         if entry.kind == "mention" and not entry.obj.is_brand_reply:
-            return source_reply_channel(source=entry.obj.mention.source)
-    return ReplyChannel(can_send=False, why_not=NO_CUSTOMER_POST)
+            mention = entry.obj.mention
+            targets.append(
+                ReplyTarget(
+                    post=post_ref(mention),
+                    channel=source_reply_channel(source=mention.source),
+                    platform=mention.platform or "",
+                )
+            )
+    return targets
 
 
 def case_neighbours(*, case: Case) -> tuple[int | None, int | None]:
@@ -282,9 +449,26 @@ def case_similar(*, case: Case) -> list[Case]:
     )
 
 
-def case_page(*, case: Case) -> CasePage:
-    """Everything the case page shows besides presence (the caller already checked access)."""
+def case_page(*, case: Case, target_id: int | None = None, now: datetime | None = None) -> CasePage:
+    """Everything the case page shows besides presence (the caller already checked access).
+
+    target_id: the reply target the agent chose (a customer post of the case); anything else
+    falls back to the default (default_reply_target_id).
+    """
     conversation = case_conversation(case=case)
+    customer_posts = [
+        e.obj.mention for e in conversation if e.kind == "mention" and not e.obj.is_brand_reply
+    ]
+    posts = {e.obj.mention_id: post_ref(e.obj.mention) for e in conversation if e.kind == "mention"}
+    targets = case_reply_targets(conversation=conversation)
+    if target_id is None or target_id not in {t.post.mention_id for t in targets}:
+        target_id = default_reply_target_id(case=case, customer_posts=customer_posts)
+    chosen = next((t for t in targets if t.post.mention_id == target_id), None)
+    needs_answer = None
+    if case.answer_target_id:
+        needs_answer = posts.get(case.answer_target_id)
+        if needs_answer is None and case.answer_target is not None:
+            needs_answer = post_ref(case.answer_target, in_conversation=False)
     brand_tags = list(Tag.objects.filter(brand_id=case.brand_id))
     case_tag_ids = set(case.tags.values_list("pk", flat=True))
     standing = None
@@ -309,11 +493,19 @@ def case_page(*, case: Case) -> CasePage:
         other_cases=other_cases,
         similar=case_similar(case=case),
         workers=list(case_workers(brand_id=case.brand_id)),
-        reply_channel=case_reply_channel(conversation=conversation),
+        reply_channel=(
+            chosen.channel if chosen else ReplyChannel(can_send=False, why_not=NO_CUSTOMER_POST)
+        ),
         previous_id=previous_id,
         next_id=next_id,
         author_link=web_url(case.author.profile_url) if case.author else "",
-        priority_parts=priority_parts(case.priority_parts),
+        priority_parts=priority_parts(case.priority_parts, posts=posts),
+        reply_targets=targets,
+        reply_target_id=target_id,
+        can_send_any=any(t.channel.can_send for t in targets),
+        needs_answer=needs_answer,
+        overdue=sla_overdue_deadline(case, now or timezone.now()),
+        care_enabled=care_enabled(case.brand),
     )
 
 

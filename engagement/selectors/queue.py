@@ -9,10 +9,12 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
-from brands.permissions import ALLOWED, Action, brand_ids_for, get_for_user
-from engagement.models import Case, CaseMention
+from brands.models import Brand
+from brands.permissions import ALLOWED, Action, brand_ids_for, can, get_for_user
+from engagement.models import CareSettings, Case, CaseMention
 
 # Tab counts stop at this many rows: counting a huge tab exactly reads every row of it,
 # and "10,000+" tells an agent as much as "123,456" does.
@@ -37,13 +39,46 @@ def queue_assignees(*, user) -> QuerySet:
     )
 
 
+def care_off_brand_ids_q() -> QuerySet:
+    """The ids of brands whose care is off (CareSettings.care_enabled False), as a subquery:
+    their cases, even those opened before care was switched off, are not in the queue. A
+    brand without care settings has care on."""
+    return CareSettings.objects.filter(care_enabled=False).values("brand_id")
+
+
+@dataclass(frozen=True)
+class CareOffBrand:
+    """A brand of the user's queue whose care is off, and where to turn it on (a link to its
+    care settings in admin, only for a user who may change them; else empty)."""
+
+    brand: Brand
+    settings_url: str = ""
+
+
+def queue_care_off_brands(*, user) -> list[CareOffBrand]:
+    """The user's queue brands whose care is off, by name. One query."""
+    rows = (
+        CareSettings.objects.filter(brand_id__in=queue_brand_ids(user=user), care_enabled=False)
+        .select_related("brand")
+        .order_by("brand__name")
+    )
+    result = []
+    for care in rows:
+        url = ""
+        if user.is_staff and can(user, care.brand_id, Action.CONFIGURE):
+            url = reverse("admin:engagement_caresettings_change", args=[care.pk])
+        result.append(CareOffBrand(brand=care.brand, settings_url=url))
+    return result
+
+
 def _tab_q(tab: str) -> Q:
     # Spelled as status IN (...) rather than status <> 'resolved' so that case_queue_idx
-    # (brand, kind, status, -priority) serves the open tabs.
+    # (brand, kind, status, -priority) serves the open tabs. History cases are filed
+    # resolved; the open tabs say so again, so a history case never enters the live queue.
     if tab == "resolved":
         return Q(status=Case.Status.RESOLVED)
     kind = Case.Kind.ADVOCATE if tab == "advocate" else Case.Kind.CARE
-    return Q(kind=kind, status__in=Case.OPEN_STATUSES)
+    return Q(kind=kind, status__in=Case.OPEN_STATUSES, is_history=False)
 
 
 def overdue_q(now: datetime | None = None) -> Q:
@@ -90,7 +125,7 @@ def _filtered(*, user, filters: dict) -> QuerySet[Case]:
     brand = filters.get("brand")
     if brand is not None:
         brand_ids = [b for b in brand_ids if b == brand.pk]
-    qs = Case.objects.filter(brand_id__in=brand_ids)
+    qs = Case.objects.filter(brand_id__in=brand_ids).exclude(brand_id__in=care_off_brand_ids_q())
     if filters.get("status"):
         qs = qs.filter(status=filters["status"])
     if filters.get("band"):
@@ -150,6 +185,7 @@ QUEUE_ROW_FIELDS = {
     "author_followers": "author__followers",
     "assignee_id": "assignee_id",
     "assignee_username": "assignee__username",
+    "is_history": "is_history",
 }
 
 
@@ -178,6 +214,7 @@ class QueueRow:
     author_followers: int | None
     assignee_id: int | None
     assignee_username: str | None
+    is_history: bool
     tags: list[str] = field(default_factory=list)
     similar: int = 0
     # Why the agent's last action on this row failed (a claim lost to someone else).

@@ -33,6 +33,7 @@ from engagement.forms.case import (
     SimilarReplyForm,
     StatusForm,
     TagsForm,
+    TargetRefForm,
 )
 from engagement.models import Case, Tag
 from engagement.selectors import case as selectors
@@ -49,16 +50,22 @@ def _case_url(case: Case) -> str:
     return reverse("engagement:case", args=[case.pk])
 
 
+# Fields whose errors read as a sentence on their own (no "name:" in front).
+_BARE_ERRORS = {"__all__", "target"}
+
+
 def _form_error(form) -> str:
     errors = [
-        f"{name}: {', '.join(errs)}" if name != "__all__" else ", ".join(errs)
+        f"{name}: {', '.join(errs)}" if name not in _BARE_ERRORS else ", ".join(errs)
         for name, errs in form.errors.items()
     ]
     return "; ".join(errors) or "Invalid input."
 
 
-def _page_context(request: HttpRequest, case: Case, **extra: Any) -> dict[str, Any]:
-    page = selectors.case_page(case=case)
+def _page_context(
+    request: HttpRequest, case: Case, *, target_id: int | None = None, **extra: Any
+) -> dict[str, Any]:
+    page = selectors.case_page(case=case, target_id=target_id)
     context: dict[str, Any] = {
         "case": case,
         "page": page,
@@ -120,7 +127,11 @@ def _work(request: HttpRequest, case_id: int) -> Case:
 @require_GET
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     case = selectors.case_get_for_user(case_id=case_id, user=request.user)
-    context = _page_context(request, case)
+    # ?target=<mention id>: the post the agent chose to answer ("answer this post").
+    target = TargetRefForm(request.GET)
+    context = _page_context(
+        request, case, target_id=target.cleaned_data["target"] if target.is_valid() else None
+    )
     # Without JavaScript, the saved-reply picker is a GET form: the page comes back with the
     # rendered text already in the reply box.
     saved_id = request.GET.get("saved", "")
@@ -252,16 +263,29 @@ def case_note(request: HttpRequest, case_id: int) -> HttpResponse:
     )
 
 
-def _reply_respond(request: HttpRequest, case: Case, *, error: str, success: str, **forms):
-    # On refusal the reply box keeps what the agent wrote (the bound form is rendered back).
+def _reply_respond(
+    request: HttpRequest,
+    case: Case,
+    *,
+    error: str,
+    success: str,
+    target_id: int | None = None,
+    **forms,
+):
+    # On refusal the reply box keeps what the agent wrote (the bound form is rendered back)
+    # and the post they chose to answer.
     return _respond(
         request,
         case,
         fragment="_case_main.html",
         error=error,
         success=success,
-        context=lambda: _page_context(request, case, **forms),
+        context=lambda: _page_context(request, case, target_id=target_id, **forms),
     )
+
+
+def _posted_target(form) -> int | None:
+    return form.cleaned_data.get("target") if form.is_valid() else None
 
 
 @login_required
@@ -271,13 +295,18 @@ def case_reply(request: HttpRequest, case_id: int) -> HttpResponse:
     form = ReplyForm(request.POST)
     if not form.is_valid():
         return _reply_respond(request, case, error=_form_error(form), success="", reply_form=form)
+    target_id = form.cleaned_data["target"]
     try:
-        reply = services.reply_send(case=case, user=request.user, text=form.cleaned_data["text"])
+        reply = services.reply_send(
+            case=case,
+            user=request.user,
+            text=form.cleaned_data["text"],
+            in_reply_to_id=target_id,
+        )
     except services.CaseActionError as exc:
-        # The text moves to the "replied on platform" form too, ready to copy.
-        manual = ManualReplyForm(initial={"text": form.cleaned_data["text"]})
+        # The text stays in the box, ready for "replied on platform".
         return _reply_respond(
-            request, case, error=str(exc), success="", reply_form=form, manual_form=manual
+            request, case, error=str(exc), success="", target_id=target_id, reply_form=form
         )
     case.refresh_from_db()
     return _reply_respond(
@@ -290,17 +319,37 @@ def case_reply(request: HttpRequest, case_id: int) -> HttpResponse:
 def case_reply_manual(request: HttpRequest, case_id: int) -> HttpResponse:
     case = _work(request, case_id)
     form = ManualReplyForm(request.POST)
+    # The reply box's text field, bound, so a refusal keeps what was typed.
+    reply_form = ReplyForm(request.POST)
     if not form.is_valid():
-        return _reply_respond(request, case, error=_form_error(form), success="", manual_form=form)
+        return _reply_respond(
+            request,
+            case,
+            error=_form_error(form),
+            success="",
+            target_id=_posted_target(reply_form),
+            manual_form=form,
+            reply_form=reply_form,
+        )
+    target_id = form.cleaned_data["target"]
     try:
         services.reply_mark_manual(
             case=case,
             user=request.user,
             text=form.cleaned_data["text"],
             url=form.cleaned_data["url"] or "",
+            in_reply_to_id=target_id,
         )
     except services.CaseActionError as exc:
-        return _reply_respond(request, case, error=str(exc), success="", manual_form=form)
+        return _reply_respond(
+            request,
+            case,
+            error=str(exc),
+            success="",
+            target_id=target_id,
+            manual_form=form,
+            reply_form=reply_form,
+        )
     case.refresh_from_db()
     return _reply_respond(request, case, error="", success="Marked as replied on the platform.")
 

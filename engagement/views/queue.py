@@ -127,7 +127,12 @@ def queue(request: HttpRequest) -> HttpResponse:
         user=request.user, tab=tab, filters=filters, offset=offset, limit=PAGE_SIZE
     )
     has_filters = any(k not in ("tab", "sort", "page") for k in filters)
+    care_off = selectors.queue_care_off_brands(user=request.user)
+    brand = filters.get("brand")
     context = {
+        # Brands whose cases the queue leaves out, and the filtered brand's, if it is one.
+        "care_off": [c for c in care_off if brand is None or c.brand.pk == brand.pk],
+        "care_off_filtered": next((c for c in care_off if brand and c.brand.pk == brand.pk), None),
         "form": form,
         "filters": filters,
         "tab": tab,

@@ -20,13 +20,19 @@ from html import escape
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
-from engagement.models import Case, sla_overdue
+from engagement.models import Case
+from engagement.selectors.case import sla_overdue_deadline
 from engagement.selectors.queue import SIMILAR_COUNT_CAP, QueueRow
 
 # A number no real id will equal, reversed once to turn URL building into string joins.
 _PLACEHOLDER = "987654321"
 STATUS_LABELS = dict(Case.Status.choices)
 SUBJECT_CHARS = 160
+OVERDUE_BADGES = {
+    "first_response": '<span class="overdue" data-overdue="first_response">'
+    "First response overdue</span>",
+    "resolution": '<span class="overdue" data-overdue="resolution">Resolution overdue</span>',
+}
 
 
 @cache
@@ -52,7 +58,9 @@ def duration_label(delta: timedelta) -> str:
 
 def sla_label(row: QueueRow, now: datetime) -> str:
     """The SLA cell: "waited 1 h 5 min of 1 h" (against the target that applies now), or
-    how long resolving took."""
+    how long resolving took; an imported history case never answered says so."""
+    if row.is_history and row.first_response_at is None:
+        return "no answer, imported"
     if row.status == Case.Status.RESOLVED:
         return f"resolved after {duration_label((row.resolved_at or now) - row.opened_at)}"
     due = row.first_response_due if row.first_response_at is None else row.resolution_due
@@ -113,8 +121,11 @@ def queue_row_html(row: QueueRow, *, csrf_token: str, here: str, now: datetime) 
             f"+{row.similar}{capped} similar</span>"
         )
     tags = "".join(f' <span class="tag">{escape(name)}</span>' for name in row.tags)
-    overdue = sla_overdue(row, now)
-    overdue_mark = ' <span class="overdue">Overdue</span>' if overdue else ""
+    deadline = sla_overdue_deadline(row, now)
+    overdue = bool(deadline)
+    # Beside the SLA it refers to: the waited-of label counts against the same deadline.
+    overdue_mark = f" {OVERDUE_BADGES[deadline]}" if deadline else ""
+    history = ' <span class="chip history">Imported history</span>' if row.is_history else ""
     # Rounded half up, as the floatformat filter shows it on the case page (priority >= 0).
     score = math.floor(row.priority + 0.5)
     return mark_safe(  # noqa: S308 - every interpolated outside value is escaped above or here
@@ -123,7 +134,7 @@ def queue_row_html(row: QueueRow, *, csrf_token: str, here: str, now: datetime) 
         f'<td><span class="chip band-{band}">{band.capitalize()}</span>'
         f' <span class="score">{score}</span></td>'
         f'<td class="subject"><a href="{url}" data-open dir="auto">'
-        f"{escape(subject_text(row.subject))}</a>{similar}{tags}</td>"
+        f"{escape(subject_text(row.subject))}</a>{history}{similar}{tags}</td>"
         f'<td class="author">{author_html(row)}</td><td>{escape(row.brand_name)}</td>'
         f"<td>{STATUS_LABELS.get(row.status, escape(row.status))}</td>"
         f'<td class="assignee">{_assignee_cell(row, csrf_token=csrf_token, here=here)}</td>'

@@ -1,4 +1,5 @@
-/* The case page: "is typing" for presence, saved-reply insertion, keyboard shortcuts.
+/* The case page: "is typing" for presence, saved-reply insertion, the reply target,
+   keyboard shortcuts.
    Everything here is optional: without it the page works with plain forms and links. */
 (function () {
   "use strict";
@@ -44,6 +45,47 @@
         box.dispatchEvent(new Event("input", { bubbles: true }));
       })
       .catch(function () { select.form.submit(); });
+  });
+
+  // The reply target: which customer post the reply answers. The server decides on submit;
+  // here the reply box follows the chosen post at once: Send only where its source can post
+  // replies, else only "Mark replied on platform" (and the reason), and whom it addresses.
+  function targetChanged(select) {
+    var option = select.options[select.selectedIndex];
+    var form = select.form;
+    if (!option || !form) return;
+    var canSend = option.dataset.canSend === "true";
+    var send = form.querySelector("[data-send]");
+    if (send) send.hidden = !canSend;
+    form.action = canSend ? form.dataset.sendUrl : form.dataset.manualUrl;
+    var note = form.querySelector("[data-channel-note]");
+    if (note) {
+      note.textContent = !canSend ? option.dataset.whyNot
+        : option.dataset.maxChars ? "At most " + option.dataset.maxChars + " characters on this platform."
+        : "";
+    }
+    var manual = form.querySelector("details.manual");
+    if (manual) manual.open = !canSend;
+    var author = form.querySelector("label[for=reply-text] bdi");
+    if (author) author.textContent = option.dataset.author;
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("[data-reply-target]")) targetChanged(event.target);
+  });
+  // "Answer this post" on a post of the conversation chooses it without reloading the page.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("[data-answer-target]");
+    if (!link) return;
+    var select = document.querySelector("[data-reply-target]");
+    if (!select) return;
+    var id = link.getAttribute("data-answer-target");
+    var found = Array.prototype.some.call(select.options, function (o) { return o.value === id; });
+    if (!found) return;
+    event.preventDefault();
+    select.value = id;
+    targetChanged(select);
+    var box = replyBox();
+    if (box) box.focus();
   });
 
   function click(selector) {

@@ -321,7 +321,7 @@ def test_taking_over_is_explicit_and_logged(client, case, agent, teammate):
     case.save()
     signed_in(client, agent)
     page = client.get(url("case", case.pk)).content.decode()
-    assert "Only the case's owner can send (tom owns it)" in page
+    assert "Only the case's owner can reply (tom owns it)" in page
     assert "Take over" in page
 
     response = client.post(url("case-takeover", case.pk), **HX)

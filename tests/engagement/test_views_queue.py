@@ -377,8 +377,11 @@ def test_a_row_shows_priority_author_brand_status_waited_time_and_tags(
     assert "12,345 followers" in content
     assert "Acme" in content
     assert "New" in content
-    assert "waited 1 h 30 min of 1 h" in content
-    assert '<span class="overdue">Overdue</span>' in content
+    # The overdue badge says which deadline, beside the waited-of label of that deadline.
+    assert (
+        'waited 1 h 30 min of 1 h <span class="overdue" data-overdue="first_response">'
+        "First response overdue</span>"
+    ) in content
     assert '<span class="tag">refunds</span>' in content
     assert f'href="{reverse("engagement:case", kwargs={"case_id": case.pk})}"' in content
 
@@ -512,8 +515,9 @@ def test_the_queue_page_makes_a_fixed_number_of_queries(
         )
         case.tags.add(tag)
     client.force_login(agent)
-    # session, user, memberships, brands, assignees, 3 tab counts, rows, tags, similar.
-    with django_assert_max_num_queries(11):
+    # session, user, memberships, brands, assignees, 3 tab counts, rows, tags, similar, and
+    # the user's brands whose care is off.
+    with django_assert_max_num_queries(12):
         response = client.get(QUEUE)
     assert len(response.context["rows"]) == 50
 
