@@ -1,16 +1,17 @@
+import contextvars
 from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from brands.admin import BrandScopedAdmin, BrandScopedInline
 from brands.models import Brand
 from brands.permissions import Action, scoped
-from listening.connectors.registry import CONNECTORS, connector_for
 from listening.forms import BrandAdminForm, QueryTestForm, SourceAdminForm
 from listening.models import Author, FetchLog, Mention, MentionMatch, Source
 from listening.outside import web_url
@@ -19,6 +20,9 @@ from listening.selectors import mentions_recent
 from listening.services import FETCH_INTERRUPTED, webhook_credentials
 
 QUERY_TEST_SAMPLE = 500
+# How much of a source's last error the sources list shows; the rest is on hover and on the
+# source's page.
+SHORT_ERROR_CHARS = 160
 
 
 @admin.register(Brand)
@@ -143,72 +147,130 @@ class FetchLogInline(BrandScopedInline, admin.TabularInline):
         return qs.filter(pk__in=list(ids))
 
 
+# The request of the change page being built: the webhook's delivery URL is absolute, and a
+# read-only field is given the object only. A context variable, not an attribute: one
+# ModelAdmin serves every thread.
+_change_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
+    "source_admin_request", default=None
+)
+
+# What the user sets; the rest of a source is its state, written by polling.
+_SOURCE_SETTINGS = ("brand", "kind", "name", "url", "config", "save_anyway")
+_SOURCE_SCHEDULE = ("poll_interval", "backfill_days", "is_enabled")
+_SOURCE_HEALTH = (
+    "health",
+    "last_polled_at",
+    "last_success_at",
+    "last_error",
+    "last_error_at",
+    "consecutive_failures",
+    "next_poll_at",
+    "backfill_status",
+)
+_SOURCE_INTERNAL = ("cursor", "etag", "last_modified", "created_at")
+
+
 @admin.register(Source)
 class SourceAdmin(BrandScopedAdmin, admin.ModelAdmin):
     form = SourceAdminForm
     audit_redacted_fields = ("config",)
+    # Fits a 1,600 px screen beside the app sidebar: "disabled" and the failure count are in
+    # the health column, the backfill progress under it; the error wraps (issue 11).
     list_display = (
-        "__str__",
+        "name_or_url",
         "brand",
         "kind",
-        "is_enabled",
         "health",
         "last_success_at",
-        "consecutive_failures",
         "next_poll_at",
-        "backfill_status",
         "short_error",
     )
     list_filter = ("kind", "is_enabled", "brand")
     search_fields = ("name", "url")
     list_select_related = ("brand",)
-    readonly_fields = (
-        "delivery",
-        "last_polled_at",
-        "last_success_at",
-        "last_error",
-        "last_error_at",
-        "consecutive_failures",
-        "cursor",
-        "backfill_status",
-        "etag",
-        "last_modified",
-        "created_at",
-    )
     actions = ["poll_now", "reset_backoff"]
     inlines = [FetchLogInline]
 
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        field = super().formfield_for_dbfield(db_field, request, **kwargs)
-        if db_field.name == "config":
-            field.help_text = "Options as JSON. " + "; ".join(
-                f"{kind}: {', '.join(o.name for o in connector.config_fields)}"
-                for kind, connector in ((k, connector_for(k)) for k in CONNECTORS)
-                if connector.config_fields
-            )
-        elif db_field.name == "url":
-            field.help_text = "Feed URL or API endpoint; " + "; ".join(
-                f"{kind}: {connector_for(kind).url_help}" for kind in CONNECTORS
-            )
-        return field
+    class Media:
+        css = {"all": ["earshot/admin_sources.css"]}
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [
+            (None, {"fields": _SOURCE_SETTINGS}),
+            ("Schedule", {"fields": _SOURCE_SCHEDULE}),
+        ]
+        if obj is None:
+            # A new source has no state yet: nothing internal on the add form.
+            return fieldsets
+        if obj.kind == Source.Kind.WEBHOOK:
+            fieldsets.insert(1, ("Webhook delivery", {"fields": ("delivery",)}))
+        return [
+            *fieldsets,
+            ("Health", {"fields": _SOURCE_HEALTH}),
+            ("Internal state", {"classes": ("collapse",), "fields": _SOURCE_INTERNAL}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return ("delivery", *_SOURCE_HEALTH, *_SOURCE_INTERNAL)
+
+    def get_inlines(self, request, obj):
+        # Fetches once there are some; a new source has none.
+        if obj is None or not FetchLog.objects.filter(source=obj).exists():
+            return []
+        return super().get_inlines(request, obj)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        token = _change_request.set(request)
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        finally:
+            _change_request.reset(token)
 
     def save_model(self, request, obj, form, change):
         if not change and obj.kind == Source.Kind.WEBHOOK and not obj.token:
             obj.token, obj.secret = webhook_credentials()
         super().save_model(request, obj, form, change)
+        check = getattr(form, "check", None)
+        if check is None:
+            return
+        if check.is_ok:
+            self.message_user(request, check.message, messages.INFO)
+        else:
+            self.message_user(request, f"Saved anyway. {check.message}", messages.WARNING)
 
-    @admin.display(description="webhook delivery")
+    @admin.display(description="delivery URL")
     def delivery(self, obj):
         if obj.kind != Source.Kind.WEBHOOK or not obj.token:
             return "-"
+        path = reverse("hooks:receive", args=[obj.token])
+        request = _change_request.get()
+        url = request.build_absolute_uri(path) if request is not None else path
         return format_html(
-            "POST <code>/hooks/{}/</code>, signed with HMAC-SHA256 secret <code>{}</code>",
-            obj.token,
+            "POST to <code>{}</code>, signed with the HMAC-SHA256 secret <code>{}</code> "
+            "(see README, Signed webhooks).",
+            url,
             obj.secret,
         )
 
+    @admin.display(description="source", ordering="name")
+    def name_or_url(self, obj):
+        return format_html('<span class="source-name">{}</span>', str(obj))
+
     @admin.display(description="health")
     def health(self, obj):
+        state = self._health_state(obj)
+        if not obj.backfill_status:
+            return state
+        return format_html(
+            '{}<br><span class="status-muted source-backfill">{}</span>',
+            state,
+            obj.backfill_status,
+        )
+
+    @staticmethod
+    def _health_state(obj):
         if not obj.is_enabled:
             return format_html('<span class="status-muted">{}</span>', "disabled")
         if obj.consecutive_failures == 0:
@@ -225,7 +287,12 @@ class SourceAdmin(BrandScopedAdmin, admin.ModelAdmin):
 
     @admin.display(description="last error")
     def short_error(self, obj):
-        return (obj.last_error[:120] + "…") if len(obj.last_error) > 120 else obj.last_error
+        error = obj.last_error
+        if not error:
+            return ""
+        shown = (error[:SHORT_ERROR_CHARS] + "…") if len(error) > SHORT_ERROR_CHARS else error
+        # The cell wraps inside its column (admin_sources.css); the whole error is the title.
+        return format_html('<span class="source-error" title="{}">{}</span>', error, shown)
 
     @admin.action(description="Poll selected sources now")
     def poll_now(self, request, queryset):

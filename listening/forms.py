@@ -1,9 +1,10 @@
 from django import forms
 
 from brands.models import Brand
-from listening.connectors.registry import UnknownSourceKind, connector_for
+from listening.connectors.registry import CONNECTORS, UnknownSourceKind, connector_for
 from listening.models import Source
 from listening.query import QueryError, compile_query
+from listening.services import SourceCheck, source_check
 
 # Shown in place of a stored secret option; posted back unchanged, it keeps the stored value.
 SECRET_KEPT = "(stored; type a new value to replace it)"  # noqa: S105 - a label, not a secret
@@ -34,20 +35,93 @@ class BrandAdminForm(forms.ModelForm):
         return query
 
 
+def kind_help() -> list[dict]:
+    """What each kind of source needs, from its connector: shown under Kind in admin, the
+    selected kind's only (listening/templates/admin/listening/source/kind_select.html)."""
+    labels = dict(Source.Kind.choices)
+    kinds = []
+    for kind in CONNECTORS:
+        connector = connector_for(kind)
+        if connector.is_live:
+            how = "Live: followed as it happens by manage.py run_streams."
+        elif connector.is_polled:
+            how = "Polled on its poll interval by the worker."
+        else:
+            how = "Pushed to Earshot: nothing is fetched."
+        if connector.is_checked:
+            how += " Fetched once when you save it, to check it (nothing is stored)."
+        kinds.append(
+            {
+                "value": kind,
+                "label": labels.get(kind, kind),
+                "how": how,
+                "url_help": connector.url_help,
+                "default_url": connector.default_url,
+                "options": connector.config_fields,
+            }
+        )
+    return kinds
+
+
+class KindSelect(forms.Select):
+    """The kind drop-down, followed by the help of every kind; static JS shows the selected
+    kind's only (no inline script: the Content-Security-Policy refuses it). Without JS the
+    kind selected when the page was made is shown."""
+
+    template_name = "admin/listening/source/kind_select.html"
+
+    def __init__(self, attrs=None, choices=()):
+        super().__init__({"data-kind-help": "", **(attrs or {})}, choices)
+
+    class Media:
+        js = ["earshot/source_kind.js"]
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"]["kind_help"] = kind_help()
+        return context
+
+
+# Editing these fetches differently: the source is checked again when one of them changes.
+_CHECKED_FIELDS = frozenset({"brand", "kind", "url", "config"})
+
+
 class SourceAdminForm(forms.ModelForm):
     """A source's settings in admin, with its secret options (access tokens, app passwords)
     never sent to the browser: the config shows SECRET_KEPT in their place, and SECRET_KEPT
     posted back keeps what is stored. Anyone who could read the page (or its cached copy)
-    could otherwise post as the brand."""
+    could otherwise post as the brand.
+
+    A new source, or one whose kind, URL, options or brand changed, is fetched once before it
+    is saved (services.source_check, a dry run): an error is a form error. When the host is
+    only down now, a "Save anyway" box appears, and ticking it saves the source all the same;
+    a blocked address or a bad answer can never be saved that way.
+    """
+
+    save_anyway = forms.BooleanField(
+        required=False,
+        label="Save anyway",
+        help_text="The host could not be reached just now. Tick this to save the source all "
+        "the same: its polls will keep trying, and its health shows how they go.",
+        widget=forms.HiddenInput,
+    )
 
     class Meta:
         model = Source
         # Every field, as ModelAdmin's default form has: admin builds its fieldsets from
         # this form's fields, and readonly_fields leave out what is not editable.
         fields = "__all__"  # noqa: DJ007
+        widgets = {"kind": KindSelect}
+        help_texts = {
+            "url": "Leave empty for the kind's default endpoint; see the help under Kind.",
+            "config": 'The kind\'s options as JSON, e.g. {"hashtag": "acme"}; the help '
+            "under Kind lists them.",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # What the check found, for admin to tell the user once the source is saved.
+        self.check: SourceCheck | None = None
         config = self.instance.config if self.instance.pk else None
         if isinstance(config, dict) and "config" in self.fields:
             secrets = _secret_options(self.instance.kind)
@@ -70,6 +144,30 @@ class SourceAdminForm(forms.ModelForm):
                             f"Enter the value of {name!r}: nothing is stored for it yet."
                         )
         return config
+
+    def _post_clean(self):
+        # After the model's own validation (Source.clean fills the default URL and cleans the
+        # options), so the check fetches exactly what would be saved.
+        super()._post_clean()
+        if self.errors:
+            return
+        if self.instance.pk and not _CHECKED_FIELDS.intersection(self.changed_data):
+            return
+        check = source_check(source=self.instance)
+        self.check = check
+        if check is None or check.is_ok:
+            return
+        if check.may_save_anyway:
+            if self.cleaned_data.get("save_anyway"):
+                return
+            self.fields["save_anyway"].widget = forms.CheckboxInput()
+            self.add_error(
+                "url",
+                f"{check.message} If the host is only down now, tick \u201cSave anyway\u201d "
+                "below and save again.",
+            )
+        else:
+            self.add_error("config" if check.error_class == "bad_config" else "url", check.message)
 
 
 class QueryTestForm(forms.Form):

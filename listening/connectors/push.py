@@ -28,14 +28,15 @@ class _PushedConnector(Connector):
 class WebhookConnector(_PushedConnector):
     kind = "webhook"
     url_help = (
-        "None: items are pushed to Earshot at /hooks/<token>/, signed with the source's "
-        "secret (see README, Signed webhooks)."
+        "None: items are pushed to Earshot. The delivery URL (/hooks/ and a token) and its "
+        "signing secret are made when the source is saved, and shown on its page then (see "
+        "README, Signed webhooks)."
     )
 
 
 class ImportConnector(_PushedConnector):
     kind = "import"
     url_help = (
-        "None: items are pushed to Earshot from CSV or JSON Lines files with "
-        "manage.py import_mentions."
+        "None: items are loaded from CSV or JSON Lines files with manage.py import_mentions "
+        "(see README, Bulk import)."
     )

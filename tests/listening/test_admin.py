@@ -23,12 +23,15 @@ TOKEN = "s3cret-token-abc123"
 
 
 @pytest.fixture
-def source() -> Source:
+def source(feed_server) -> Source:
     brand = brand_create(name="Acme", query="acme")
+    # A changed config is checked against the instance before it is saved (issue 11).
+    for tag in ("acme", "acmemobile"):
+        feed_server.add(f"/api/v1/timelines/tag/{tag}", b"[]", content_type="application/json")
     return Source.objects.create(
         brand=brand,
         kind="mastodon",
-        url="https://social.example",
+        url=feed_server.url("").rstrip("/"),
         config={"hashtag": "acme", "access_token": TOKEN},
     )
 
@@ -75,7 +78,7 @@ def test_the_change_page_never_shows_a_stored_secret(admin_client, source):
     assert "acme" in page  # options that are not secret are shown as they are
 
 
-def test_saving_without_touching_the_secret_keeps_it(admin_client, source):
+def test_saving_without_touching_the_secret_keeps_it(admin_client, source, feed_server):
     data = form_data(admin_client.get(change_url(source)), hashtag="acmemobile")
 
     response = admin_client.post(change_url(source), data)
@@ -83,6 +86,9 @@ def test_saving_without_touching_the_secret_keeps_it(admin_client, source):
     assert response.status_code == 302, response.context["adminform"].form.errors
     source.refresh_from_db()
     assert source.config == {"hashtag": "acmemobile", "access_token": TOKEN}
+    # The check of the changed source fetched with the stored token, not the placeholder.
+    (checked,) = feed_server.requests_for("/api/v1/timelines/tag/acmemobile")
+    assert checked.header("Authorization") == f"Bearer {TOKEN}"
 
 
 def test_typing_a_new_secret_replaces_it(admin_client, source):
