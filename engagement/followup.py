@@ -74,9 +74,12 @@ def followup_apply(case: Case, series: Iterable[tuple[datetime, float]], *, now:
     if after:
         case.compound_after = round(sum(after) / len(after), 4)
         case.outcome = _outcome(case.compound_before or 0.0, case.compound_after)
-    elif now >= case.followup_until:
+    else:
+        # Nothing said since the first response (it may have moved later, past what was
+        # "after" before): still watching, or no further word once the window has passed.
         case.compound_after = None
-        case.outcome = Case.Outcome.NO_FURTHER_WORD
+        passed = now >= case.followup_until
+        case.outcome = Case.Outcome.NO_FURTHER_WORD if passed else Case.Outcome.PENDING
     return old != (case.compound_before, case.compound_after, case.outcome)
 
 
@@ -142,21 +145,25 @@ def followups_evaluate(*, now: datetime | None = None) -> int:
     return changed
 
 
-def followups_running_update(
-    counted: Sequence[tuple[int, Mention]],
+def followups_on_route(
     *,
+    restarted: Sequence[Case],
+    counted: Sequence[tuple[int, Mention]],
     by_author: dict[tuple[int, int], list[Case]],
     now: datetime,
-) -> None:
-    """Record the running follow-up outcome of answered cases whose author spoke again.
+) -> list[Case]:
+    """Evaluate the follow-up of the cases routing just changed, on the instances: the
+    ``restarted`` ones (their first response moved, so the before/after split moved) and the
+    answered cases whose author spoke again inside the window (the running outcome).
 
     ``counted`` are the routed customer mentions as (brand_id, mention); ``by_author`` the
-    cases routing loaded, by (brand_id, author_id). Idempotent for the same mentions. Touches
-    Case.compound_before, compound_after and outcome (one read, at most one bulk UPDATE).
+    cases routing loaded, by (brand_id, author_id). Idempotent for the same mentions. Reads
+    MentionMatch once; writes nothing (the caller saves FOLLOWUP_FIELDS of the cases
+    returned, the ones whose follow-up changed).
     """
     pairs = {(b, m.author_id) for b, m in counted}
-    watched = [
-        c
+    watched = {
+        id(c): c
         for cases in (by_author.get(p, []) for p in pairs)
         for c in cases
         if c.first_response_at is not None
@@ -167,12 +174,14 @@ def followups_running_update(
             and c.first_response_at < m.published_at <= c.followup_until
             for b, m in counted
         )
+    }
+    watched.update(
+        {id(c): c for c in restarted if c.first_response_at is not None and c.followup_until}
+    )
+    cases = [c for c in watched.values() if c.author_id]
+    if not cases:
+        return []
+    series = author_compounds(cases, until=max(c.followup_until for c in cases))
+    return [
+        c for c in cases if followup_apply(c, series.get((c.brand_id, c.author_id), []), now=now)
     ]
-    if not watched:
-        return
-    series = author_compounds(watched, until=max(c.followup_until for c in watched))
-    dirty = [
-        c for c in watched if followup_apply(c, series.get((c.brand_id, c.author_id), []), now=now)
-    ]
-    if dirty:
-        Case.objects.bulk_update(dirty, FOLLOWUP_FIELDS)

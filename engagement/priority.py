@@ -11,6 +11,11 @@ Priority is 0-100, recomputed on every routed mention (``case_priority``):
   SLA once answered; 0 while waiting on the customer), plus 3 when overdue.
 Bands: high >= 60, medium >= 35, else low. ``cases_priority_refresh`` recomputes only the
 waiting part of every unresolved case once a minute.
+
+The negativity, reach and spread parts name the post they come from (``mention_id``, the
+Mention's primary key; the earliest post when several tie), so the case page can show it.
+Parts stored before that carry no ``mention_id``; readers must allow for it. A history case
+(``Case.is_history``) has no priority: 0, band low, no parts.
 """
 
 from __future__ import annotations
@@ -97,34 +102,44 @@ def case_priority(
     them is used when a mention carries no follower count).
     """
     parts: dict[str, dict] = {}
-    worst = min((m.compound for m in mentions), default=0.0)
+    # Ties go to the earliest post (then the lowest id), so the post named does not depend
+    # on the order the mentions come in.
+    ordered = sorted(mentions, key=lambda m: (m.published_at, m.pk or 0))
+    worst_mention = min(ordered, key=lambda m: m.compound, default=None)
+    worst = worst_mention.compound if worst_mention is not None else 0.0
     parts["negativity"] = {
         "points": round(NEGATIVITY_POINTS * max(0.0, -worst), 1),
         "text": f"most negative compound {worst:+.2f}" if mentions else "no mentions",
     }
+    if worst_mention is not None:
+        parts["negativity"]["mention_id"] = worst_mention.pk
 
-    followers = None
-    for m in mentions:
+    followers, reach_mention = None, None
+    for m in ordered:
         count = m.author_followers
         if count is None and m.author_id is not None and Mention.author.is_cached(m):
             count = m.author.followers
         if count is not None and (followers is None or count > followers):
-            followers = count
+            followers, reach_mention = count, m
     if followers is None:
         parts["reach"] = {"points": 0.0, "text": "followers unknown"}
     else:
         points = REACH_POINTS * min(1.0, math.log10(1 + followers) / _REACH_FULL_LOG)
         label = "follower" if followers == 1 else "followers"
-        parts["reach"] = {"points": round(points, 1), "text": f"{followers:,} {label}"}
+        parts["reach"] = {
+            "points": round(points, 1),
+            "text": f"{followers:,} {label}",
+            "mention_id": reach_mention.pk,
+        }
 
-    best_rate, best_engaged = None, -1
-    for m in mentions:
+    best_rate, best_engaged, spread_mention = None, -1, None
+    for m in ordered:
         if m.reply_count is None and m.repost_count is None:
             continue
         engaged = (m.reply_count or 0) + (m.repost_count or 0)
         if engaged > best_engaged:
             hours = max((now - m.published_at).total_seconds() / 3600, _SPREAD_MIN_HOURS)
-            best_engaged, best_rate = engaged, engaged / hours
+            best_engaged, best_rate, spread_mention = engaged, engaged / hours, m
     if best_rate is None:
         parts["spread"] = {"points": 0.0, "text": "no reply or repost counts"}
     else:
@@ -132,7 +147,11 @@ def case_priority(
         shown = (
             f"{best_rate:,.0f}" if best_rate >= 10 else f"{best_rate:.1f}".rstrip("0").rstrip(".")
         )
-        parts["spread"] = {"points": round(points, 1), "text": f"{shown} replies/reposts per hour"}
+        parts["spread"] = {
+            "points": round(points, 1),
+            "text": f"{shown} replies/reposts per hour",
+            "mention_id": spread_mention.pk,
+        }
 
     parts["waiting"] = _waiting_part(case, now=now)
     score = round(min(100.0, sum(p["points"] for p in parts.values())), 1)

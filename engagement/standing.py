@@ -9,10 +9,12 @@ routed mention of the brand by the author (brand replies excluded):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+
+from django.db.models import Count, Max, Q, Sum
 
 from engagement.models import AuthorStanding
-from listening.models import Mention
+from listening.models import Mention, MentionMatch
 
 ADVOCATE_MIN_POSITIVE = 3
 ADVOCATE_MIN_SHARE = 2 / 3
@@ -82,6 +84,72 @@ def standings_update(counted: Sequence[tuple[int, Mention, str]]) -> None:
         )
     if new:
         AuthorStanding.objects.bulk_create(list(new.values()))
+
+
+def standings_recount(
+    pairs: Collection[tuple[int, int]], *, routing_match_ids: Collection[int] = ()
+) -> None:
+    """Count again, from the MentionMatch rows, the standing of each (brand_id, author_id):
+    its routed rows (route_error empty) and the rows being routed now (``routing_match_ids``,
+    not marked yet), each with the brand's effective label.
+
+    Idempotent: a row routed again (its routed_at cleared) is counted once. Routing calls it
+    for the authors of each batch. Touches AuthorStanding only, in at most four queries.
+    """
+    pairs = set(pairs)
+    if not pairs:
+        return
+    brand_ids, author_ids = {b for b, _ in pairs}, {a for _, a in pairs}
+    counted = Q(routed_at__isnull=False, route_error="")
+    if routing_match_ids:
+        counted |= Q(pk__in=list(routing_match_ids))
+    rows = (
+        MentionMatch.objects.filter(
+            counted, brand_id__in=brand_ids, mention__author_id__in=author_ids
+        )
+        .values("brand_id", "mention__author_id")
+        .annotate(
+            total=Count("pk"),
+            positive=Count("pk", filter=Q(label=Mention.Label.POSITIVE)),
+            negative=Count("pk", filter=Q(label=Mention.Label.NEGATIVE)),
+            compound=Sum("mention__compound"),
+            last=Max("mention__published_at"),
+        )
+    )
+    totals = {(r["brand_id"], r["mention__author_id"]): r for r in rows}
+    existing = {
+        (s.brand_id, s.author_id): s
+        for s in AuthorStanding.objects.filter(brand_id__in=brand_ids, author_id__in=author_ids)
+    }
+    touched, new = [], []
+    for key in sorted(pairs & set(totals)):
+        found = totals[key]
+        row = existing.get(key)
+        if row is None:
+            row = AuthorStanding(brand_id=key[0], author_id=key[1])
+            new.append(row)
+        else:
+            touched.append(row)
+        row.mention_count = found["total"]
+        row.positive_count = found["positive"]
+        row.negative_count = found["negative"]
+        row.compound_sum = found["compound"] or 0.0
+        row.last_mention_at = found["last"]
+        row.standing = standing_for(row)
+    if touched:
+        AuthorStanding.objects.bulk_update(
+            touched,
+            [
+                "standing",
+                "positive_count",
+                "negative_count",
+                "mention_count",
+                "compound_sum",
+                "last_mention_at",
+            ],
+        )
+    if new:
+        AuthorStanding.objects.bulk_create(new)
 
 
 def standing_label_change(*, brand_id: int, author_id: int, before: str, after: str) -> None:
