@@ -8,3 +8,8 @@ class EarshotAdminConfig(AdminConfig):
     on Earshot's site (config/admin.py, imported once the apps are ready)."""
 
     default_site = "config.admin.EarshotAdminSite"
+
+    def ready(self) -> None:
+        super().ready()
+        # Earshot's own system checks (static files collected when DEBUG is off).
+        from config import checks  # noqa: F401

@@ -8,6 +8,7 @@ less often (see post_fork).
 
 import gc
 import os
+import sys
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
@@ -19,6 +20,16 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 
 
 def when_ready(server):  # noqa: ARG001 - gunicorn's hook signature
+    # gunicorn runs no Django system checks: run Earshot's own (static files collected when
+    # DEBUG is off, config/checks.py) so a missing collectstatic stops the start with what to
+    # run, instead of a 500 on the first page. The app is preloaded: Django is set up.
+    from django.core.checks import run_checks
+
+    errors = [e for e in run_checks(tags=["earshot"]) if e.is_serious()]
+    for error in errors:
+        server.log.error("%s", error)
+    if errors:
+        sys.exit(1)
     gc.freeze()
 
 

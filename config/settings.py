@@ -167,13 +167,18 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-# Front-end packages come from npm (package.json + package-lock.json, installed by dev.py);
-# they are served from node_modules, never copied into the repository.
-STATICFILES_DIRS = [
-    BASE_DIR / "static",
-    ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
-]
+# Where `collectstatic` writes (production: whitenoise serves from here, see README
+# "Production: static files").
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# Front-end packages come from npm (package.json + package-lock.json, installed by dev.py or
+# `npm ci`); they are served from node_modules, never copied into the repository. Listed only
+# once installed: a manual install (venv + pip, no npm yet) would otherwise warn
+# staticfiles.W004 on every command. Without them pages work, minus htmx's interactions; with
+# DEBUG off the "earshot" system check (config/checks.py) refuses a collection without them.
+NODE_MODULES_DIR = Path(env.str("EARSHOT_NODE_MODULES", default=str(BASE_DIR / "node_modules")))
+STATICFILES_DIRS: list = [BASE_DIR / "static"]
+if (NODE_MODULES_DIR / "htmx.org" / "dist").is_dir():
+    STATICFILES_DIRS.append(("vendor/htmx", NODE_MODULES_DIR / "htmx.org" / "dist"))
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "engagement:queue"
@@ -264,12 +269,26 @@ EARSHOT_DISPATCH_INTERVAL = env.int("EARSHOT_DISPATCH_INTERVAL", default=30)
 EARSHOT_BACKOFF_AFTER_FAILURES = env.int("EARSHOT_BACKOFF_AFTER_FAILURES", default=3)
 EARSHOT_BACKOFF_MAX_SECONDS = env.int("EARSHOT_BACKOFF_MAX_SECONDS", default=24 * 3600)
 
+# Quiet by design (issue 11, config/logging.py): the periodic tasks log a line only when they
+# did something ("succeeded ...: 12", not the received/sent bookkeeping of every 5-second run),
+# and a 403/404 is one django.request line without a traceback. Warnings and errors always pass.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        "quiet_periodic_tasks": {"()": "config.logging.QuietPeriodicTasks"},
+        "no_traceback_for_client_errors": {"()": "config.logging.NoTracebackForClientErrors"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        **{
+            name: {"filters": ["quiet_periodic_tasks"]}
+            for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+        },
+        "django.request": {"filters": ["no_traceback_for_client_errors"]},
+    },
 }
 
 # One schedule for every periodic job; the DatabaseScheduler copies it into the database.
