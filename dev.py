@@ -151,6 +151,43 @@ def ensure_env_file() -> None:
     say("wrote .env for local development (new SECRET_KEY, DEBUG=true).")
 
 
+def env_file_update(path: Path, key: str, value: str) -> None:
+    """Set KEY=value in the .env at path: the first KEY= line is replaced in place, or the
+    line is appended; every other line (comments, order, other keys) stays as it was."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    new_line = f"{key}={value}"
+    for i, line in enumerate(lines):
+        name, sep, _ = line.strip().partition("=")
+        if sep and name.strip() == key:
+            lines[i] = new_line
+            break
+    else:
+        lines.append(new_line)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def hosts_with_port(current: str, port: int) -> str:
+    """The comma-separated host list with 127.0.0.1:port and localhost:port added (kept in
+    their place when there already; other entries untouched)."""
+    entries = [e.strip() for e in current.split(",") if e.strip()]
+    for wanted in (f"127.0.0.1:{port}", f"localhost:{port}"):
+        if wanted not in entries:
+            entries.append(wanted)
+    return ",".join(entries)
+
+
+def allow_demo_port(port: int) -> None:
+    """Let fetching reach the demo feeds this dev server serves on port: .env's
+    EARSHOT_ALLOWED_PRIVATE_HOSTS gets 127.0.0.1:port and localhost:port, so the worker and
+    any later `manage.py fetch_sources` read the same list (issue 11: on --port 8001 .env
+    still allowed only :8000 and every demo source failed)."""
+    current = read_env_file().get("EARSHOT_ALLOWED_PRIVATE_HOSTS", "")
+    wanted = hosts_with_port(current, port)
+    if wanted != current:
+        env_file_update(ENV_FILE, "EARSHOT_ALLOWED_PRIVATE_HOSTS", wanted)
+        say(f"allowed the demo feeds on port {port} in .env (EARSHOT_ALLOWED_PRIVATE_HOSTS).")
+
+
 def read_env_file() -> dict[str, str]:
     """The simple KEY=value lines of .env (enough to extend a value, not a full parser)."""
     values: dict[str, str] = {}
@@ -278,11 +315,13 @@ def cmd_run(port: int) -> int:
     # this is the demo, so the demo app is installed (whatever .env says about DEBUG) and
     # load_demo creates the 'demo' superuser.
     env = child_env(EARSHOT_PLAIN_HTTP="true", EARSHOT_DEMO="true")
-    allowed = f"127.0.0.1:{port},localhost:{port}"
-    if port != 8000 and "EARSHOT_ALLOWED_PRIVATE_HOSTS" not in os.environ:
-        # .env allows the demo feeds on :8000; on another port they must be allowed too.
-        current = read_env_file().get("EARSHOT_ALLOWED_PRIVATE_HOSTS", "")
-        env["EARSHOT_ALLOWED_PRIVATE_HOSTS"] = ",".join(filter(None, [current, allowed]))
+    if "EARSHOT_ALLOWED_PRIVATE_HOSTS" in os.environ:
+        # A real environment variable wins over .env in settings: extend it for the children.
+        env["EARSHOT_ALLOWED_PRIVATE_HOSTS"] = hosts_with_port(
+            os.environ["EARSHOT_ALLOWED_PRIVATE_HOSTS"], port
+        )
+    else:
+        allow_demo_port(port)
     say("applying migrations ...")
     run_checked(manage("migrate", "--noinput"), "manage.py migrate", env=env)
     say("loading the demo data ...")
