@@ -19,10 +19,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from engagement import routing
 from engagement.followup import followups_evaluate
 from engagement.models import Case
 from engagement.priority import cases_priority_refresh
+from engagement.routing import mentions_route, waiting_replies_expire
 
 DEFAULT_MAX_ROUNDS = 100
 ROUTE_LIMIT = 2000
@@ -79,7 +79,6 @@ def cases_settle(
     and then during a long routing sweep.
     """
     now = now or timezone.now()
-    expire = getattr(routing, "waiting_replies_expire", None)
     outcome = SettleResult()
     before = Case.objects.aggregate(last=Max("pk"))["last"] or 0
     last_report = time.monotonic()
@@ -87,22 +86,21 @@ def cases_settle(
         outcome.rounds += 1
         changed = 0
         while True:
-            result = routing.mentions_route(limit=ROUTE_LIMIT, now=now)
+            result = mentions_route(limit=ROUTE_LIMIT, now=now)
             counts = _route_counts(result)
             for name, count in counts.items():
                 outcome.route[name] = outcome.route.get(name, 0) + count
             moved = result.routed + result.failed
-            outcome.routed += moved
+            outcome.routed += result.routed
             changed += moved
             if moved == 0:
                 break
             if on_progress and time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
                 on_progress(outcome.routed)
                 last_report = time.monotonic()
-        if expire is not None:
-            expired = expire(now=now)
-            outcome.expired += expired
-            changed += expired
+        expired = waiting_replies_expire(now=now)
+        outcome.expired += expired
+        changed += expired
         followups = followups_evaluate(now=now)
         outcome.followups += followups
         priorities = cases_priority_refresh(now=now)
