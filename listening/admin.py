@@ -224,7 +224,11 @@ class SourceAdmin(BrandScopedAdmin, admin.ModelAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         token = _change_request.set(request)
         try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            if isinstance(response, TemplateResponse):
+                # Rendered here, while the read-only fields can still see the request.
+                response.render()
+            return response
         finally:
             _change_request.reset(token)
 

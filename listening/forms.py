@@ -83,7 +83,7 @@ class KindSelect(forms.Select):
 
 
 # Editing these fetches differently: the source is checked again when one of them changes.
-_CHECKED_FIELDS = frozenset({"brand", "kind", "url", "config"})
+_CHECKED_FIELDS = ("brand_id", "kind", "url", "config")
 
 
 class SourceAdminForm(forms.ModelForm):
@@ -145,13 +145,21 @@ class SourceAdminForm(forms.ModelForm):
                         )
         return config
 
+    def _fetches_differently(self) -> bool:
+        """Does the edited source differ from the stored row in what is fetched? Compared
+        after cleaning, so a form that only looks different (JSON spacing) does not count."""
+        stored = Source.objects.filter(pk=self.instance.pk).values(*_CHECKED_FIELDS).first()
+        if stored is None:
+            return True
+        return any(getattr(self.instance, name) != stored[name] for name in _CHECKED_FIELDS)
+
     def _post_clean(self):
         # After the model's own validation (Source.clean fills the default URL and cleans the
         # options), so the check fetches exactly what would be saved.
         super()._post_clean()
         if self.errors:
             return
-        if self.instance.pk and not _CHECKED_FIELDS.intersection(self.changed_data):
+        if self.instance.pk and not self._fetches_differently():
             return
         check = source_check(source=self.instance)
         self.check = check
