@@ -17,8 +17,10 @@ from django.utils import timezone
 
 from brands.models import Brand
 from demo import content
+from demo.services import demo_care_set_up, demo_history_file_all
+from engagement.brand_services import brand_add, brand_care_watch_only
 from listening.models import Source
-from listening.services import brand_create, source_create, source_poll
+from listening.services import source_create, source_poll
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "earshot-demo"  # noqa: S105 - printed on purpose; a local demo login
@@ -67,9 +69,11 @@ def _allow_listed(host: str, port: int, allowed: list[str]) -> bool:
 
 class Command(BaseCommand):
     help = (
-        "Load the demo: Acme Mobile with competitors Globex and Initech Telecom, three sample "
-        "feeds plus a Hacker News and a Mastodon stand-in served by this Earshot at --base-url, "
-        "and a local 'demo' superuser (only with DEBUG=true or EARSHOT_DEMO=true). Idempotent."
+        "Load the demo: Acme Mobile (care on, with SLAs, saved replies and tags) watching "
+        "competitors Globex and Initech Telecom (care off), three sample feeds plus a Hacker "
+        "News and a Mastodon stand-in served by this Earshot at --base-url, and a local 'demo' "
+        "superuser (only with DEBUG=true or EARSHOT_DEMO=true). Acme's cases from more than "
+        "a few days before loading are filed as history. Idempotent."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -93,8 +97,15 @@ class Command(BaseCommand):
         try:
             with transaction.atomic():
                 acme = self._brands(changes)
+                demo_care_set_up(brand=acme, changes=changes)
                 sources = self._sources(acme, base_url, changes)
                 self._user(changes)
+                filed = demo_history_file_all(brand_name=acme.name)
+                if filed:
+                    changes.append(
+                        f"Filed {filed} cases of {acme.name} from before the demo was loaded "
+                        "as history"
+                    )
         except ValidationError as exc:
             raise CommandError(f"Could not load the demo: {'; '.join(exc.messages)}") from exc
 
@@ -119,26 +130,32 @@ class Command(BaseCommand):
         main, *competitors = content.BRANDS
         acme = Brand.objects.filter(name__iexact=main.name).first()
         if acme is None:
-            acme = brand_create(
+            acme = brand_add(
                 name=main.name, query=main.query, handles=main.handles, domains=main.domains
             )
             changes.append(f"Created brand {acme.name}: {acme.query}")
         for spec in competitors:
             brand = Brand.objects.filter(name__iexact=spec.name).first()
             if brand is None:
-                brand = brand_create(
+                brand = brand_add(
                     name=spec.name,
                     query=spec.query,
                     handles=spec.handles,
                     domains=spec.domains,
                     competitor_of=acme.name,
                 )
-                changes.append(f"Created competitor {brand.name}: {brand.query}")
+                changes.append(f"Created competitor {brand.name}: {brand.query} (care off)")
             elif not acme.competitors.filter(pk=brand.pk).exists():
                 # The brand exists (made by hand, or unlinked in admin): link it again so the
                 # demo's share of voice has its competitors.
                 acme.competitors.add(brand)
                 changes.append(f"Made {brand.name} a competitor of {acme.name}")
+            # Watched, not served (issue 11): an older demo's competitors filled the queue.
+            if brand_care_watch_only(brand=brand):
+                changes.append(
+                    f"Turned care off for {brand.name}: its mentions are counted, no cases "
+                    "are opened"
+                )
         return acme
 
     def _sources(self, acme: Brand, base_url: str, changes: list[str]) -> list[Source]:

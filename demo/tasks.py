@@ -1,0 +1,23 @@
+"""The demo's one periodic task (scheduled in config/settings.py only where the demo app is
+installed)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from demo import content
+from demo.services import demo_history_file_all
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
+def demo_history_file_task() -> int:
+    """File the demo brand's cases from before the demo was loaded as history (see
+    demo/services.py). Idempotent; touches the demo brand's cases and their matches."""
+    filed = demo_history_file_all(brand_name=content.ACME.name)
+    if filed:
+        logger.info("filed %d demo cases from before the demo was loaded as history", filed)
+    return filed
