@@ -354,3 +354,22 @@ def test_route_cases_settles_and_a_second_run_changes_nothing(acme):
 def test_route_cases_refuses_a_round_limit_below_one(db):
     with pytest.raises(CommandError, match="--max-rounds must be at least 1"):
         run("route_cases", "--max-rounds", "0")
+
+
+def test_route_cases_that_does_not_settle_says_so_and_exits_non_zero(acme):
+    import_file("Acme", "acme_threads.csv")
+    out = io.StringIO()
+
+    with pytest.raises(CommandError) as caught:
+        call_command("route_cases", "--max-rounds", "1", stdout=out, stderr=io.StringIO())
+
+    assert "Still changing after 1 round(s)" in str(caught.value)
+    # What it did is printed all the same, and stays done.
+    lines = out.getvalue().splitlines()
+    assert lines[0] == (
+        "Routed 9 mention(s) in 1 round(s); NOT settled: the last round still changed something."
+    )
+    counts = summary(out.getvalue())
+    # a1, b1, c1, d1 open; a3 joins; a2, a4, b2, c2 are the brand's answers.
+    assert (counts["opened"], counts["joined"], counts["brand replies"]) == (4, 1, 4)
+    assert "settled." in route().splitlines()[0]
