@@ -17,8 +17,27 @@ from listening.query import QueryError, compile_query
 
 @admin.register(CareSettings)
 class CareSettingsAdmin(BrandScopedAdmin, admin.ModelAdmin):
+    # The care switch first (issue 11): it decides whether anything below applies at all.
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": ("brand", "care_enabled"),
+                "description": "Care on: mentions that need an answer open cases in the queue. "
+                "Care off (competitors created with add_brand --competitor-of): the brand is "
+                "only watched; its mentions are stored, scored and counted, but open no case.",
+            },
+        ),
+        (
+            "What needs an answer",
+            {"fields": ("negative_threshold", "answer_questions", "answer_addressed")},
+        ),
+        ("Service levels", {"fields": ("first_response_minutes", "resolution_minutes")}),
+        ("Reopening and follow-up", {"fields": ("reopen_window_hours", "followup_days")}),
+    )
     list_display = (
         "brand",
+        "care_enabled",
         "negative_threshold",
         "first_response_minutes",
         "resolution_minutes",
@@ -26,6 +45,7 @@ class CareSettingsAdmin(BrandScopedAdmin, admin.ModelAdmin):
         "answer_addressed",
     )
     list_select_related = ("brand",)
+    list_filter = ("care_enabled",)
 
 
 @admin.register(Tag)
