@@ -301,6 +301,10 @@ class _Batch:
     fresh_ext: set[tuple[int, str]] = field(default_factory=set)
     fresh_conv: set[tuple[int, str]] = field(default_factory=set)
     pending: list[_Pending] = field(default_factory=list)
+    # (brand, external id) of posts not placed yet: waiting brand replies (stored or of this
+    # batch) and deferred posts. A customer post replying to one is deferred until it is.
+    unplaced: set[tuple[int, str]] = field(default_factory=set)
+    deferred: list[tuple[_BrandContext, MentionMatch, Mention]] = field(default_factory=list)
 
     def index_author(self, case: Case) -> None:
         if case.author_id:
@@ -385,6 +389,15 @@ def _load_cases(
             placed_rows.append((brand_id, mention_id, case_id))
         if external_id in parents:
             parent_rows.append((brand_id, external_id, case_id, conversation))
+
+    if parents:
+        # The posts that reply to a brand reply still waiting for its own parent: they are
+        # placed once it is linked (a few waiting rows per brand; joined to their mention).
+        batch.unplaced.update(
+            WaitingBrandReply.objects.filter(
+                brand_id__in=brand_ids, mention__external_id__in=parents
+            ).values_list("brand_id", "mention__external_id")
+        )
 
     conversations = {m.thread_id or m.external_id for m in posts}
     conversations.update(row[3] for row in parent_rows if row[3])
@@ -532,6 +545,7 @@ def _route_one(
     mention: Mention,
     batch: _Batch,
     result: RouteResult,
+    may_defer: bool = True,
 ) -> None:
     care = ctx.care
     brand_id = ctx.brand.pk
@@ -557,9 +571,17 @@ def _route_one(
             result.brand_replies += 1
         elif _is_reply(mention):
             batch.pending.append(_Pending(match, mention, conversation))
+            batch.unplaced.add((brand_id, mention.external_id))
             result.waiting += 1
         else:
             result.skipped += 1
+        return
+    parent_key = (brand_id, mention.in_reply_to)
+    if may_defer and parent_key in batch.unplaced and parent_key not in batch.by_ext:
+        # It answers a brand reply that waits for its own parent: placed once that is linked,
+        # so the conversation is the same whatever order the posts arrived in.
+        batch.deferred.append((ctx, match, mention))
+        batch.unplaced.add((brand_id, mention.external_id))
         return
 
     doc = MatchDocument(
@@ -652,68 +674,99 @@ def _waiting_case(batch: _Batch, brand_id: int, mention: Mention, *, is_history:
 
 
 def _waiting_link(batch: _Batch, result: RouteResult) -> list[int]:
-    """Link the batch's pending brand replies and the stored waiting ones whose thread's case
-    is now known, in rounds while a round links something. Returns the ids of the stored
-    WaitingBrandReply rows linked (to delete). One query per round."""
+    """Place what waited on a parent, in rounds while a round places something (at most
+    LINK_ROUNDS): the batch's pending brand replies and the stored waiting ones whose thread's
+    case is now known, then the deferred customer posts whose parent is now placed (or, once
+    nothing moves, all of them, without their parent). Returns the ids of the stored
+    WaitingBrandReply rows linked (to delete). One query per round that has new posts."""
     linked_rows: list[int] = []
     seen_rows: set[int] = set()
     for _ in range(LINK_ROUNDS):
-        if not (batch.fresh_ext or batch.fresh_conv):
-            break
-        exts, convs = batch.fresh_ext, batch.fresh_conv
-        batch.fresh_ext, batch.fresh_conv = set(), set()
-        progress = False
-
-        still = []
-        for item in batch.pending:
-            brand_id = item.match.brand_id
-            case, conversation = _waiting_case(
-                batch, brand_id, item.mention, is_history=item.match.is_history
-            )
-            if case is None:
-                still.append(item)
-                continue
-            at = _placed_at(item.mention.published_at, batch.now)
-            _brand_reply_link(batch, case, item.mention, conversation=conversation, at=at)
-            result.waiting -= 1
-            result.brand_replies += 1
-            progress = True
-        batch.pending = still
-
-        brand_ids = {b for b, _ in exts} | {b for b, _ in convs}
-        wanted = Q(in_reply_to__in={e for _, e in exts}) | Q(thread_id__in={c for _, c in convs})
-        # waitingreply_parent_idx and waitingreply_thread_idx. SKIP LOCKED: a row another
-        # router is linking right now is its to link.
-        rows = (
-            WaitingBrandReply.objects.filter(wanted, brand_id__in=brand_ids)
-            .exclude(pk__in=seen_rows)
-            .select_related("match", "mention__author")
-            .select_for_update(skip_locked=True, of=("self",))
-        )
-        for row in rows:
-            seen_rows.add(row.pk)
-            if (row.brand_id, row.in_reply_to) not in exts and (
-                row.brand_id,
-                row.thread_id,
-            ) not in convs:
-                continue
-            if (row.brand_id, row.mention_id) in batch.placed:
-                linked_rows.append(row.pk)  # already linked (routed again): just drop the row
-                continue
-            case, conversation = _waiting_case(
-                batch, row.brand_id, row.mention, is_history=row.match.is_history
-            )
-            if case is None:
-                continue
-            at = _placed_at(row.mention.published_at, batch.now)
-            _brand_reply_link(batch, case, row.mention, conversation=conversation, at=at)
-            batch.placed[(row.brand_id, row.mention_id)] = case
-            linked_rows.append(row.pk)
-            result.linked_late += 1
+        progress = _waiting_round(batch, result, linked_rows, seen_rows)
+        if batch.deferred:
+            ready = [d for d in batch.deferred if (d[0].brand.pk, d[2].in_reply_to) in batch.by_ext]
+            if not ready and not progress:
+                ready = batch.deferred  # their parents will not come in this batch
+            batch.deferred = [d for d in batch.deferred if not any(d is r for r in ready)]
+            for ctx, match, mention in ready:
+                _route_one(
+                    ctx=ctx,
+                    match=match,
+                    mention=mention,
+                    batch=batch,
+                    result=result,
+                    may_defer=False,
+                )
             progress = True
         if not progress:
             break
+    for ctx, match, mention in batch.deferred:  # only after LINK_ROUNDS rounds
+        _route_one(
+            ctx=ctx, match=match, mention=mention, batch=batch, result=result, may_defer=False
+        )
+    batch.deferred = []
     return linked_rows
+
+
+def _waiting_round(
+    batch: _Batch, result: RouteResult, linked_rows: list[int], seen_rows: set[int]
+) -> bool:
+    """One round of linking waiting brand replies to the posts placed since the last one.
+    True when it linked something."""
+    if not (batch.fresh_ext or batch.fresh_conv):
+        return False
+    exts, convs = batch.fresh_ext, batch.fresh_conv
+    batch.fresh_ext, batch.fresh_conv = set(), set()
+    progress = False
+
+    still = []
+    for item in batch.pending:
+        brand_id = item.match.brand_id
+        case, conversation = _waiting_case(
+            batch, brand_id, item.mention, is_history=item.match.is_history
+        )
+        if case is None:
+            still.append(item)
+            continue
+        at = _placed_at(item.mention.published_at, batch.now)
+        _brand_reply_link(batch, case, item.mention, conversation=conversation, at=at)
+        result.waiting -= 1
+        result.brand_replies += 1
+        progress = True
+    batch.pending = still
+
+    brand_ids = {b for b, _ in exts} | {b for b, _ in convs}
+    wanted = Q(in_reply_to__in={e for _, e in exts}) | Q(thread_id__in={c for _, c in convs})
+    # waitingreply_parent_idx and waitingreply_thread_idx. SKIP LOCKED: a row another
+    # router is linking right now is its to link.
+    rows = (
+        WaitingBrandReply.objects.filter(wanted, brand_id__in=brand_ids)
+        .exclude(pk__in=seen_rows)
+        .select_related("match", "mention__author")
+        .select_for_update(skip_locked=True, of=("self",))
+    )
+    for row in rows:
+        if (row.brand_id, row.in_reply_to) not in exts and (
+            row.brand_id,
+            row.thread_id,
+        ) not in convs:
+            continue
+        seen_rows.add(row.pk)
+        if (row.brand_id, row.mention_id) in batch.placed:
+            linked_rows.append(row.pk)  # already linked (routed again): just drop the row
+            continue
+        case, conversation = _waiting_case(
+            batch, row.brand_id, row.mention, is_history=row.match.is_history
+        )
+        if case is None:
+            continue
+        at = _placed_at(row.mention.published_at, batch.now)
+        _brand_reply_link(batch, case, row.mention, conversation=conversation, at=at)
+        batch.placed[(row.brand_id, row.mention_id)] = case
+        linked_rows.append(row.pk)
+        result.linked_late += 1
+        progress = True
+    return progress
 
 
 def _first_responses_update(batch: _Batch, ctxs: dict[int, _BrandContext]) -> list[Case]:
