@@ -935,3 +935,88 @@ def test_a_superuser_can_work_any_brand(case):
     root.save()
 
     assert case_claim(case_id=case.pk, user=root).assignee == root
+
+
+# --- the reply target (issue 11) -------------------------------------------------------------
+
+
+def _bluesky_post(source: Source, view: dict, *, minutes_ago: int) -> Mention:
+    """Store one recorded Bluesky post (by its real uri and author) through items_store."""
+    from listening.connectors.base import RawItem
+    from listening.services import BrandMatcher, items_store, source_brands
+
+    uri, handle = view["uri"], view["author"]["handle"]
+    item = RawItem(
+        external_id=uri,
+        url=f"https://bsky.app/profile/{handle}/post/{uri.rsplit('/', 1)[1]}",
+        body=f"@acme_help {view['record'].get('text', '')[:200]} acme",
+        author_handle=handle,
+        author_name=handle,
+        author_followers=10,
+        published_at=timezone.now() - timedelta(minutes=minutes_ago),
+        language="en",
+        platform="bluesky",
+        thread_id=uri,
+    )
+    items_store(
+        source=source,
+        items=[item],
+        matcher=BrandMatcher.for_brands(source_brands(source)),
+        platform="bluesky",
+    )
+    return Mention.objects.get(source=source, external_id=uri)
+
+
+def test_delivery_posts_under_the_post_the_agent_chose(
+    acme, agent, pds, recorded_posts, eager_tasks, django_capture_on_commit_callbacks
+):
+    from tests import bluesky_server
+
+    source = Source(
+        brand=acme,
+        kind="bluesky",
+        url="https://public.api.bsky.app",
+        config={
+            "query": "acme",
+            "identifier": bluesky_server.IDENTIFIER,
+            "app_password": bluesky_server.APP_PASSWORD,
+            "pds_url": pds.base_url,
+        },
+    )
+    source.full_clean(exclude=["brand"])
+    source.save()
+    # Two customers in one conversation: real recorded posts by two different authors.
+    views, authors = [], set()
+    for view in recorded_posts.values():
+        if view["author"]["handle"] not in authors:
+            authors.add(view["author"]["handle"])
+            views.append(view)
+        if len(views) == 2:
+            break
+    first = _bluesky_post(source, views[0], minutes_ago=30)
+    second = _bluesky_post(source, views[1], minutes_ago=10)
+    case = Case.objects.create(
+        brand=acme,
+        author=first.author,
+        status=Case.Status.OPEN,
+        assignee=agent,
+        answer_target=first,
+        needs_answer_at=first.published_at,
+    )
+    for mention in (first, second):
+        CaseMention.objects.create(case=case, mention=mention, brand=acme)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        chosen = reply_send(case=case, user=agent, text="Hi, on it", in_reply_to_id=second.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        default = reply_send(case=case, user=agent, text="Hi, on it too")
+
+    parents = [record["value"]["reply"]["parent"]["uri"] for record in pds.records()]
+    # The chosen post, then the default: the post that needed an answer, not the latest.
+    assert parents == [second.external_id, first.external_id]
+    chosen.refresh_from_db()
+    default.refresh_from_db()
+    assert (chosen.status, chosen.in_reply_to_id) == (Reply.Status.SENT, second.pk)
+    assert (default.status, default.in_reply_to_id) == (Reply.Status.SENT, first.pk)
+    entry = AuditLog.objects.filter(action="reply").order_by("pk").first()
+    assert entry.after["in_reply_to"] == second.external_id
