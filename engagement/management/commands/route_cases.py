@@ -166,9 +166,11 @@ class Command(BaseCommand):
         except Exception as exc:
             # Every step commits as it goes: what was routed stays routed, and a re-run
             # continues from there.
-            reason = " ".join(str(exc).split()).rstrip(".")
+            reason = " ".join(str(exc).split())
+            if not reason.endswith((".", "?", "!")):
+                reason += "."
             raise CommandError(
-                f"Routing stopped: {type(exc).__name__}: {reason}. What was done before it is "
+                f"Routing stopped: {type(exc).__name__}: {reason} What was done before it is "
                 "kept; re-running route_cases continues from there."
             ) from exc
         for line in summary_lines(outcome):
