@@ -19,6 +19,7 @@ from django.core.management import CommandError, call_command
 from brands.models import Brand
 from engagement.models import CareSettings, Case, CaseMention
 from listening.models import Mention, MentionMatch
+from tests.fresh_process import production_env, run_fresh
 
 pytestmark = pytest.mark.django_db
 
@@ -373,3 +374,17 @@ def test_route_cases_that_does_not_settle_says_so_and_exits_non_zero(acme):
     # a1, b1, c1, d1 open; a3 joins; a2, a4, b2, c2 are the brand's answers.
     assert (counts["opened"], counts["joined"], counts["brand replies"]) == (4, 1, 4)
     assert "settled." in route().splitlines()[0]
+
+
+def test_route_cases_that_cannot_reach_the_database_exits_1_saying_why(tmp_path):
+    # A real process against a PostgreSQL port where nothing listens.
+    env = production_env(tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:1/earshot")
+
+    # --skip-checks: this instance never ran collectstatic, which is not the point here.
+    done = run_fresh(env, "manage.py", "route_cases", "--skip-checks")
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert "Routing stopped: OperationalError:" in done.stderr
+    assert "re-running route_cases continues from there." in done.stderr
+    assert "Traceback" not in done.stderr
