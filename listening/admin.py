@@ -179,7 +179,7 @@ class SourceAdmin(BrandScopedAdmin, admin.ModelAdmin):
     list_display = (
         "name_or_url",
         "brand",
-        "kind",
+        "kind_code",
         "health",
         "last_success_at",
         "next_poll_at",
@@ -257,6 +257,11 @@ class SourceAdmin(BrandScopedAdmin, admin.ModelAdmin):
             url,
             obj.secret,
         )
+
+    @admin.display(description="kind", ordering="kind")
+    def kind_code(self, obj):
+        # The short code ("rss"); the long label, which wraps into four lines, on hover.
+        return format_html('<span title="{}">{}</span>', obj.get_kind_display(), obj.kind)
 
     @admin.display(description="source", ordering="name")
     def name_or_url(self, obj):

@@ -186,14 +186,13 @@ def test_the_source_list_tells_a_healthy_source_from_a_failing_one(
 
     healthy_row = row(page, "Acme newsroom")
     expect(healthy_row.locator("td.field-health")).to_have_text("healthy")
-    expect(healthy_row.locator("td.field-consecutive_failures")).to_have_text("0")
     # The admin's sign for an empty value.
     expect(healthy_row.locator("td.field-short_error")).to_have_text("-")
 
     failing_row = row(page, "Partner blog")
-    # Two failures push the next poll out: the source is backing off, not disabled.
+    # Two failures push the next poll out: the source is backing off, not disabled. The
+    # count is in the health cell (the list has no column of its own for it: issue 11).
     expect(failing_row.locator("td.field-health")).to_have_text("backing off (2 failures)")
-    expect(failing_row.locator("td.field-consecutive_failures")).to_have_text("2")
     expect(failing_row.locator("td.field-short_error")).to_have_text(f"http_5xx: {error}")
 
     # For the README: wide enough for every column, the app sidebar folded away.
