@@ -13,7 +13,7 @@ from celery import shared_task
 
 from engagement.followup import followups_evaluate
 from engagement.priority import cases_priority_refresh
-from engagement.routing import mentions_route
+from engagement.routing import mentions_route, waiting_replies_expire
 from engagement.services import reply_deliver
 from listening.connectors.base import SourceUnavailable
 
@@ -57,8 +57,11 @@ def cases_priority_refresh_task() -> int:
 
 @shared_task(acks_late=True, soft_time_limit=240, time_limit=300)
 def followups_evaluate_task() -> int:
-    """Start missing follow-up windows and close the passed ones. Idempotent; touches
-    Case.followup_until, compound_before, compound_after and outcome."""
+    """Start missing follow-up windows and close the passed ones, and drop the brand replies
+    that waited too long for the post they answer. Idempotent; touches Case.followup_until,
+    compound_before, compound_after and outcome, and WaitingBrandReply. Returns the number of
+    cases changed."""
+    waiting_replies_expire()
     return followups_evaluate()
 
 

@@ -740,3 +740,21 @@ def test_routing_takes_as_many_queries_for_200_rows_as_for_10(acme, social_sourc
     assert result.routed == 200
     assert (result.opened, result.joined, result.brand_replies, result.waiting) == (40, 40, 40, 40)
     assert len(large) == len(small), [q["sql"][:80] for q in large]
+
+
+def test_the_periodic_follow_up_task_drops_replies_that_waited_too_long(acme, social_source):
+    from engagement.tasks import followups_evaluate_task
+
+    now = timezone.now()
+    post(
+        social_source, ANSWER, ext="old", reply_to="gone", author=BRAND, at=now - timedelta(days=20)
+    )
+    mentions_route(now=now - timedelta(days=15))  # the old one was seen 15 days ago
+    post(
+        social_source, ANSWER, ext="new", reply_to="gone2", author=BRAND, at=now - timedelta(days=1)
+    )
+    mentions_route(now=now)
+
+    followups_evaluate_task()
+
+    assert list(WaitingBrandReply.objects.values_list("mention__external_id", flat=True)) == ["new"]
