@@ -8,7 +8,10 @@ inside the window. Outcome: converted (before < -0.05 and after >= 0.05), else i
 (after - before >= 0.2), else worsened (before - after >= 0.2), else unchanged. The outcome
 is a running one: it is recorded as soon as a later mention arrives and updated by each
 later one inside the window; ``followups_evaluate`` closes the cases whose window passed
-without a later mention as "no further word".
+without a later mention as "no further word". The first response is what routing computes
+from the brand answers linked to the case (engagement/routing.py): when a brand reply that
+arrives late moves it, the window and the before/after split move with it, and the outcome is
+evaluated again (``followups_on_route``). History cases follow the same rules on their data.
 """
 
 from __future__ import annotations

@@ -20,7 +20,10 @@ Conversations
     A post's conversation is its ``thread_id``; else, if it replies to a post (``in_reply_to``)
     already in a case of the brand (or placed in one earlier in the same batch), that post's
     conversation; else a conversation of its own, named by its own external id.
-    ``Case.thread_id`` is the conversation the case was opened in (never empty).
+    A customer post that replies to a brand reply still waiting for its own parent is placed
+    at the end of the batch, once that reply is linked, so the same posts give the same
+    conversations in any order. ``Case.thread_id`` is the conversation the case was opened
+    in (never empty).
     *The thread's case* of a post is the case holding the post it replies to, or a case holding
     its conversation: an unresolved one first (the parent's case before the others), else the
     parent's case, else the one resolved last.
