@@ -15,3 +15,7 @@ urlpatterns = [
     # Sign-in and the home page (no namespace: LOGIN_URL = "login").
     path("", include("brands.urls")),
 ]
+
+# A refused request says what the user's roles allow and where to go (brands.views); a 404
+# uses templates/404.html through Django's own handler.
+handler403 = "brands.views.permission_denied"
