@@ -186,6 +186,17 @@ def test_a_host_that_is_down_now_can_be_saved_anyway(admin_client, acme, feed_se
     assert Mention.objects.count() == 0 and FetchLog.objects.count() == 0
 
 
+def test_an_invalid_url_is_refused_even_with_save_anyway(admin_client, acme):
+    data = add_data(acme, url="ftp://news.example/feed.xml", save_anyway="on")
+
+    response = admin_client.post(ADD_URL, data)
+
+    assert response.status_code == 200
+    (error,) = field_errors(response, "url")
+    assert "is not a http or https URL" in error
+    assert not Source.objects.exists()
+
+
 def test_a_dns_failure_can_be_saved_anyway(admin_client, acme):
     url = "https://feeds.name.invalid/acme.xml"
 

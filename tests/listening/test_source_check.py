@@ -212,3 +212,23 @@ def test_the_check_searches_for_the_brand_terms(acme, feed_server):
     assert check.message == f"Checked {feed_server.url('')}: 0 items."
     (request,) = feed_server.requests_for("/api/v1/search_by_date")
     assert "acme" in request.path
+
+
+def test_a_fetch_budget_bounds_every_request_made_under_it(feed_server):
+    from listening.connectors.http import FetchTimeout, fetch_budget, safe_get
+
+    slow = feed_server.add("/slow.xml", rss_feed(numbered_items(1)), delay=3)
+    started = time.monotonic()
+    with fetch_budget(0.5), pytest.raises(FetchTimeout):
+        safe_get(slow, timeout=20)
+    assert time.monotonic() - started < 2
+
+    # Spent: the next request under it fails at once, without connecting.
+    fast = feed_server.add("/fast.xml", rss_feed(numbered_items(1)))
+    with fetch_budget(0.01):
+        time.sleep(0.05)
+        with pytest.raises(FetchTimeout, match="Ran out of time"):
+            safe_get(fast)
+    assert feed_server.requests_for("/fast.xml") == []
+    # Outside any budget the fetch timeout alone applies again.
+    assert safe_get(fast).status == 200
