@@ -40,7 +40,7 @@ def test_the_demo_competitors_are_watched_with_care_off_and_acme_is_served() -> 
     assert care == {"Acme Mobile": True, "Globex": False, "Initech Telecom": False}
     assert "Created competitor Globex: globex OR #globex (care off)" in output
     acme = CareSettings.objects.get(brand__name="Acme Mobile")
-    assert (acme.first_response_minutes, acme.resolution_minutes) == (24 * 60, 3 * 24 * 60)
+    assert (acme.first_response_minutes, acme.resolution_minutes) == (2 * 24 * 60, 5 * 24 * 60)
 
 
 @pytest.mark.django_db
