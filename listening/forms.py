@@ -113,7 +113,7 @@ class SourceAdminForm(forms.ModelForm):
         fields = "__all__"  # noqa: DJ007
         widgets = {"kind": KindSelect}
         help_texts = {
-            "url": "Leave empty for the kind's default endpoint; see the help under Kind.",
+            "url": "The help under Kind says what it is for the selected kind, and its default.",
             "config": 'The kind\'s options as JSON, e.g. {"hashtag": "acme"}; the help '
             "under Kind lists them.",
         }
