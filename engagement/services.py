@@ -154,7 +154,8 @@ def case_claim(*, case_id: int, user: Any) -> Case:
 
 
 def case_claim_next(*, user: Any, brand_ids: list[int] | None = None) -> Case | None:
-    """Claim the highest-priority unclaimed, unresolved care case of the user's brands.
+    """Claim the highest-priority unclaimed, unresolved care case of the user's brands (never
+    an imported history case, nor one of a brand whose care is off: neither is in the queue).
 
     brand_ids narrows the brands (those the user may not work are ignored). Concurrent calls
     get different cases: the candidate row is locked with SKIP LOCKED, then claimed with a
