@@ -48,8 +48,10 @@ def kind_help() -> list[dict]:
             how = "Polled on its poll interval by the worker."
         else:
             how = "Pushed to Earshot: nothing is fetched."
-        if connector.is_checked:
-            how += " Fetched once when you save it, to check it (nothing is stored)."
+        if connector.is_live:
+            how += " Checked when you save it: Earshot connects once and stores nothing."
+        elif connector.is_checked:
+            how += " Checked when you save it: fetched once, nothing is stored."
         kinds.append(
             {
                 "value": kind,

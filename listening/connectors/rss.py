@@ -866,6 +866,10 @@ class RssConnector(Connector):
     """RSS 0.9x/1.0/2.0, Atom and JSON Feed: one kind, told apart by content."""
 
     kind = "rss"
+    url_help = (
+        "The feed's address: RSS 0.9x/1.0/2.0, Atom or JSON Feed (told apart by content), "
+        "e.g. https://news.example/feed.xml."
+    )
 
     def fetch(self, state: SourceState) -> FetchedPage:
         response = safe_get(

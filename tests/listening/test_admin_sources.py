@@ -99,7 +99,9 @@ def test_each_kind_has_its_own_help_and_only_the_selected_one_shows(admin_client
     assert shown == ["rss"]
     text = {kind: " ".join(div.text_content().split()) for kind, div in helps.items()}
     assert "Polled on its poll interval" in text["rss"]
-    assert "Fetched once when you save it" in text["rss"]
+    assert "Checked when you save it: fetched once, nothing is stored." in text["rss"]
+    assert "RSS 0.9x/1.0/2.0, Atom or JSON Feed" in text["rss"]
+    assert "Checked when you save it: Earshot connects once" in text["jetstream"]
     assert "Empty means https://hn.algolia.com." in text["hn"]
     assert "subreddit" in text["reddit"]
     assert "hashtag (required)" in text["mastodon-stream"]
@@ -108,7 +110,8 @@ def test_each_kind_has_its_own_help_and_only_the_selected_one_shows(admin_client
     assert "delivery URL (/hooks/ and a token)" in text["webhook"]
     assert "made when the source is saved, and shown on its page then" in text["webhook"]
     assert "/hooks//" not in text["webhook"]
-    assert "Fetched once" not in text["webhook"] and "Fetched once" not in text["import"]
+    assert "Checked" not in text["webhook"] and "Checked" not in text["import"]
+    assert "Pushed to Earshot: nothing is fetched." in text["webhook"]
     assert "import_mentions" in text["import"]
     # The script that switches them is a static file (the CSP refuses inline scripts).
     scripts = [s.get("src") or "" for s in find(page, "//script")]
