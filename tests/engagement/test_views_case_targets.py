@@ -532,3 +532,72 @@ def test_a_case_of_a_brand_whose_care_is_off_says_so(client, acme, social_source
     page = client.get(url("case", case.pk)).content.decode()
 
     assert "Care is off for <bdi>Acme</bdi>: its cases are not in the queue." in page
+
+
+# --- through real routing -------------------------------------------------------------------------
+
+
+def test_a_routed_two_customer_thread_offers_both_and_names_its_posts(
+    client, acme, social_source, agent
+):
+    from engagement.routing import mentions_route
+
+    now = timezone.now()
+    store_mention(
+        social_source,
+        CAROL_TEXT,
+        author_handle="carol@social.example",
+        author_name="Carol",
+        followers=50,
+        published_at=now - timedelta(minutes=40),
+        external_id="t1",
+        thread_id="t1",
+    )
+    store_mention(
+        social_source,
+        BRAND_TEXT,
+        author_handle="acme_help@social.example",
+        author_name="Acme Help",
+        published_at=now - timedelta(minutes=30),
+        external_id="t2",
+        thread_id="t1",
+        in_reply_to="t1",
+    )
+    store_mention(
+        social_source,
+        "acme this is awful, my router died too and nobody answers me",
+        author_handle="dave@social.example",
+        author_name="Dave",
+        followers=9000,
+        published_at=now - timedelta(minutes=10),
+        external_id="t3",
+        thread_id="t1",
+        in_reply_to="t2",
+    )
+    mentions_route()
+    case = Case.objects.get(brand=acme, kind=Case.Kind.CARE)
+    links = {
+        link.mention.external_id: link for link in case.case_mentions.select_related("mention")
+    }
+    assert set(links) == {"t1", "t2", "t3"}, "routing put the thread in one case"
+    assert case.answer_target_id is not None
+    client.force_login(agent)
+
+    page = client.get(url("case", case.pk)).content.decode()
+
+    options = target_options(page)
+    assert set(options) == {str(links["t1"].mention_id), str(links["t3"].mention_id)}
+    assert options[str(case.answer_target_id)] is True
+    parts = unescape(re.search(r'<ul class="priority-parts">(.*?)</ul>', page, re.S).group(1))
+    authors = {links["t1"].mention_id: "Carol", links["t3"].mention_id: "Dave"}
+    named = [
+        (name, value.get("mention_id"))
+        for name, value in case.priority_parts.items()
+        if isinstance(value, dict) and value.get("mention_id")
+    ]
+    assert named, "routing names the post of each part"
+    for name, mention_id in named:
+        line = re.search(rf"<li>{name}: (.*?)</li>", parts, re.S).group(1)
+        assert f'href="#mention-{mention_id}"' in line
+        assert f"{authors[mention_id]}</bdi>" in line
+    assert f'<a href="#mention-{case.answer_target_id}" class="post-ref"' in page
