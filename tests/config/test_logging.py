@@ -138,3 +138,10 @@ def test_a_403_and_a_404_log_one_line_each_without_a_traceback(client, marketer,
     assert len(records) == 2, [r.getMessage() for r in records]
     assert all(r.exc_info is None and not r.exc_text for r in records)
     assert "Traceback" not in caplog.text
+
+
+@pytest.mark.django_db
+def test_the_routing_task_with_nothing_to_do_logs_nothing_of_its_own(caplog):
+    with caplog.at_level(logging.DEBUG):
+        assert mentions_route_task() == 0
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
