@@ -32,8 +32,7 @@ Brand replies
     A mention whose author handle is one of the brand's own handles (``Brand.handle_list``,
     compared case-insensitively, ignoring a leading "@" and any "@instance" suffix) is the
     brand answering on the platform. If it has a thread's case, it joins that case as a brand
-    reply, whatever the case's status; the case waits on the customer if it was open and the
-    reply is its latest post. A brand post that replies to nothing (no ``in_reply_to``, and
+    reply, whatever the case's status. A brand post that replies to nothing (no ``in_reply_to``, and
     no ``thread_id`` other than its own id) is skipped. A brand reply whose thread's case is
     not there yet (the post it answers is not stored or not routed: backfill pages out of
     order, an export with the brand's posts first) *waits* (``WaitingBrandReply``), for
@@ -75,7 +74,11 @@ Joining, first rule that applies
        negative: reopen it (status open, ``reopened_count`` + 1, resolution due again).
     4. Otherwise open a new case: status new, subject the first 140 characters, opened at the
        mention's published time, first response and resolution due after the brand's SLA.
-    A customer mention joining a case that waits on the customer sets it back to open.
+    After each batch, a live case still open that got posts is *waiting on the customer* when
+    its latest post is a brand answer (a linked brand reply, or an agent's reply in Earshot),
+    and *open* when the customer spoke after the latest answer (a customer mention joining a
+    case that waits on the customer sets it back to open); a case with no answer keeps its
+    status. Decided from the times, so a reply that arrives late does not flip it.
 
 History (``MentionMatch.is_history``, from ``import_mentions --history``)
     A history row only joins or opens history cases (``Case.is_history``), a live row only
@@ -535,10 +538,6 @@ def _brand_reply_link(
 ) -> None:
     batch.link(case, mention, conversation=conversation, is_brand=True)
     batch.brand_times[id(case)].append(at)
-    # Answered: the ball is in the customer's court, unless the customer spoke after it (a
-    # reply that arrived late).
-    if case.status in Case.OPEN_STATUSES and at >= case.last_mention_at:
-        case.status = Case.Status.WAITING
 
 
 def _route_one(
@@ -647,8 +646,6 @@ def _route_one(
         outcome = "opened"
     elif outcome == "reopened":
         _reopen(case, at=at, care=care, batch=batch)
-    elif case.status == Case.Status.WAITING and not is_history:
-        case.status = Case.Status.OPEN  # the customer has answered
     if kind == Case.Kind.CARE and case.kind == Case.Kind.ADVOCATE:
         case.kind = Case.Kind.CARE  # the conversation now needs an answer: into the queue
     if needs and (case.needs_answer_at is None or at < case.needs_answer_at):
@@ -772,17 +769,26 @@ def _waiting_round(
     return progress
 
 
-def _first_responses_update(batch: _Batch, ctxs: dict[int, _BrandContext]) -> list[Case]:
-    """Recompute first response (and the follow-up window) of the cases that got a brand
-    answer or whose need moved, and close the touched history cases (two queries). Returns
-    the cases whose first response moved and is set (their follow-up is evaluated again);
-    one whose first response went away is back to watching nothing."""
-    recount = [
-        c
+def _answers_settle(batch: _Batch, ctxs: dict[int, _BrandContext]) -> list[Case]:
+    """Settle what follows from the answers linked to the cases the batch gave posts (two
+    queries), from the data, whatever order the posts came in:
+
+    * first response (and the follow-up window) of the cases that got a brand answer or
+      whose need moved;
+    * status of a live case still open: waiting on the customer when its latest post is a
+      brand answer (a linked brand reply or an agent's reply), open when the customer spoke
+      after the latest answer, unchanged when it has none;
+    * a history case is resolved at its last brand answer, else at its last customer post.
+
+    Returns the cases whose first response moved and is set (their follow-up is evaluated
+    again); one whose first response went away is back to watching nothing."""
+    linked_now = {id(link.case) for link in batch.links}
+    settle = {
+        key: c
         for key, c in batch.changed.items()
-        if key in batch.brand_times or key in batch.need_moved or c.is_history
-    ]
-    saved = [c.pk for c in recount if c.pk]
+        if key in linked_now or key in batch.need_moved or c.is_history
+    }
+    saved = [c.pk for c in settle.values() if c.pk]
     known: dict[int, list[datetime]] = defaultdict(list)
     agents: dict[int, list[datetime]] = defaultdict(list)
     if saved:
@@ -796,21 +802,22 @@ def _first_responses_update(batch: _Batch, ctxs: dict[int, _BrandContext]) -> li
         ):
             agents[case_id].append(created_at)
     restarted = []
-    for case in recount:
-        brand = [*known.get(case.pk, []), *batch.brand_times.get(id(case), [])]
-        since = case.needs_answer_at or case.opened_at
-        answers = [t for t in (*brand, *agents.get(case.pk, [])) if t >= since]
-        first = min(answers, default=None)
-        if first != case.first_response_at:
-            case.first_response_at = first
-            if first is None:
-                case.followup_until = None
-                case.compound_before = case.compound_after = None
-                case.outcome = Case.Outcome.PENDING
-            else:
-                days = ctxs[case.brand_id].care.followup_days
-                case.followup_until = shifted(first, days=days)
-                restarted.append(case)
+    for key, case in settle.items():
+        brand = [*known.get(case.pk, []), *batch.brand_times.get(key, [])]
+        answers = [*brand, *agents.get(case.pk, [])]
+        if key in batch.brand_times or key in batch.need_moved or case.is_history:
+            since = case.needs_answer_at or case.opened_at
+            first = min((t for t in answers if t >= since), default=None)
+            if first != case.first_response_at:
+                case.first_response_at = first
+                if first is None:
+                    case.followup_until = None
+                    case.compound_before = case.compound_after = None
+                    case.outcome = Case.Outcome.PENDING
+                else:
+                    days = ctxs[case.brand_id].care.followup_days
+                    case.followup_until = shifted(first, days=days)
+                    restarted.append(case)
         if case.is_history:
             case.status = Case.Status.RESOLVED
             if case.first_response_at is not None:
@@ -820,6 +827,10 @@ def _first_responses_update(batch: _Batch, ctxs: dict[int, _BrandContext]) -> li
                 )
             else:
                 case.resolved_at = case.last_mention_at
+        elif key in linked_now and case.status in Case.OPEN_STATUSES and answers:
+            latest = max(answers)
+            waits = latest >= case.last_mention_at
+            case.status = Case.Status.WAITING if waits else Case.Status.OPEN
     return restarted
 
 
@@ -849,7 +860,7 @@ def _batch_route(
             counted.append((match.brand_id, mention))
 
     linked_rows = _waiting_link(batch, result)
-    restarted = _first_responses_update(batch, ctxs)
+    restarted = _answers_settle(batch, ctxs)
     _priorities_update(batch)
     for case in followups_on_route(
         restarted=restarted, counted=counted, by_author=batch.by_author, now=now

@@ -10,6 +10,7 @@ thread)."""
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 
 import pytest
@@ -678,6 +679,64 @@ def test_history_and_live_never_mix(acme, social_source, history):
     )
     route_all(now=now)
     assert case_of(Mention.objects.get(external_id="hx"), acme).is_history
+
+
+def random_conversations(rng: random.Random, t0: datetime, *, threads: bool) -> list[dict]:
+    """Four customers' conversations: each post needs an answer or is the brand's; each
+    replies to a random earlier post of the conversation, sometimes by another customer."""
+    texts = [COMPLAINT, MILD, QUESTION]
+    rows = []
+    for c in range(4):
+        root, at = f"r{c}", t0 + timedelta(minutes=c * 500)
+        posts = [(root, f"cust{c}@x", rng.choice(texts), "", at)]
+        for k in range(rng.randint(1, 7)):
+            at += timedelta(minutes=rng.randint(1, 30))
+            parent = rng.choice(posts)[0]
+            if rng.random() < 0.5:
+                author, text = BRAND, ANSWER
+            else:
+                other = rng.random() < 0.3
+                author, text = f"cust{rng.randint(0, 3) if other else c}@x", rng.choice(texts)
+            posts.append((f"{root}-{k}", author, text, parent, at))
+        rows.extend(posts)
+    return [
+        dict(ext=e, author=a, text=t, reply_to=p, thread=root_of(e) if threads else "", at=at)
+        for e, a, t, p, at in rows
+    ]
+
+
+def root_of(ext: str) -> str:
+    return ext.split("-")[0]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_conversations_give_the_same_cases_in_any_order(acme, social_source, t0, seed):
+    """All at once, one post per batch, and the brand's posts first: the same cases, links,
+    first responses, statuses and standings. (Posts that need no answer are left out: one
+    that arrives before its conversation has a case gets none, by the rules.)"""
+    rng = random.Random(seed)
+    for row in random_conversations(rng, t0, threads=seed % 2 == 0):
+        post(social_source, row.pop("text"), **row)
+    route_all()
+    together = snapshot(acme)
+
+    def again():
+        Case.objects.all().delete()
+        AuthorStanding.objects.all().delete()
+        WaitingBrandReply.objects.all().delete()
+        MentionMatch.objects.update(routed_at=None)
+
+    again()
+    route_all(limit=1)
+    assert snapshot(acme) == together
+
+    again()
+    customers = MentionMatch.objects.exclude(mention__author__handle=BRAND)
+    customers.update(routed_at=timezone.now())
+    route_all(limit=3)
+    customers.update(routed_at=None)
+    route_all(limit=2)
+    assert snapshot(acme) == together
 
 
 # --- Routing again ------------------------------------------------------------------------
