@@ -6,8 +6,10 @@
 
 Both first make sure `.venv` exists and has requirements.txt installed (re-installed only
 when requirements.txt changes), run `npm ci` when a package.json exists, and write a local
-`.env` (fresh SECRET_KEY, DEBUG=true) if there is none. Stdlib only: this file runs before
-any dependency is installed.
+`.env` (fresh SECRET_KEY, DEBUG=true) if there is none. `run --port N` also adds
+127.0.0.1:N and localhost:N to .env's EARSHOT_ALLOWED_PRIVATE_HOSTS (other lines untouched),
+so the worker and a later `manage.py fetch_sources` may fetch the demo feeds it serves.
+Stdlib only: this file runs before any dependency is installed.
 
 Environment knobs for `test`:
     DATABASE_URL, CELERY_BROKER_URL   used as given when set (no probing).
