@@ -242,6 +242,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # loopback addresses. Empty in production; the demo and the tests name 127.0.0.1.
 EARSHOT_ALLOWED_PRIVATE_HOSTS = env.list("EARSHOT_ALLOWED_PRIVATE_HOSTS", default=[])
 EARSHOT_FETCH_TIMEOUT = env.float("EARSHOT_FETCH_TIMEOUT", default=20.0)
+# Seconds the check of a source being saved (admin, add_source) may take in all.
+EARSHOT_SOURCE_CHECK_TIMEOUT = env.float("EARSHOT_SOURCE_CHECK_TIMEOUT", default=15.0)
 EARSHOT_FETCH_MAX_BYTES = env.int("EARSHOT_FETCH_MAX_BYTES", default=5 * 1024 * 1024)
 EARSHOT_FETCH_MAX_REDIRECTS = env.int("EARSHOT_FETCH_MAX_REDIRECTS", default=5)
 # Largest webhook delivery accepted (bytes); bigger ones get 413 before being read.

@@ -120,11 +120,6 @@ def source_create(
     return source
 
 
-# How long checking a source being saved may take, fetch and all, when the setting is unset:
-# the admin waits for it.
-SOURCE_CHECK_TIMEOUT = 15.0
-
-
 @dataclass(slots=True, frozen=True)
 class SourceCheck:
     """What fetching a source once, before it is saved, came to."""
@@ -158,7 +153,8 @@ def source_check(*, source: Source, timeout: float | None = None) -> SourceCheck
     if not connector.is_checked:
         return None
     if timeout is None:
-        timeout = float(getattr(settings, "EARSHOT_SOURCE_CHECK_TIMEOUT", SOURCE_CHECK_TIMEOUT))
+        # The admin's request waits for it.
+        timeout = float(settings.EARSHOT_SOURCE_CHECK_TIMEOUT)
     brands = source_brands(source)
     state = SourceState(
         source_id=source.pk or 0,
