@@ -83,8 +83,9 @@ Joining, first rule that applies
 History (``MentionMatch.is_history``, from ``import_mentions --history``)
     A history row only joins or opens history cases (``Case.is_history``), a live row only
     live ones: history never enters the live queue. Rule 1 joins the thread's history case
-    whatever its status; rule 2 joins the author's history case of the same kind whose posts
-    are within ``reopen_window_hours`` of this one; there is no reopening. After each batch
+    whatever its status; rule 2 joins the author's history case of the same kind whose customer
+    posts (first to last) come within ``reopen_window_hours`` of this one; there is no
+    reopening. After each batch
     every history case it touched is resolved as of its data: at its last brand answer if it
     was answered, else at its last customer post (then it is "no answer, imported", with no
     first response). Its SLA times are set from its data as for a live case (so SLA figures
@@ -488,10 +489,12 @@ def _is_within_reopen(case: Case, at: datetime, care: CareSettings) -> bool:
 
 def _is_near(case: Case, at: datetime, care: CareSettings) -> bool:
     """Whether a history post at ``at`` falls within the reopen window of a history case's
-    posts (history's stand-in for "the author's open case")."""
-    window = timedelta(hours=care.reopen_window_hours)
-    last = max(case.last_mention_at, case.resolved_at or case.last_mention_at)
-    return shifted(case.opened_at, hours=-care.reopen_window_hours) <= at and (at - last <= window)
+    customer posts (history's stand-in for "the author's open case"; brand answers are left
+    out so that the answer is the same in one batch or many)."""
+    window = care.reopen_window_hours
+    return (
+        shifted(case.opened_at, hours=-window) <= at <= shifted(case.last_mention_at, hours=window)
+    )
 
 
 def _reopen(case: Case, *, at: datetime, care: CareSettings, batch: _Batch) -> None:

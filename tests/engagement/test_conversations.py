@@ -739,6 +739,32 @@ def test_random_conversations_give_the_same_cases_in_any_order(acme, social_sour
     assert snapshot(acme) == together
 
 
+@pytest.mark.parametrize("limit", [1, 2000])
+def test_a_history_authors_posts_join_while_they_are_within_the_window(acme, social_source, limit):
+    t = (timezone.now() - timedelta(days=60)).replace(microsecond=0)
+    post(social_source, COMPLAINT, ext="a", thread="a", at=t, history=True)
+    post(
+        social_source,
+        ANSWER,
+        ext="ab",
+        thread="a",
+        reply_to="a",
+        author=BRAND,
+        at=t + timedelta(hours=70),
+        history=True,
+    )
+    post(social_source, MILD, ext="b", thread="b", at=t + timedelta(hours=10), history=True)
+    post(social_source, QUESTION, ext="c", thread="c", at=t + timedelta(hours=83), history=True)
+    post(social_source, MILD, ext="d", thread="d", at=t + timedelta(days=9), history=True)
+
+    route_all(limit=limit)
+
+    cases = sorted(tuple(sorted(linked(c))) for c in Case.objects.all())
+    # c is 73 hours after b, the case's last customer post: a case of its own.
+    assert cases == [("a", "ab", "b"), ("c",), ("d",)]
+    assert all(c.status == Case.Status.RESOLVED for c in Case.objects.all())
+
+
 # --- Routing again ------------------------------------------------------------------------
 
 
