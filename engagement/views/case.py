@@ -309,8 +309,13 @@ def case_reply(request: HttpRequest, case_id: int) -> HttpResponse:
             request, case, error=str(exc), success="", target_id=target_id, reply_form=form
         )
     case.refresh_from_db()
+    # The box stays on the post just answered (no jump back to the default).
     return _reply_respond(
-        request, case, error="", success=f"Reply {reply.get_status_display().lower()}."
+        request,
+        case,
+        error="",
+        success=f"Reply {reply.get_status_display().lower()}.",
+        target_id=target_id,
     )
 
 
@@ -351,7 +356,13 @@ def case_reply_manual(request: HttpRequest, case_id: int) -> HttpResponse:
             reply_form=reply_form,
         )
     case.refresh_from_db()
-    return _reply_respond(request, case, error="", success="Marked as replied on the platform.")
+    return _reply_respond(
+        request,
+        case,
+        error="",
+        success="Marked as replied on the platform.",
+        target_id=target_id,
+    )
 
 
 @login_required
