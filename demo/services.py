@@ -161,7 +161,7 @@ def demo_loaded_at(*, brand: Brand) -> datetime | None:
 
 
 def demo_history_file(*, brand: Brand, before: datetime) -> int:
-    """File the brand's live cases opened before ``before`` as history: resolved at their last
+    """File the brand's live cases opened, and last posted in, before ``before`` as history: resolved at their last
     brand answer (answered) or their customer's last post ("no answer, imported"), marked
     is_history with their mentions' matches, so they never enter the live queue and routing
     files their conversations' later posts the same way.
@@ -170,7 +170,10 @@ def demo_history_file(*, brand: Brand, before: datetime) -> int:
     number of cases. Touches Case.status/resolved_at/is_history and MentionMatch.is_history.
     Returns the number of cases filed.
     """
-    live = Case.objects.filter(brand=brand, is_history=False, opened_at__lt=before)
+    # A conversation still going on at the cutoff (a post after it) stays live.
+    live = Case.objects.filter(
+        brand=brand, is_history=False, opened_at__lt=before, last_mention_at__lt=before
+    )
     ids = list(live.values_list("pk", flat=True))
     if not ids:
         return 0

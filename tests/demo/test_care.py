@@ -18,6 +18,7 @@ from demo.services import (
     DEMO_LIVE_DAYS,
     SAVED_REPLIES,
     TAGS,
+    demo_history_file,
     demo_history_file_all,
 )
 from engagement.models import AutoTagRule, CareSettings, Case, SavedReply, Tag, sla_overdue
@@ -127,7 +128,7 @@ def test_after_loading_some_demo_cases_are_overdue_not_all_now_and_a_day_later(
 
     live = list(Case.objects.filter(status__in=Case.OPEN_STATUSES))
     earliest = now - timedelta(days=DEMO_LIVE_DAYS + 1, minutes=5)
-    assert live and all(c.opened_at >= earliest for c in live)
+    assert live and all(max(c.opened_at, c.last_mention_at) >= earliest for c in live)
     # Right after loading, the live queue is the cases of the last DEMO_LIVE_DAYS.
     fresh = [c for c in live if c.opened_at >= now - timedelta(days=DEMO_LIVE_DAYS)]
     for cases in (fresh, live):
@@ -143,3 +144,72 @@ def test_after_loading_some_demo_cases_are_overdue_not_all_now_and_a_day_later(
     assert not MentionMatch.objects.filter(
         mention__in=history_mentions, brand__name="Acme Mobile", is_history=False
     ).exists()
+
+
+@pytest.mark.django_db
+def test_history_filing_resolves_at_the_last_answer_or_post_and_keeps_ongoing_cases_live():
+    from engagement.brand_services import brand_add
+    from engagement.models import CaseMention
+    from tests.engagement.conftest import store_mention
+
+    now = timezone.now()
+    brand = brand_add(name="Acme", query="acme", handles="@acme_help")
+    other = brand_add(name="Initech", query="initech")
+    source = Source.objects.create(brand=brand, kind="mastodon", url="https://social.example")
+
+    def case_with(posts: list[tuple[str, str, int]], case_brand=brand) -> Case:
+        """posts: (author handle, text, days ago); the first opens the case."""
+        mentions = [
+            (
+                store_mention(
+                    source, text, author_handle=handle, published_at=now - timedelta(days=days)
+                ),
+                handle == "acme_help",
+            )
+            for handle, text, days in posts
+        ]
+        case = Case.objects.create(
+            brand=case_brand,
+            opened_at=mentions[0][0].published_at,
+            last_mention_at=max(m.published_at for m, is_brand in mentions if not is_brand),
+            first_response_at=next((m.published_at for m, is_brand in mentions if is_brand), None),
+        )
+        CaseMention.objects.bulk_create(
+            CaseMention(case=case, mention=m, brand=case_brand, is_brand_reply=is_brand)
+            for m, is_brand in mentions
+        )
+        return case
+
+    answered = case_with(
+        [
+            ("gus@x", "acme billed me twice", 10),
+            ("acme_help", "sorry acme will fix it", 9.5),
+            ("gus@x", "acme still billed twice", 9),
+            ("acme_help", "acme refunded you", 8),
+        ]
+    )
+    unanswered = case_with([("ana@x", "acme is down", 7), ("ana@x", "acme still down", 6)])
+    ongoing = case_with([("bo@x", "acme lost my order", 6), ("bo@x", "acme still nothing", 0.5)])
+    recent = case_with([("cy@x", "acme no signal", 1)])
+    elsewhere = case_with([("di@x", "acme and initech", 9)], case_brand=other)
+
+    filed = demo_history_file(brand=brand, before=now - timedelta(days=3))
+
+    assert filed == 2
+    answered.refresh_from_db()
+    unanswered.refresh_from_db()
+    assert (answered.status, answered.is_history) == (Case.Status.RESOLVED, True)
+    assert answered.resolved_at == now - timedelta(days=8)  # the last brand answer
+    assert (unanswered.status, unanswered.is_history) == (Case.Status.RESOLVED, True)
+    assert unanswered.resolved_at == now - timedelta(days=6)  # the customer's last post
+    assert unanswered.first_response_at is None  # "no answer, imported"
+    for case in (ongoing, recent, elsewhere):
+        case.refresh_from_db()
+        assert (case.status, case.is_history) == (Case.Status.NEW, False)
+    assert set(
+        MentionMatch.objects.filter(brand=brand, is_history=True).values_list(
+            "mention__text", flat=True
+        )
+    ) == {"acme billed me twice", "sorry acme will fix it", "acme still billed twice",
+          "acme refunded you", "acme is down", "acme still down"}  # fmt: skip
+    assert demo_history_file(brand=brand, before=now - timedelta(days=3)) == 0
