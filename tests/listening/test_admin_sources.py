@@ -260,3 +260,40 @@ def test_the_change_page_shows_state_read_only_and_fetches_once_there_are_some(
     response = admin_client.get(change)
     (inline,) = find(page_of(response), f"//*[{has_class('inline-group')}]")
     assert "Fetch logs" in inline.text_content()
+
+
+def test_the_list_shows_backfill_progress_under_health_and_escapes_the_error(admin_client, acme):
+    hostile = '<img src=x onerror="window.__pwned=1"> ' + "x" * 400
+    Source.objects.create(
+        brand=acme,
+        kind="rss",
+        url="https://news.example/feed.xml",
+        name="News",
+        backfill_status="history back to 2026-10-24 (3 pages)",
+        consecutive_failures=2,
+        last_error=f"bad_response: {hostile}",
+    )
+
+    page = page_of(admin_client.get(reverse("admin:listening_source_changelist")))
+
+    (health,) = find(page, f"//td[{has_class('field-health')}]")
+    assert [line.strip() for line in health.itertext() if line.strip()] == [
+        "failing (2 failures)",
+        "history back to 2026-10-24 (3 pages)",
+    ]
+    (cell,) = find(page, f"//td[{has_class('field-short_error')}]")
+    assert not cell.xpath(".//img")
+    (error,) = cell.xpath(".//span")
+    assert error.get("title") == f"bad_response: {hostile}"
+    assert error.text_content().startswith('bad_response: <img src=x onerror="window.__pwned=1">')
+    assert error.text_content().endswith("…") and len(error.text_content()) == 161
+    headers = find(page, "//table[@id='result_list']/thead/tr/th")
+    assert [th.text_content().strip() for th in headers][1:] == [
+        "Source",
+        "Brand",
+        "Kind",
+        "Health",
+        "Last success at",
+        "Next poll at",
+        "Last error",
+    ]
