@@ -40,7 +40,9 @@ Brand replies
     posts are placed, links the waiting replies whose ``in_reply_to`` is a post now in a case
     of the brand, or whose ``thread_id`` is a conversation of such a case; again while that
     links more (a brand reply answering a brand reply just linked), at most ``LINK_ROUNDS``
-    times. ``waiting_replies_expire`` drops the replies that waited too long.
+    times. ``waiting_replies_expire`` drops the replies that waited too long, and
+    ``waiting_replies_requeue`` sends back to routing the ones whose parent a concurrent
+    router placed meanwhile (both run with the periodic follow-up task).
 
 First response
     A care case *needs an answer* from its first customer post that needs one
@@ -119,7 +121,7 @@ from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from brands.models import Brand, handle_normalise
@@ -975,6 +977,35 @@ def waiting_replies_expire(*, now: datetime | None = None) -> int:
     # waitingreply_until_idx
     deleted, _ = WaitingBrandReply.objects.filter(waits_until__lt=now).delete()
     return deleted
+
+
+def waiting_replies_requeue() -> int:
+    """Send back to routing the waiting brand replies whose parent (``in_reply_to``) or
+    conversation (``thread_id``) is in a case of the brand and of the same mode by now.
+
+    Two routers working at once can each miss the other: one places the customer post while
+    the other, not seeing it yet, files the brand's answer as waiting. Their MentionMatch rows
+    are unrouted again and the waiting rows deleted, so the next sweep links them (as brand
+    replies). Idempotent. Touches WaitingBrandReply and MentionMatch.routed_at (one read, one
+    UPDATE, one DELETE). Returns how many were sent back.
+    """
+    same_mode = Q(case__is_history=OuterRef("match__is_history"), brand_id=OuterRef("brand_id"))
+    # casemention_extid_idx and casemention_conv_idx, per waiting row.
+    parent_placed = CaseMention.objects.filter(same_mode, external_id=OuterRef("in_reply_to"))
+    thread_placed = CaseMention.objects.filter(same_mode, conversation=OuterRef("thread_id"))
+    with transaction.atomic():
+        rows = list(
+            WaitingBrandReply.objects.filter(
+                (~Q(in_reply_to="") & Exists(parent_placed))
+                | (~Q(thread_id="") & Exists(thread_placed))
+            )
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("pk", "match_id")
+        )
+        if rows:
+            MentionMatch.objects.filter(pk__in=[m for _, m in rows]).update(routed_at=None)
+            WaitingBrandReply.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
+    return len(rows)
 
 
 def mentions_route(*, limit: int = 2000, now: datetime | None = None) -> RouteResult:

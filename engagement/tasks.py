@@ -13,7 +13,7 @@ from celery import shared_task
 
 from engagement.followup import followups_evaluate
 from engagement.priority import cases_priority_refresh
-from engagement.routing import mentions_route, waiting_replies_expire
+from engagement.routing import mentions_route, waiting_replies_expire, waiting_replies_requeue
 from engagement.services import reply_deliver
 from listening.connectors.base import SourceUnavailable
 
@@ -57,11 +57,13 @@ def cases_priority_refresh_task() -> int:
 
 @shared_task(acks_late=True, soft_time_limit=240, time_limit=300)
 def followups_evaluate_task() -> int:
-    """Start missing follow-up windows and close the passed ones, and drop the brand replies
-    that waited too long for the post they answer. Idempotent; touches Case.followup_until,
-    compound_before, compound_after and outcome, and WaitingBrandReply. Returns the number of
-    cases changed."""
+    """Start missing follow-up windows and close the passed ones; drop the brand replies that
+    waited too long for the post they answer, and send back to routing the ones whose post
+    is in a case by now. Idempotent; touches Case.followup_until, compound_before,
+    compound_after and outcome, WaitingBrandReply and MentionMatch.routed_at. Returns the
+    number of cases changed."""
     waiting_replies_expire()
+    waiting_replies_requeue()
     return followups_evaluate()
 
 

@@ -843,3 +843,42 @@ def test_the_periodic_follow_up_task_drops_replies_that_waited_too_long(acme, so
     followups_evaluate_task()
 
     assert list(WaitingBrandReply.objects.values_list("mention__external_id", flat=True)) == ["new"]
+
+
+def test_a_reply_filed_as_waiting_by_a_concurrent_router_is_linked_later(acme, social_source, t0):
+    """Two routers at once: one places Carol's post while the other, not seeing it yet,
+    files the brand's answer as waiting (planted here as that router left it)."""
+    from engagement.tasks import followups_evaluate_task
+
+    post(social_source, COMPLAINT, ext="c1", at=t0)
+    route_all()
+    answer = post(
+        social_source, ANSWER, ext="b1", reply_to="c1", author=BRAND, at=t0 + timedelta(minutes=9)
+    )
+    match = MentionMatch.objects.get(mention=answer)
+    MentionMatch.objects.filter(pk=match.pk).update(routed_at=timezone.now())
+    WaitingBrandReply.objects.create(
+        match=match,
+        brand=acme,
+        mention=answer,
+        in_reply_to="c1",
+        waits_until=t0 + timedelta(days=14),
+    )
+    # One in another mode, and one whose parent never came, stay waiting.
+    history = post(
+        social_source, ANSWER, ext="hb", reply_to="c1", author=BRAND, at=t0, history=True
+    )
+    orphan = post(social_source, ANSWER, ext="ob", reply_to="gone", author=BRAND, at=t0)
+    route_all()
+    assert WaitingBrandReply.objects.count() == 3
+
+    followups_evaluate_task()
+    result = route_all()
+
+    assert result.brand_replies == 1
+    assert Case.objects.get().first_response_at == t0 + timedelta(minutes=9)
+    assert sorted(WaitingBrandReply.objects.values_list("mention_id", flat=True)) == sorted(
+        [history.pk, orphan.pk]
+    )
+    followups_evaluate_task()
+    assert route_all().routed == 0
