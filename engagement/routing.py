@@ -30,19 +30,19 @@ Conversations
 
 Brand replies
     A mention whose author handle is one of the brand's own handles (``Brand.handle_list``,
-    compared case-insensitively, ignoring a leading "@" and any "@instance" suffix) is the
-    brand answering on the platform. If it has a thread's case, it joins that case as a brand
-    reply, whatever the case's status. A brand post that replies to nothing (no ``in_reply_to``, and
-    no ``thread_id`` other than its own id) is skipped. A brand reply whose thread's case is
-    not there yet (the post it answers is not stored or not routed: backfill pages out of
-    order, an export with the brand's posts first) *waits* (``WaitingBrandReply``), for
-    ``WAIT_DAYS`` (14) days from when routing first saw it. Every batch, once its customer
-    posts are placed, links the waiting replies whose ``in_reply_to`` is a post now in a case
-    of the brand, or whose ``thread_id`` is a conversation of such a case; again while that
-    links more (a brand reply answering a brand reply just linked), at most ``LINK_ROUNDS``
-    times. ``waiting_replies_expire`` drops the replies that waited too long, and
-    ``waiting_replies_requeue`` sends back to routing the ones whose parent a concurrent
-    router placed meanwhile (both run with the periodic follow-up task).
+    compared case-insensitively, ignoring a leading "@" and any "@instance" suffix) is the brand
+    answering on the platform. If it has a thread's case, it joins that case as a brand reply,
+    whatever the case's status. A brand post that replies to nothing (no ``in_reply_to``, and no
+    ``thread_id`` other than its own id) is skipped. A brand reply whose thread's case is not
+    there yet (the post it answers is not stored or not routed: backfill pages out of order, an
+    export with the brand's posts first) *waits* (``WaitingBrandReply``), for ``WAIT_DAYS`` (14)
+    days from when routing first saw it. Every batch, once its customer posts are placed, links
+    the waiting replies whose ``in_reply_to`` is a post now in a case of the brand, or whose
+    ``thread_id`` is a conversation of such a case; again while that links more (a brand reply
+    answering a brand reply just linked), at most ``LINK_ROUNDS`` times.
+    ``waiting_replies_expire`` drops the replies that waited too long, and
+    ``waiting_replies_requeue`` sends back to routing the ones whose parent a concurrent router
+    placed meanwhile (both run with the periodic follow-up task).
 
 First response
     A care case *needs an answer* from its first customer post that needs one
@@ -83,16 +83,15 @@ Joining, first rule that applies
     status. Decided from the times, so a reply that arrives late does not flip it.
 
 History (``MentionMatch.is_history``, from ``import_mentions --history``)
-    A history row only joins or opens history cases (``Case.is_history``), a live row only
-    live ones: history never enters the live queue. Rule 1 joins the thread's history case
-    whatever its status; rule 2 joins the author's history case of the same kind whose customer
-    posts (first to last) come within ``reopen_window_hours`` of this one; there is no
-    reopening. After each batch
-    every history case it touched is resolved as of its data: at its last brand answer if it
-    was answered, else at its last customer post (then it is "no answer, imported", with no
-    first response). Its SLA times are set from its data as for a live case (so SLA figures
-    are computed the same way), its priority is 0 (band low, no parts), and as it is resolved
-    it is never overdue. Its follow-up runs from its data like a live case's.
+    A history row only joins or opens history cases (``Case.is_history``), a live row only live
+    ones: history never enters the live queue. Rule 1 joins the thread's history case whatever
+    its status; rule 2 joins the author's history case of the same kind whose customer posts
+    (first to last) come within ``reopen_window_hours`` of this one; there is no reopening.
+    After each batch every history case it touched is resolved as of its data: at its last brand
+    answer if it was answered, else at its last customer post (then it is "no answer, imported",
+    with no first response). Its SLA times are set from its data as for a live case (so SLA
+    figures are computed the same way), its priority is 0 (band low, no parts), and as it is
+    resolved it is never overdue. Its follow-up runs from its data like a live case's.
 
 Re-routing
     Routing a row again (its ``routed_at`` cleared) changes nothing: a mention already in a
