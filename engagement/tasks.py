@@ -44,7 +44,12 @@ def mentions_route_task() -> int:
         if result.routed + result.failed == 0:
             break
     if routed or failed:
-        logger.info("routed mentions", extra={"routed": routed, "failed": failed})
+        logger.info(
+            "routed %d mentions (%d failed)",
+            routed,
+            failed,
+            extra={"routed": routed, "failed": failed},
+        )
     return routed
 
 

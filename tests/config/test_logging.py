@@ -145,3 +145,21 @@ def test_the_routing_task_with_nothing_to_do_logs_nothing_of_its_own(caplog):
     with caplog.at_level(logging.DEBUG):
         assert mentions_route_task() == 0
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
+
+
+@pytest.mark.django_db
+def test_a_routing_run_that_routed_something_says_how_many(caplog):
+    from engagement.brand_services import brand_add
+    from listening.models import Source
+    from tests.engagement.conftest import store_mention
+
+    brand = brand_add(name="Northwind", query="northwind")
+    source = Source.objects.create(brand=brand, kind="mastodon", url="https://social.example")
+    store_mention(source, "northwind lost my parcel again, awful")
+    store_mention(source, "northwind opened a store downtown", author_handle="e@x")
+
+    with caplog.at_level(logging.INFO, logger="engagement.tasks"):
+        assert mentions_route_task() == 2
+    assert [r.getMessage() for r in caplog.records if r.name == "engagement.tasks"] == [
+        "routed 2 mentions (0 failed)"
+    ]
