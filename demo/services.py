@@ -164,7 +164,7 @@ def demo_history_file(*, brand: Brand, before: datetime) -> int:
     """File the brand's live cases opened and last posted in before ``before`` as history:
     resolved at their last brand answer (answered) or their customer's last post ("no answer,
     imported"), marked is_history with their mentions' matches, so they never enter the live
-    queue and routing files their conversations' later posts the same way.
+    queue and routing them again (after clearing routed_at) files them the same way.
 
     Idempotent (filed cases are not live any more); two UPDATEs and one SELECT whatever the
     number of cases. Touches Case.status/resolved_at/is_history and MentionMatch.is_history.
