@@ -32,8 +32,8 @@ from listening.models import MentionMatch, Source
 DEMO_LIVE_DAYS = 3
 # The demo brand's SLAs: first response within two days, resolution within five, as a brand
 # might promise for the forums, review sites and news comments most demo mentions come from.
-# With about three cases a day and nobody working the demo's queue, that leaves roughly a
-# third of the live cases overdue right after loading and about half a day later.
+# With about three cases a day and nobody working the demo's queue, some live cases are
+# overdue and some are not, right after loading and a day later (tests/demo/test_care.py).
 DEMO_FIRST_RESPONSE_MINUTES = 2 * 24 * 60
 DEMO_RESOLUTION_MINUTES = 5 * 24 * 60
 # The model defaults: settings still at these were never tuned, so the demo may set its own.
