@@ -3,9 +3,12 @@
 Static files (issue 11): with DEBUG off, pages name their CSS and JavaScript through the
 manifest that `collectstatic` writes (whitenoise's CompressedManifestStaticFilesStorage). An
 install that never ran it answered 500 on the first page ("Missing staticfiles manifest
-entry"); now `manage.py check`, runserver, migrate and gunicorn's start (config/gunicorn.py)
-say what to run instead. The tag keeps the check out of collectstatic itself, which runs only
-the checks tagged "staticfiles".
+entry"); now gunicorn's start (config/gunicorn.py) and `manage.py check --deploy` stop with what
+to run, and a page that still meets a missing entry (runserver with DEBUG off, say) answers a
+500 that says the same (config/middleware.StaticFilesMissingMiddleware).
+
+It is a deployment check: the web server needs collected files, a management command does not,
+so migrate, route_cases, import_mentions and cron jobs run on a host that serves no pages.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ PRODUCTION_HINT = (
 )
 
 
-@register("earshot")
+@register("earshot", deploy=True)
 def static_files_collected(app_configs=None, **kwargs) -> list[Error]:
     """With DEBUG off and a manifest storage: the manifest exists and lists htmx."""
     if settings.DEBUG:

@@ -25,7 +25,9 @@ def when_ready(server):  # noqa: ARG001 - gunicorn's hook signature
     # run, instead of a 500 on the first page. The app is preloaded: Django is set up.
     from django.core.checks import run_checks
 
-    errors = [e for e in run_checks(tags=["earshot"]) if e.is_serious()]
+    errors = [
+        e for e in run_checks(tags=["earshot"], include_deployment_checks=True) if e.is_serious()
+    ]
     for error in errors:
         server.log.error("%s", error)
     if errors:

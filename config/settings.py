@@ -81,6 +81,7 @@ MIDDLEWARE = [
     # After WhiteNoise, which answers static files itself: those stay cacheable.
     "config.middleware.PrivatePagesMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "config.middleware.StaticFilesMissingMiddleware",
 ]
 
 # --- HTTPS and browser security -----------------------------------------------------------

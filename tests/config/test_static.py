@@ -33,17 +33,43 @@ def test_a_manual_install_without_node_modules_checks_clean_without_w004(tmp_pat
     assert "W004" not in output and "System check identified no issues" in output, output
 
 
-def test_without_collectstatic_the_check_fails_and_says_what_to_run(tmp_path):
-    result = check(tmp_path, STATIC_ROOT=str(tmp_path / "never-collected"))
+def test_without_collectstatic_the_deploy_check_fails_and_says_what_to_run(tmp_path):
+    result = check(tmp_path, "--deploy", STATIC_ROOT=str(tmp_path / "never-collected"))
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "earshot.E001" in output and "manage.py collectstatic" in output, output
 
 
+def test_without_collectstatic_commands_that_serve_no_pages_still_run(tmp_path):
+    # A worker or cron host runs migrate and the care commands without static files.
+    env = production_env(tmp_path, STATIC_ROOT=str(tmp_path / "never-collected"))
+    for argv in (["migrate", "-v", "0"], ["check"], ["route_cases"]):
+        result = run_fresh(env, "manage.py", *argv)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, (argv, output)
+        assert "earshot.E001" not in output, (argv, output)
+
+
+def test_without_collectstatic_a_page_says_what_to_run_instead_of_a_bare_500(tmp_path):
+    env = production_env(tmp_path, STATIC_ROOT=str(tmp_path / "never-collected"))
+    code = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "from django.test.utils import setup_test_environment; setup_test_environment()\n"
+        "r = Client(raise_request_exception=False).get("
+        "'/login/', HTTP_HOST='earshot.example', secure=True)\n"
+        "print(r.status_code); print(r.content.decode())\n"
+    )
+    page = run_fresh(env, "-c", code)
+    assert page.stdout.startswith("500"), page.stdout + page.stderr
+    assert "static files are not collected" in page.stdout, page.stdout
+    assert "collectstatic" in page.stdout and "npm ci" in page.stdout, page.stdout
+
+
 def test_a_collection_without_the_front_end_packages_is_refused_too(tmp_path):
     static_root = tmp_path / "static"
     collect(tmp_path, static_root, EARSHOT_NODE_MODULES=str(tmp_path / "absent"))
-    result = check(tmp_path, STATIC_ROOT=str(static_root))
+    result = check(tmp_path, "--deploy", STATIC_ROOT=str(static_root))
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "earshot.E002" in output and "npm ci" in output, output
 
