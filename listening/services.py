@@ -91,6 +91,33 @@ def webhook_credentials() -> tuple[str, str]:
     return secrets.token_urlsafe(24), secrets.token_hex(32)
 
 
+def _source_unsaved(
+    *,
+    brand: Brand,
+    kind: str,
+    url: str,
+    poll_interval: int,
+    name: str,
+    config: dict | None,
+    backfill_days: int,
+) -> Source:
+    """A new source, validated (full_clean normalises its URL and options) but not saved.
+    Webhook sources get a delivery token and a signing secret."""
+    source = Source(
+        brand=brand,
+        kind=kind,
+        url=url,
+        poll_interval=poll_interval,
+        name=name,
+        config=config or {},
+        backfill_days=backfill_days,
+    )
+    if kind == Source.Kind.WEBHOOK:
+        source.token, source.secret = webhook_credentials()
+    source.full_clean()
+    return source
+
+
 def source_create(
     *,
     brand: Brand,
@@ -104,18 +131,15 @@ def source_create(
     """Create a source, due for its first poll now. Webhook sources get a delivery token and
     a signing secret. Raises ValidationError on bad input (URL, options). Not idempotent.
     Does not fetch it: source_add does (add_source and admin check a new source)."""
-    source = Source(
+    source = _source_unsaved(
         brand=brand,
         kind=kind,
         url=url,
         poll_interval=poll_interval,
         name=name,
-        config=config or {},
+        config=config,
         backfill_days=backfill_days,
     )
-    if kind == Source.Kind.WEBHOOK:
-        source.token, source.secret = webhook_credentials()
-    source.full_clean()
     source.save()
     return source
 
@@ -225,28 +249,19 @@ def source_add(
     blocked address, an error answer, not a feed of that kind) never is. Raises
     ValidationError on bad input, SourceCheckFailed when the check refuses it. Not
     idempotent. Returns the source and the check (None for kinds that are not checked)."""
-    source = Source(
+    source = _source_unsaved(
         brand=brand,
         kind=kind,
         url=url,
         poll_interval=poll_interval,
         name=name,
-        config=config or {},
+        config=config,
         backfill_days=backfill_days,
     )
-    source.full_clean()
     check = source_check(source=source)
     if check is not None and not check.is_ok and not (check.may_save_anyway and save_anyway):
         raise SourceCheckFailed(check)
-    source = source_create(
-        brand=brand,
-        kind=source.kind,
-        url=source.url,
-        poll_interval=poll_interval,
-        name=name,
-        config=source.config,
-        backfill_days=backfill_days,
-    )
+    source.save()
     return source, check
 
 
