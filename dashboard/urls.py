@@ -3,6 +3,7 @@
 from django.urls import path
 
 from dashboard import views
+from dashboard.explorer import views as explorer_views
 
 app_name = "dashboard"
 
@@ -11,4 +12,6 @@ urlpatterns = [
     path("mentions/", views.mentions, name="mentions"),
     path("mentions.csv", views.mentions_export, name="mentions-export"),
     path("corrections.csv", views.corrections_export, name="corrections-export"),
+    path("explorer/", explorer_views.explorer, name="explorer"),
+    path("explorer.csv", explorer_views.explorer_export, name="explorer-export"),
 ]

@@ -245,6 +245,8 @@ EXPECTED: dict[str, Route] = {
     "dashboard:corrections-export": Route(
         Action.EXPORT, BRAND, query=lambda w: {"brand": w.acme.pk}
     ),
+    "dashboard:explorer": Route(Action.VIEW_MENTIONS, BRAND, query=lambda w: {"brand": w.acme.pk}),
+    "dashboard:explorer-export": Route(Action.EXPORT, BRAND, query=lambda w: {"brand": w.acme.pk}),
     # The queue. A marketer gets the friendly 403 page (no_access).
     "engagement:queue": Route(Action.VIEW_QUEUE),
     "engagement:queue-counts": Route(Action.VIEW_QUEUE),
@@ -446,6 +448,12 @@ LISTS = [
     ("mentions-export", "dashboard:mentions-export", {}, False, True),
     ("mentions-export-initech", "dashboard:mentions-export", {"brand": "INITECH"}, False, True),
     ("corrections-export", "dashboard:corrections-export", {"brand": "INITECH"}, False, True),
+    ("explorer", "dashboard:explorer", {}, False, True),
+    ("explorer-htmx", "dashboard:explorer", {"brand": "INITECH"}, True, True),
+    ("explorer-search", "dashboard:explorer", {"q": "acme"}, True, False),
+    ("explorer-author", "dashboard:explorer", {"author": "carol@social.example"}, False, True),
+    ("explorer-export", "dashboard:explorer-export", {}, False, True),
+    ("explorer-export-q", "dashboard:explorer-export", {"q": "order"}, False, False),
     ("author", "engagement:author", {"brand": "INITECH"}, False, True),
     ("author-htmx", "engagement:author", {"brand": "INITECH"}, True, True),
     ("initech-case", "engagement:case", {}, False, True),
@@ -499,6 +507,8 @@ def test_another_brands_lists_show_nothing_of_acme(
         ("mentions", "marketer", "dashboard:mentions", {"brand": "ACME"}, True),
         ("mentions-export", "marketer", "dashboard:mentions-export", {"brand": "ACME"}, False),
         ("corrections", "marketer", "dashboard:corrections-export", {"brand": "ACME"}, False),
+        ("explorer", "agent", "dashboard:explorer", {"brand": "ACME"}, True),
+        ("explorer-export", "marketer", "dashboard:explorer-export", {"brand": "ACME"}, False),
         ("author", "agent", "engagement:author", {"brand": "ACME"}, False),
     ],
 )

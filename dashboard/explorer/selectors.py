@@ -1,0 +1,232 @@
+"""Reads of the mention explorer. Access is decided in brands/permissions.py (the view asks
+before it calls these); these only fetch, with every join the page and the export need.
+
+Indexes (dashboard/migrations/0001_explorer_indexes.py adds the ones listening lacked), by the
+filter that needs them:
+
+- brand, newest/oldest, since/until: ``match_brand_pub_idx`` (brand, -published_at);
+- label: ``match_brand_label_idx`` (brand, label, -published_at);
+- term: ``explorer_match_terms_gin`` (GIN over matched_terms, jsonb_path_ops: ``@>``);
+- q: ``explorer_mention_text_fts`` (GIN over ``to_tsvector('simple', text)``);
+- platform, lang: ``explorer_mention_platform_idx`` / ``explorer_mention_lang_idx``;
+- source: ``mention_source_pub_idx``; author: the author foreign key's index, after the
+  handle's lookup in ``author_unique_handle``;
+- has_case: ``casemention_unique`` (mention, brand) answers each EXISTS with one probe.
+
+Sorting by reach or engagement orders by Mention columns while the brand is on
+MentionMatch, so no single index serves it: PostgreSQL reads the brand's rows in the range and
+keeps the top 51 (a top-N heapsort, no full sort). Narrow the dates to make it quick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
+from django.db.models.functions import Coalesce
+
+from brands.models import Brand
+from dashboard.explorer.forms import Cursor
+from engagement.models import CaseMention
+from listening.models import MentionMatch, Source
+
+PAGE_SIZE = 50
+# The text search configuration of the GIN index; the query must spell the same expression.
+TEXT_SEARCH_CONFIG = "simple"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class TextSearch(Func):
+    """``to_tsvector('simple', text) @@ websearch_to_tsquery('simple', query)``, written
+    exactly as the index expression (no COALESCE, which Django's SearchVector adds and which
+    would keep PostgreSQL from using the index)."""
+
+    output_field = BooleanField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        text_sql, text_params = compiler.compile(self.source_expressions[0])
+        query_sql, query_params = compiler.compile(self.source_expressions[1])
+        config = f"'{TEXT_SEARCH_CONFIG}'::regconfig"
+        sql = f"to_tsvector({config}, {text_sql}) @@ websearch_to_tsquery({config}, {query_sql})"
+        return sql, (*text_params, *query_params)
+
+
+@dataclass(frozen=True)
+class ExplorerFilters:
+    """What the explorer shows; every field optional but the brands."""
+
+    brand: Brand
+    matched: Brand
+    label: str = ""
+    platform: str = ""
+    source_id: int | None = None
+    language: str = ""
+    author: str = ""
+    term: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    has_case: bool | None = None
+    q: str = ""
+    sort: str = "newest"
+
+    @property
+    def is_narrowed(self) -> bool:
+        """Whether anything beyond the brands narrows the rows (for the empty state)."""
+        return any(
+            (
+                self.label,
+                self.platform,
+                self.source_id,
+                self.language,
+                self.author,
+                self.term,
+                self.since,
+                self.until,
+                self.has_case is not None,
+                self.q,
+            )
+        )
+
+
+def _engagement():
+    return (
+        Coalesce(F("mention__like_count"), Value(0))
+        + Coalesce(F("mention__reply_count"), Value(0))
+        + Coalesce(F("mention__repost_count"), Value(0))
+    )
+
+
+def _sort_key(sort: str):
+    """(expression, descending) of a sort; the key of a time sort is published_at itself."""
+    if sort == "reach":
+        return Coalesce(F("mention__author_followers"), Value(0)), True
+    if sort == "engagement":
+        return _engagement(), True
+    return F("published_at"), sort != "oldest"
+
+
+def cursor_key(match: MentionMatch, sort: str) -> int:
+    """The row's sort key as the integer a Cursor carries (microseconds for a time)."""
+    if sort in ("reach", "engagement"):
+        return int(match.sort_key)
+    return (match.published_at - _EPOCH) // timedelta(microseconds=1)
+
+
+def _key_value(cursor: Cursor, sort: str):
+    if sort in ("reach", "engagement"):
+        return cursor.key
+    try:
+        return _EPOCH + timedelta(microseconds=cursor.key)
+    except OverflowError:
+        return _EPOCH
+
+
+def explorer_matches(*, filters: ExplorerFilters) -> QuerySet[MentionMatch]:
+    """The matches the filters select, in the sort's order (ties by match id), annotated with
+    ``sort_key``, ``engagement`` and ``has_case``, with brand, mention, source and author
+    joined (a page or a stream costs no query per row). Pure read."""
+    f = filters
+    qs = MentionMatch.objects.filter(brand=f.matched)
+    if f.matched.pk != f.brand.pk:
+        # A competitor: only what the brand's own sources caught, never the competitor's own
+        # workspace (which the user may not be a member of).
+        qs = qs.filter(mention__source__brand=f.brand)
+    if f.since is not None:
+        qs = qs.filter(published_at__gte=f.since)
+    if f.until is not None:
+        qs = qs.filter(published_at__lt=f.until)
+    if f.label:
+        qs = qs.filter(label=f.label)
+    if f.platform:
+        qs = qs.filter(mention__platform=f.platform)
+    if f.source_id is not None:
+        qs = qs.filter(mention__source_id=f.source_id)
+    if f.language:
+        qs = qs.filter(mention__language=f.language)
+    if f.author:
+        qs = qs.filter(mention__author__handle=f.author)
+    if f.term:
+        if connection.vendor == "postgresql":
+            qs = qs.filter(matched_terms__contains=[f.term])
+        else:  # SQLite has no JSON containment: the quoted term inside the JSON text.
+            qs = qs.filter(matched_terms__icontains=f'"{f.term}"')
+    if f.q:
+        if connection.vendor == "postgresql":
+            qs = qs.filter(TextSearch(F("mention__text"), Value(f.q)))
+        else:
+            qs = qs.filter(mention__text__icontains=f.q)
+    in_case = CaseMention.objects.filter(mention_id=OuterRef("mention_id"), brand_id=f.matched.pk)
+    qs = qs.annotate(has_case=Exists(in_case))
+    if f.has_case is not None:
+        qs = qs.filter(has_case=f.has_case)
+    key, descending = _sort_key(f.sort)
+    qs = qs.annotate(sort_key=key, engagement=_engagement())
+    order = ("-sort_key", "-id") if descending else ("sort_key", "id")
+    return qs.select_related("brand", "mention__source", "mention__author").order_by(*order)
+
+
+def explorer_page(
+    *, filters: ExplorerFilters, after: Cursor | None = None
+) -> tuple[list[MentionMatch], Cursor | None]:
+    """One page of explorer_matches after the cursor, and the cursor of the next page (None on
+    the last page). Reads PAGE_SIZE + 1 rows to know whether there is a next page: no COUNT."""
+    qs = explorer_matches(filters=filters)
+    if after is not None:
+        value = _key_value(after, filters.sort)
+        _, descending = _sort_key(filters.sort)
+        if descending:
+            # The bound alone lets the index start at the cursor; the OR breaks the tie.
+            qs = qs.filter(sort_key__lte=value).filter(
+                Q(sort_key__lt=value) | Q(id__lt=after.match_id)
+            )
+        else:
+            qs = qs.filter(sort_key__gte=value).filter(
+                Q(sort_key__gt=value) | Q(id__gt=after.match_id)
+            )
+    rows = list(qs[: PAGE_SIZE + 1])
+    if len(rows) <= PAGE_SIZE:
+        return rows, None
+    rows = rows[:PAGE_SIZE]
+    last = rows[-1]
+    return rows, Cursor(key=cursor_key(last, filters.sort), match_id=last.pk)
+
+
+def explorer_case_ids(*, matches: Iterable[MentionMatch], brand_id: int) -> dict[int, int]:
+    """mention id -> case id of the brand, for the rows of one page (one query)."""
+    mention_ids = [m.mention_id for m in matches]
+    if not mention_ids:
+        return {}
+    return dict(
+        CaseMention.objects.filter(brand_id=brand_id, mention_id__in=mention_ids).values_list(
+            "mention_id", "case_id"
+        )
+    )
+
+
+def brand_has_matches(*, brand: Brand, matched: Brand) -> bool:
+    """Whether the brand has any mention of matched at all (the empty state's question)."""
+    qs = MentionMatch.objects.filter(brand=matched)
+    if matched.pk != brand.pk:
+        qs = qs.filter(mention__source__brand=brand)
+    return qs.exists()
+
+
+def brand_sources(*, brand: Brand) -> QuerySet[Source]:
+    """The brand's sources, for the source filter."""
+    return Source.objects.filter(brand=brand).order_by("name", "id")
+
+
+def brand_competitors(*, brand: Brand) -> list[Brand]:
+    return list(brand.competitors.order_by("name"))
