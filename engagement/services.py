@@ -47,6 +47,7 @@ from engagement.standing import standing_label_change
 from listening.connectors.base import ConnectorError, SourceState
 from listening.connectors.registry import connector_for
 from listening.models import Mention, MentionMatch
+from listening.rollups import rollups_label_change
 
 logger = logging.getLogger(__name__)
 
@@ -728,7 +729,8 @@ def sentiment_correct(
     compound. The correction becomes the brand's effective label (MentionMatch.label): mention
     lists, counts and exports show it, and the author's standing counts it instead of the old
     one. Not idempotent (each call is a correction; the latest one counts). Touches
-    SentimentCorrection, MentionMatch.label, AuthorStanding and AuditLog ("sentiment_correct").
+    SentimentCorrection, MentionMatch.label, AuthorStanding, the rollups (listening.rollups)
+    and AuditLog ("sentiment_correct").
     """
     require(user, brand.pk, Action.WORK_CASES)
     if not MentionMatch.objects.filter(mention=mention, brand=brand).exists():
@@ -769,6 +771,7 @@ def sentiment_correct(
         )
         if match is not None and match[1] != label:
             MentionMatch.objects.filter(pk=match[0]).update(label=label)
+            rollups_label_change(match_id=match[0], before=match[1], after=label)
             if match[2] is not None and mention.author_id:
                 standing_label_change(
                     brand_id=brand.pk, author_id=mention.author_id, before=match[1], after=label

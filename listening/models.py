@@ -293,3 +293,90 @@ class FetchLog(models.Model):
     def is_success(self) -> bool:
         # An unfinished fetch is running or was killed (issue 9): neither is a success.
         return self.finished_at is not None and not self.error_class
+
+
+# --- Rollups (issue 12): what the dashboard's charts read instead of scanning mentions -------
+#
+# Kept by listening.rollups: incremented in the same transaction as the batch insert, moved
+# between labels by a correction, rebuilt from MentionMatch/Mention by ``rebuild_rollups``.
+# Every row is one UTC quarter-hour (bucket_start = published_at floored to 15 minutes): every
+# UTC offset in use is a multiple of 15 minutes, so any local day, week or month in any time
+# zone (India +5:30, Nepal +5:45, DST changes) is an exact range of buckets. Every rollup is
+# keyed by source too, so deleting a source or a brand takes its rows with it (CASCADE) and
+# the numbers stay exact without a recount.
+
+
+class MentionRollup(models.Model):
+    """Per brand x quarter-hour x source x platform x effective label: mentions, reach and
+    engagement (the volume, sentiment, reach and breakdown charts)."""
+
+    # No index of its own: the unique key starts with brand, bucket_start.
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
+    bucket_start = models.DateTimeField()
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    platform = models.CharField(max_length=32)
+    # The effective label (MentionMatch.label).
+    label = models.CharField(max_length=8, choices=Mention.Label.choices)
+    mentions = models.BigIntegerField(default=0)
+    # Sum of Mention.author_followers (a mention whose source does not say counts 0).
+    reach = models.BigIntegerField(default=0)
+    # Sum of likes + replies + reposts (unknown counts 0).
+    engagement = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # The upsert's conflict target, and the charts' index: brand, then a time range.
+            models.UniqueConstraint(
+                fields=["brand", "bucket_start", "source", "platform", "label"],
+                name="mention_rollup_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand_id}@{self.bucket_start:%Y-%m-%d %H:%M} {self.label}: {self.mentions}"
+
+
+class AuthorRollup(models.Model):
+    """Per brand x quarter-hour x source x author: mentions, positive and negative (effective
+    labels) and the largest follower count seen (the top authors tables)."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
+    bucket_start = models.DateTimeField()
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="+")
+    mentions = models.BigIntegerField(default=0)
+    positive = models.BigIntegerField(default=0)
+    negative = models.BigIntegerField(default=0)
+    reach_max = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "bucket_start", "source", "author"], name="author_rollup_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand_id}@{self.bucket_start:%Y-%m-%d %H:%M} {self.author_id}"
+
+
+class TermRollup(models.Model):
+    """Per brand x quarter-hour x source x term: how many mentions carry it (top terms and
+    hashtags). Terms are the brand's matched terms and the text's hashtags, lowercased, at
+    most listening.rollups.TERMS_PER_MENTION per mention."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
+    bucket_start = models.DateTimeField()
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    term = models.CharField(max_length=100)
+    mentions = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "bucket_start", "source", "term"], name="term_rollup_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand_id}@{self.bucket_start:%Y-%m-%d %H:%M} {self.term}: {self.mentions}"

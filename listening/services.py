@@ -34,6 +34,7 @@ from listening.connectors.registry import SourceState, connector_for, polled_kin
 from listening.models import Author, FetchLog, Mention, Source
 from listening.outside import SafeItem, item_make_safe, text_cap
 from listening.query import CompiledQuery, MatchDocument, QueryError, compile_query
+from listening.rollups import rollups_add
 from listening.sentiment import Scorer, SentimentScores, get_scorer
 from listening.text import clean_text, join_title_body
 
@@ -444,7 +445,8 @@ def _rows_insert(
     scorer: Scorer,
     is_history: bool = False,
 ) -> int:
-    """Insert one batch of scored items in one transaction; return how many were new."""
+    """Insert one batch of scored items in one transaction, with their rollups; return how
+    many were new."""
     with transaction.atomic():
         author_ids = _authors_upsert([(s.item.platform or platform, s.item) for s in scored])
         rows = [
@@ -478,7 +480,11 @@ def _rows_insert(
             )
             for s in scored
         ]
-        return len(mentions_insert(rows))
+        inserted = mentions_insert(rows)
+        # In the same transaction, and only for the rows inserted now: a duplicate never
+        # counts twice (listening.rollups).
+        rollups_add(rows=rows, inserted=inserted)
+        return len(inserted)
 
 
 def items_store(

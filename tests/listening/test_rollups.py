@@ -1,0 +1,429 @@
+"""The dashboard's rollups equal a direct count of the stored mentions, whatever happened.
+
+Mentions go in through the real ingest path (items_store: matching, VADER, the COPY insert);
+the expected numbers are counted here straight from MentionMatch and Mention.
+"""
+
+# ruff: noqa: F401, F811 (fixtures imported for pytest to find, and used as parameters)
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engagement.services import sentiment_correct
+from listening.connectors.base import RawItem
+from listening.models import (
+    AuthorRollup,
+    Mention,
+    MentionMatch,
+    MentionRollup,
+    Source,
+    TermRollup,
+)
+from listening.rollups import (
+    authors_top,
+    bucket_floor,
+    mention_series,
+    mention_terms,
+    mentions_delete,
+    rollups_rebuild,
+    terms_top,
+)
+from listening.services import BrandMatcher, items_store, source_brands
+from tests.brands.conftest import acme, agent, make_user
+
+pytestmark = pytest.mark.django_db
+
+_ids = itertools.count(1)
+NOON = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+
+
+def item(text: str, *, at: datetime = NOON, author: str = "carol", **fields) -> RawItem:
+    external_id = fields.pop("external_id", None) or f"r{next(_ids)}"
+    return RawItem(
+        external_id=external_id,
+        body=text,
+        author_handle=author,
+        author_name=author.title(),
+        published_at=at,
+        language="en",
+        **fields,
+    )
+
+
+def store(source: Source, *items: RawItem, platform: str = "mastodon"):
+    matcher = BrandMatcher.for_brands(source_brands(source))
+    return items_store(source=source, items=list(items), matcher=matcher, platform=platform)
+
+
+@pytest.fixture
+def social(acme) -> Source:
+    return Source.objects.create(brand=acme, kind="mastodon", url="https://social.example")
+
+
+@pytest.fixture
+def feed(acme) -> Source:
+    return Source.objects.create(brand=acme, kind="rss", url="https://news.example/feed")
+
+
+def stored_rows() -> dict[str, set[tuple]]:
+    """Every rollup row, without ids."""
+    return {
+        "mentions": set(
+            MentionRollup.objects.values_list(
+                "brand_id",
+                "bucket_start",
+                "source_id",
+                "platform",
+                "label",
+                "mentions",
+                "reach",
+                "engagement",
+            )
+        ),
+        "authors": set(
+            AuthorRollup.objects.values_list(
+                "brand_id",
+                "bucket_start",
+                "source_id",
+                "author_id",
+                "mentions",
+                "positive",
+                "negative",
+                "reach_max",
+            )
+        ),
+        "terms": set(
+            TermRollup.objects.values_list(
+                "brand_id", "bucket_start", "source_id", "term", "mentions"
+            )
+        ),
+    }
+
+
+def direct_rows() -> dict[str, set[tuple]]:
+    """The same rows counted straight from MentionMatch and Mention."""
+    mentions: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    authors: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    terms: Counter = Counter()
+    for match in MentionMatch.objects.select_related("mention"):
+        m = match.mention
+        bucket = bucket_floor(match.published_at)
+        row = mentions[(match.brand_id, bucket, m.source_id, m.platform, match.label)]
+        row[0] += 1
+        row[1] += m.author_followers or 0
+        row[2] += (m.like_count or 0) + (m.reply_count or 0) + (m.repost_count or 0)
+        if m.author_id is not None:
+            a = authors[(match.brand_id, bucket, m.source_id, m.author_id)]
+            a[0] += 1
+            a[1] += match.label == "positive"
+            a[2] += match.label == "negative"
+            a[3] = max(a[3], m.author_followers or 0)
+        for term in mention_terms(match.matched_terms, m.text):
+            terms[(match.brand_id, bucket, m.source_id, term)] += 1
+    return {
+        "mentions": {(*k, *v) for k, v in mentions.items()},
+        "authors": {(*k, *v) for k, v in authors.items()},
+        "terms": {(*k, n) for k, n in terms.items()},
+    }
+
+
+@pytest.fixture
+def heard(acme, social, feed):
+    """Acme and its competitor Globex heard on two sources, with reach and engagement."""
+    store(
+        social,
+        item("I love Acme, #Acme #happy", author="ann", author_followers=100, like_count=3),
+        item("Acme is awful and broken #fail", author="bob", author_followers=50, reply_count=2),
+        item("Acme beats Globex, great phone", author="ann", author_followers=120, repost_count=1),
+        item("Globex support was terrible", author="cid", author_followers=None),
+        item("Acme at 23:30 UTC", at=datetime(2026, 11, 2, 23, 30, tzinfo=UTC), author="dee"),
+    )
+    store(
+        feed,
+        item("Acme news of the day", author="", like_count=None),
+        platform="web",
+    )
+    return acme
+
+
+def test_ingest_keeps_rollups_equal_to_a_direct_count(heard):
+    rows = stored_rows()
+
+    assert rows == direct_rows()
+    acme_day = {
+        (label, n, reach, engagement)
+        for brand, bucket, _, platform, label, n, reach, engagement in rows["mentions"]
+        if brand == heard.pk and bucket == NOON and platform == "mastodon"
+    }
+    # ann's two mentions: 100 + 120 followers, 3 likes + 1 repost; bob's: 50, 2 replies.
+    assert acme_day == {("positive", 2, 220, 4), ("negative", 1, 50, 2)}
+    assert {r[3] for r in rows["terms"] if r[0] == heard.pk} >= {"acme", "#acme", "#happy"}
+
+
+def test_storing_the_same_items_again_counts_nothing_twice(heard, social):
+    before = stored_rows()
+
+    again = [
+        item(m.text, at=m.published_at, external_id=m.external_id, like_count=9)
+        for m in Mention.objects.filter(source=social)
+    ]
+
+    result = store(social, *again, item("Acme once more", at=NOON))
+
+    assert (result.new, result.duplicate) == (1, 5)
+    after = stored_rows()
+    assert after == direct_rows()
+    # The one new mention is one new (neutral) row; every row before is as it was.
+    assert before["mentions"] < after["mentions"]
+    assert len(after["mentions"]) == len(before["mentions"]) + 1
+    assert before["authors"] <= after["authors"]
+
+
+def test_a_correction_moves_the_count_reach_and_engagement_to_the_new_label(heard, agent):
+    bob = Mention.objects.get(text__startswith="Acme is awful")
+
+    sentiment_correct(mention=bob, brand=heard, user=agent, label="positive", reason="irony")
+
+    rows = stored_rows()
+    assert rows == direct_rows()
+    assert not any(
+        r[4] == "negative" and r[0] == heard.pk and r[1] == NOON for r in rows["mentions"]
+    )
+    positive = [
+        r for r in rows["mentions"] if r[0] == heard.pk and r[1] == NOON and r[4] == "positive"
+    ]
+    assert [r[5:] for r in positive if r[3] == "mastodon"] == [(3, 270, 6)]
+
+
+def test_deleting_mentions_a_source_or_a_brand_keeps_rollups_exact(heard, social, feed, agent):
+    ann = Mention.objects.filter(author__handle="ann").order_by("pk")
+    sentiment_correct(mention=ann[0], brand=heard, user=agent, label="neutral", reason="sarcasm")
+
+    assert mentions_delete(mention_ids=[ann[1].pk]) >= 1
+    assert stored_rows() == direct_rows()
+
+    feed.delete()
+    assert stored_rows() == direct_rows()
+
+    globex = heard.competitors.get()
+    globex.delete()
+    assert stored_rows() == direct_rows()
+    assert MentionRollup.objects.exists()
+
+
+def test_rebuild_rollups_produces_exactly_the_same_rows(heard, agent, capsys):
+    bob = Mention.objects.get(text__startswith="Acme is awful")
+    sentiment_correct(mention=bob, brand=heard, user=agent, label="neutral", reason="a fact")
+    kept = stored_rows()
+    MentionRollup.objects.all().delete()
+    AuthorRollup.objects.all().delete()
+    TermRollup.objects.all().delete()
+
+    call_command("rebuild_rollups")
+
+    assert stored_rows() == kept == direct_rows()
+    assert "Rebuilt the rollups of 2 brand(s) from 7 brand mention(s)." in capsys.readouterr().out
+
+    # Again, for one brand since a date: the same rows, nothing doubled.
+    call_command("rebuild_rollups", "--brand", "acme", "--since", "2026-11-02")
+    assert stored_rows() == kept
+
+
+def test_rebuild_since_a_date_leaves_earlier_buckets_alone(heard):
+    MentionRollup.objects.filter(bucket_start__gte=datetime(2026, 11, 2, 18, tzinfo=UTC)).delete()
+    before_evening = {
+        r for r in stored_rows()["mentions"] if r[1] < datetime(2026, 11, 2, 18, tzinfo=UTC)
+    }
+
+    counted = rollups_rebuild(brand_id=heard.pk, since=datetime(2026, 11, 2, 18, tzinfo=UTC))
+
+    assert counted == 1
+    assert stored_rows() == direct_rows()
+    assert before_evening <= stored_rows()["mentions"]
+
+
+def test_rebuild_rollups_says_which_brand_is_unknown():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match='No brand named "Nope".'):
+        call_command("rebuild_rollups", "--brand", "Nope")
+
+
+def test_a_mention_at_2330_utc_lands_on_the_right_local_day(acme, social):
+    late = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
+    store(social, item("Acme late", at=late), item("Acme early", at=late - timedelta(hours=23)))
+
+    def days(tz: str) -> dict[date, int]:
+        points = mention_series(
+            brand_ids=[acme.pk], start=date(2026, 2, 28), end=date(2026, 3, 3), tz=tz, by=None
+        )
+        return {p.bucket: p.mentions for p in points}
+
+    assert days("UTC") == {date(2026, 3, 1): 2}
+    # 05:00 / 04:00+1 day in India (+5:30), 05:15 in Nepal (+5:45).
+    assert days("Asia/Kolkata") == {date(2026, 3, 1): 1, date(2026, 3, 2): 1}
+    assert days("Asia/Kathmandu") == {date(2026, 3, 1): 1, date(2026, 3, 2): 1}
+    # 18:30 and 19:30 the day before in New York.
+    assert days("America/New_York") == {date(2026, 3, 1): 1, date(2026, 2, 28): 1}
+
+
+def test_new_york_days_are_exact_across_the_daylight_saving_change(acme, social):
+    # 2026-03-08 02:00 EST -> 03:00 EDT. Local midnight of the 8th is 05:00 UTC, of the 9th
+    # 04:00 UTC.
+    store(
+        social,
+        item("Acme a", at=datetime(2026, 3, 8, 4, 50, tzinfo=UTC)),  # 23:50 on the 7th
+        item("Acme b", at=datetime(2026, 3, 8, 5, 0, tzinfo=UTC)),  # 00:00 on the 8th
+        item("Acme c", at=datetime(2026, 3, 9, 3, 59, tzinfo=UTC)),  # 23:59 on the 8th
+        item("Acme d", at=datetime(2026, 3, 9, 4, 0, tzinfo=UTC)),  # 00:00 on the 9th
+    )
+
+    points = mention_series(
+        brand_ids=[acme.pk], start=date(2026, 3, 1), end=date(2026, 3, 31),
+        tz="America/New_York", by=None,
+    )  # fmt: skip
+    weeks = mention_series(
+        brand_ids=[acme.pk], start=date(2026, 3, 1), end=date(2026, 3, 31),
+        tz="America/New_York", bucket="week", by=None,
+    )  # fmt: skip
+
+    assert [(p.bucket, p.mentions) for p in points] == [
+        (date(2026, 3, 7), 1),
+        (date(2026, 3, 8), 2),
+        (date(2026, 3, 9), 1),
+    ]
+    # Monday weeks: the 7th and 8th are in the week of 2 March, the 9th starts a new one.
+    assert [(p.bucket, p.mentions) for p in weeks] == [(date(2026, 3, 2), 3), (date(2026, 3, 9), 1)]
+
+
+def test_series_split_by_label_platform_source_and_brand(heard, social, feed):
+    def series(by, bucket="month"):
+        points = mention_series(
+            brand_ids=[heard.pk, heard.competitors.get().pk],
+            start=date(2026, 11, 1), end=date(2026, 11, 30), tz="UTC", bucket=bucket, by=by,
+        )  # fmt: skip
+        return {p.key: p.mentions for p in points}
+
+    assert series("label") == {"positive": 3, "negative": 2, "neutral": 2}
+    assert series("platform") == {"mastodon": 6, "web": 1}
+    assert series("source") == {social.pk: 6, feed.pk: 1}
+    assert series("brand") == {heard.pk: 5, heard.competitors.get().pk: 2}
+    assert [(p.bucket, p.mentions, p.reach) for p in mention_series(
+        brand_ids=[heard.pk], start=date(2026, 11, 1), end=date(2026, 11, 30), tz="UTC",
+        bucket="month", by=None,
+    )] == [(date(2026, 11, 1), 5, 270)]  # fmt: skip
+
+
+def test_top_authors_and_terms_read_from_their_rollups(heard):
+    top = authors_top(
+        brand_ids=[heard.pk], start=date(2026, 11, 2), end=date(2026, 11, 2), tz="UTC"
+    )
+    by_reach = authors_top(
+        brand_ids=[heard.pk], start=date(2026, 11, 2), end=date(2026, 11, 2), tz="UTC",
+        order="reach",
+    )  # fmt: skip
+    tags = terms_top(
+        brand_ids=[heard.pk], start=date(2026, 11, 2), end=date(2026, 11, 2), tz="UTC",
+        hashtags_only=True,
+    )  # fmt: skip
+
+    ann = Mention.objects.filter(author__handle="ann").first().author_id
+    bob = Mention.objects.filter(author__handle="bob").first().author_id
+    assert (top[0].author_id, top[0].mentions, top[0].positive, top[0].reach_max) == (
+        ann, 2, 2, 120,
+    )  # fmt: skip
+    assert [a.author_id for a in by_reach[:2]] == [ann, bob]
+    assert tags == [("#acme", 1), ("#fail", 1), ("#happy", 1)]
+
+
+def test_terms_are_lowercased_deduplicated_and_bounded():
+    text = "#Acme #ACME #2024 " + " ".join(f"#tag{n}" for n in range(50))
+
+    terms = mention_terms(["Acme", "acme"], text)
+
+    assert terms[:2] == ["acme", "#acme"]
+    assert "#2024" not in terms
+    assert len(terms) == 20
+
+
+def test_a_batch_writes_each_rollup_table_with_one_statement(
+    acme, social, django_assert_num_queries
+):
+    items = [item(f"Acme #n{n} post", author=f"a{n}", author_followers=n) for n in range(40)]
+    store(social, *items[:1])  # warm: the authors' and the staging table's first use
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        store(social, *items[1:])
+    upserts = [q["sql"] for q in ctx.captured_queries if "ON CONFLICT (brand_id" in q["sql"]]
+    assert len(upserts) == 3
+    assert stored_rows() == direct_rows()
+
+
+ZONES = ["Asia/Kolkata", "Asia/Kathmandu", "America/New_York", "UTC"]
+# 2026-02-20 .. 2026-11-10 takes in both of New York's daylight-saving changes.
+START = datetime(2026, 2, 20, tzinfo=UTC)
+SPAN_MINUTES = int((datetime(2026, 11, 10, tzinfo=UTC) - START).total_seconds() // 60)
+# Instants around local midnights and DST changes are where a wrong bucket shows.
+EDGES = [
+    datetime(2026, 3, 8, 4, 45, tzinfo=UTC),
+    datetime(2026, 3, 8, 5, 0, tzinfo=UTC),
+    datetime(2026, 11, 1, 3, 59, tzinfo=UTC),
+    datetime(2026, 11, 1, 4, 0, tzinfo=UTC),
+    datetime(2026, 11, 1, 5, 0, tzinfo=UTC),
+    datetime(2026, 6, 1, 18, 29, tzinfo=UTC),  # 23:59 in India
+    datetime(2026, 6, 1, 18, 30, tzinfo=UTC),  # 00:00 in India
+    datetime(2026, 6, 1, 18, 14, 59, tzinfo=UTC),  # 23:59:59 in Nepal
+    datetime(2026, 6, 1, 18, 15, tzinfo=UTC),  # 00:00 in Nepal
+    datetime(2026, 6, 1, 23, 30, tzinfo=UTC),
+]
+instants = st.one_of(
+    st.sampled_from(EDGES),
+    st.integers(0, SPAN_MINUTES * 60).map(lambda s: START + timedelta(seconds=s)),
+)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    moments=st.lists(instants, min_size=1, max_size=12),
+    tz=st.sampled_from(ZONES),
+    bucket=st.sampled_from(["day", "week", "month"]),
+)
+def test_local_buckets_from_rollups_equal_a_direct_count_of_mentions(
+    acme, social, moments, tz, bucket
+):
+    Mention.objects.all().delete()
+    MentionRollup.objects.all().delete()
+    store(social, *(item(f"Acme {n}", at=at) for n, at in enumerate(moments)))
+    zone = ZoneInfo(tz)
+
+    def start_of(day: date) -> date:
+        if bucket == "week":
+            return day - timedelta(days=day.weekday())
+        return day.replace(day=1) if bucket == "month" else day
+
+    expected = Counter(
+        start_of(m.published_at.astimezone(zone).date())
+        for m in Mention.objects.filter(source=social)
+    )
+    points = mention_series(
+        brand_ids=[acme.pk], start=date(2026, 2, 1), end=date(2026, 11, 30), tz=tz,
+        bucket=bucket, by=None,
+    )  # fmt: skip
+
+    assert {p.bucket: p.mentions for p in points} == dict(expected)
