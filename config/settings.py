@@ -180,6 +180,9 @@ NODE_MODULES_DIR = Path(env.str("EARSHOT_NODE_MODULES", default=str(BASE_DIR / "
 STATICFILES_DIRS: list = [BASE_DIR / "static"]
 if (NODE_MODULES_DIR / "htmx.org" / "dist").is_dir():
     STATICFILES_DIRS.append(("vendor/htmx", NODE_MODULES_DIR / "htmx.org" / "dist"))
+if (NODE_MODULES_DIR / "chart.js" / "dist").is_dir():
+    # The dashboard's charts (dashboard/templates/dashboard/base.html loads chart.umd.min.js).
+    STATICFILES_DIRS.append(("vendor/chartjs", NODE_MODULES_DIR / "chart.js" / "dist"))
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "engagement:queue"
