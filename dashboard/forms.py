@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
@@ -67,3 +68,110 @@ class MentionFilterForm(BrandForm):
         """Exclusive upper bound: the midnight ending date_to (so the whole day counts)."""
         day = self.cleaned_data.get("date_to")
         return _day_bound(day, days_later=1) if day else None
+
+
+# --- the charted pages' period (issue 12) ------------------------------------------------------
+
+PRESET_DAYS = {"7d": 7, "30d": 30, "90d": 90}
+RANGE_CHOICES = [
+    ("7d", "Last 7 days"),
+    ("30d", "Last 30 days"),
+    ("90d", "Last 90 days"),
+    ("month", "This month"),
+    ("custom", "Custom"),
+]
+DEFAULT_RANGE = "30d"
+# Longest custom range: ten years of monthly buckets is still a small chart.
+MAX_DAYS = 3660
+
+
+def bucket_for(days: int) -> str:
+    """The chart bucket for a range of ``days`` local days: day up to a month, week up to half
+    a year, month beyond (a chart keeps roughly 7 to 60 points)."""
+    if days <= 31:
+        return "day"
+    if days <= 183:
+        return "week"
+    return "month"
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Whole local days [first, last] in the time zone active when it was made, the moments
+    that bound them ([since, until), DST-exact: each bound is a local midnight, never a
+    multiple of 24 hours) and the previous period of equal length (in days) just before."""
+
+    first: date
+    last: date
+    since: datetime
+    until: datetime
+    previous_first: date
+    previous_last: date
+    previous_since: datetime
+    previous_until: datetime
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @property
+    def bucket(self) -> str:
+        return bucket_for(self.days)
+
+
+def period_of(first: date, last: date) -> Period:
+    """The Period of local days first..last (inclusive) in the current time zone."""
+    days = (last - first).days + 1
+    previous_last = first - timedelta(days=1)
+    previous_first = first - timedelta(days=days)
+    return Period(
+        first=first,
+        last=last,
+        since=day_start(first),
+        until=day_start(last + timedelta(days=1)),
+        previous_first=previous_first,
+        previous_last=previous_last,
+        previous_since=day_start(previous_first),
+        previous_until=day_start(first),
+    )
+
+
+class PeriodForm(BrandForm):
+    """Brand and date range of the charted pages. ``since``/``until`` are local dates, both
+    inclusive, with the same names as the mention explorer's filters (the drill-down
+    contract); they are read only for range=custom (or when no range is given)."""
+
+    range = forms.ChoiceField(required=False, choices=RANGE_CHOICES)
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
+    until = forms.DateField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        preset = data.get("range") or ""
+        first, last = data.get("since"), data.get("until")
+        if not preset:
+            preset = "custom" if (first or last) else DEFAULT_RANGE
+        data["range"] = preset
+        if preset == "custom":
+            today = timezone.localdate()
+            last = last or today
+            first = first or last - timedelta(days=PRESET_DAYS[DEFAULT_RANGE] - 1)
+            if first > last:
+                raise forms.ValidationError("The start date is after the end date.")
+            if (last - first).days + 1 > MAX_DAYS:
+                raise forms.ValidationError(f"Choose at most {MAX_DAYS} days.")
+            if _day_bound(first) is None or _day_bound(last, days_later=1) is None:
+                raise forms.ValidationError("Choose dates between the years 2 and 9998.")
+            data["since"], data["until"] = first, last
+        return data
+
+    def period(self) -> Period:
+        """The chosen period; a form that did not validate gets the default range."""
+        data = self.cleaned_data if self.is_valid() else {}
+        preset = data.get("range") or DEFAULT_RANGE
+        today = timezone.localdate()
+        if preset in PRESET_DAYS:
+            return period_of(today - timedelta(days=PRESET_DAYS[preset] - 1), today)
+        if preset == "month":
+            return period_of(today.replace(day=1), today)
+        return period_of(data["since"], data["until"])

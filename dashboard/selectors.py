@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncDay, TruncMonth, TruncWeek
 
 from brands.models import Brand
-from engagement.models import SentimentCorrection
-from listening.models import MentionMatch
+from engagement.models import CareSettings, Case, SentimentCorrection
+from listening.models import MentionMatch, Source
 
 
 def brand_get(*, brand_id: int) -> Brand:
@@ -103,3 +106,199 @@ def brand_summaries(*, brand_ids: list[int], since: datetime) -> list[dict]:
             }
         )
     return summaries
+
+
+# --- the charted pages (issue 12) ---------------------------------------------------------------
+#
+# THE SEAM. Every chart figure of the overview and share-of-voice pages comes from the two
+# functions below, which group the raw MentionMatch rows (match_brand_pub_idx) in one query
+# each. When listening/rollups.py lands, only their bodies change to read the rollup tables
+# (quarter-hour buckets summed into local days, weeks or months); the dataclasses they return
+# and everything above them stay as they are. Care figures come from
+# engagement/selectors/care_report.py, the same code `manage.py care_report` prints.
+
+BUCKET_FUNCTIONS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
+
+
+@dataclass(frozen=True, slots=True)
+class MentionFact:
+    """Mentions of one brand in one local bucket, with one label, platform, source and
+    language: how many, their reach (author followers at the time of each mention, unknown =
+    0) and engagement (likes + replies + reposts, unknown = 0)."""
+
+    brand_id: int
+    bucket: date
+    label: str
+    platform: str
+    source_id: int
+    language: str
+    mentions: int
+    reach: int
+    engagement: int
+
+
+def _engagement():
+    return (
+        Coalesce("mention__like_count", 0)
+        + Coalesce("mention__reply_count", 0)
+        + Coalesce("mention__repost_count", 0)
+    )
+
+
+def mention_facts(
+    *,
+    brand_ids: list[int],
+    since: datetime,
+    until: datetime,
+    bucket: str,
+    tz: tzinfo,
+    caught_by: int | None = None,
+) -> list[MentionFact]:
+    """The brands' matches published in [since, until), grouped by local ``bucket`` (day,
+    week starting Monday, month in ``tz``), label (the effective one: a correction moves it),
+    platform, source and language. ``caught_by``: only mentions fetched by that brand's own
+    sources (share of voice compares a brand and its competitors on the same sources).
+
+    One query; the number of rows grows with buckets x facets, not with mentions.
+    """
+    qs = MentionMatch.objects.filter(
+        brand_id__in=brand_ids, published_at__gte=since, published_at__lt=until
+    )
+    if caught_by is not None:
+        qs = qs.filter(mention__source__brand_id=caught_by)
+    rows = (
+        qs.annotate(bucket=BUCKET_FUNCTIONS[bucket]("published_at", tzinfo=tz))
+        .values_list(
+            "brand_id",
+            "bucket",
+            "label",
+            "mention__platform",
+            "mention__source_id",
+            "mention__language",
+        )
+        .annotate(
+            n=Count("id"),
+            reach=Sum(Coalesce("mention__author_followers", 0)),
+            engagement=Sum(_engagement()),
+        )
+        .order_by()
+    )
+    return [
+        MentionFact(
+            brand_id=brand_id,
+            bucket=start.astimezone(tz).date(),
+            label=label,
+            platform=platform or "",
+            source_id=source_id,
+            language=language or "",
+            mentions=n,
+            reach=reach or 0,
+            engagement=engagement or 0,
+        )
+        for brand_id, start, label, platform, source_id, language, n, reach, engagement in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class MentionTotals:
+    mentions: int = 0
+    positive: int = 0
+    neutral: int = 0
+    negative: int = 0
+    reach: int = 0
+    engagement: int = 0
+
+    @property
+    def net_sentiment(self) -> float | None:
+        """(positive - negative) / scored, as a percentage; None when nothing was scored."""
+        scored = self.positive + self.neutral + self.negative
+        if not scored:
+            return None
+        return round(100 * (self.positive - self.negative) / scored, 1)
+
+
+def mention_totals(
+    *, brand_ids: list[int], since: datetime, until: datetime, caught_by: int | None = None
+) -> dict[int, MentionTotals]:
+    """Per brand: mentions by label, reach and engagement in [since, until). One query."""
+    qs = MentionMatch.objects.filter(
+        brand_id__in=brand_ids, published_at__gte=since, published_at__lt=until
+    )
+    if caught_by is not None:
+        qs = qs.filter(mention__source__brand_id=caught_by)
+    rows = (
+        qs.values_list("brand_id", "label")
+        .annotate(
+            n=Count("id"),
+            reach=Sum(Coalesce("mention__author_followers", 0)),
+            engagement=Sum(_engagement()),
+        )
+        .order_by()
+    )
+    sums: dict[int, dict[str, int]] = {}
+    for brand_id, label, n, reach, engagement in rows:
+        brand_sums = sums.setdefault(brand_id, {})
+        brand_sums[label] = brand_sums.get(label, 0) + n
+        brand_sums["mentions"] = brand_sums.get("mentions", 0) + n
+        brand_sums["reach"] = brand_sums.get("reach", 0) + (reach or 0)
+        brand_sums["engagement"] = brand_sums.get("engagement", 0) + (engagement or 0)
+    fields = ("mentions", "positive", "neutral", "negative", "reach", "engagement")
+    return {
+        brand_id: MentionTotals(**{key: sums.get(brand_id, {}).get(key, 0) for key in fields})
+        for brand_id in brand_ids
+    }
+
+
+def brand_has_mentions(*, brand_id: int) -> bool:
+    """Whether the brand has any match at all (an empty chart says why it is empty)."""
+    return MentionMatch.objects.filter(brand_id=brand_id).exists()
+
+
+def source_names(*, source_ids: Iterable[int]) -> dict[int, str]:
+    """Display names of sources: their name, else kind and address."""
+    names = {}
+    for pk, name, kind, url in Source.objects.filter(pk__in=set(source_ids)).values_list(
+        "pk", "name", "kind", "url"
+    ):
+        names[pk] = name or (f"{kind} {url}".strip() if url else kind)
+    return names
+
+
+# Open cases by age (the backlog), youngest first: (label, lower bound, upper bound or None).
+BACKLOG_AGES: tuple[tuple[str, timedelta, timedelta | None], ...] = (
+    ("under 1 hour", timedelta(0), timedelta(hours=1)),
+    ("1 to 4 hours", timedelta(hours=1), timedelta(hours=4)),
+    ("4 to 24 hours", timedelta(hours=4), timedelta(days=1)),
+    ("1 to 3 days", timedelta(days=1), timedelta(days=3)),
+    ("3 to 7 days", timedelta(days=3), timedelta(days=7)),
+    ("over 7 days", timedelta(days=7), None),
+)
+
+
+def care_backlog(*, brand_id: int, now: datetime) -> list[tuple[str, int]]:
+    """The brand's care cases still being worked (not resolved, not history), by age since
+    they opened. One query (case_age_idx)."""
+    counts = {}
+    for i, (_, younger, older) in enumerate(BACKLOG_AGES):
+        condition = Q(opened_at__lte=now - younger)
+        if older is not None:
+            condition &= Q(opened_at__gt=now - older)
+        counts[f"age{i}"] = Count("id", filter=condition)
+    row = (
+        Case.objects.filter(
+            brand_id=brand_id,
+            kind=Case.Kind.CARE,
+            status__in=Case.OPEN_STATUSES,
+            is_history=False,
+        )
+        .order_by()
+        .aggregate(**counts)
+    )
+    return [(label, row[f"age{i}"] or 0) for i, (label, _, _) in enumerate(BACKLOG_AGES)]
+
+
+def care_enabled(*, brand_id: int) -> bool:
+    """Whether the brand's customers are answered here (CareSettings; on by default)."""
+    settings = CareSettings.objects.filter(brand_id=brand_id)
+    value = settings.values_list("care_enabled", flat=True).first()
+    return True if value is None else value

@@ -9,6 +9,10 @@ app_name = "dashboard"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("overview/", views.overview, name="overview"),
+    path("share/", views.share, name="share"),
+    path("care/", views.care, name="care"),
+    path("timezone/", views.timezone_set, name="timezone"),
     path("mentions/", views.mentions, name="mentions"),
     path("mentions.csv", views.mentions_export, name="mentions-export"),
     path("corrections.csv", views.corrections_export, name="corrections-export"),

@@ -5,25 +5,62 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, timedelta
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
+from brands.models import Brand
 from brands.permissions import Action, brand_ids_for, brands_for, can, require
-from dashboard.forms import BrandForm, MentionFilterForm
+from dashboard.charts import (
+    LABEL_COLOURS,
+    LABELS,
+    NEUTRAL_COLOUR,
+    SECOND_COLOUR,
+    Chart,
+    Series,
+    brand_colour,
+    bucket_days,
+    bucket_label,
+    change,
+    drill_link,
+    explorer_url,
+    ratio,
+    totals_by,
+)
+from dashboard.forms import (
+    DEFAULT_RANGE,
+    RANGE_CHOICES,
+    BrandForm,
+    MentionFilterForm,
+    Period,
+    PeriodForm,
+    day_start,
+)
 from dashboard.selectors import (
     brand_corrections_for_export,
     brand_get,
+    brand_has_mentions,
     brand_matches_filtered,
     brand_summaries,
     brand_with_competitors,
+    care_backlog,
+    care_enabled,
+    mention_facts,
+    mention_totals,
+    source_names,
 )
+from dashboard.timezones import SESSION_KEY, is_zone, user_zone, zone_names
+from engagement.selectors.care_report import OUTCOME_KEYS, care_figures, care_figures_by_bucket
 from listening.exports import (
     CORRECTION_FIELDS,
     MENTION_FIELDS,
@@ -37,6 +74,14 @@ from listening.selectors import iterate
 
 PAGE_SIZE = 50
 SUMMARY_DAYS = 30
+CASE_OUTCOME_NAMES = {
+    "converted": "Converted",
+    "improved": "Improved",
+    "unchanged": "Unchanged",
+    "worsened": "Worsened",
+    "no_further_word": "No further word",
+    "pending": "Still watching",
+}
 
 
 def _brand_id(request: HttpRequest, form: BrandForm, action: Action) -> int:
@@ -187,3 +232,504 @@ def corrections_export(request: HttpRequest) -> HttpResponse:
     stamp = timezone.now().astimezone(UTC).strftime("%Y%m%d-%H%M%S")
     filename = f"{slugify(brand.name) or 'brand'}-corrections-{stamp}.csv"
     return _csv_response(_csv_stream(CORRECTION_FIELDS, _correction_rows(iterate(qs))), filename)
+
+
+# --- the charted pages: overview, share of voice, care (issue 12) ------------------------------
+
+TABS = (
+    ("overview", "Overview", "dashboard:overview"),
+    ("share", "Share of voice", "dashboard:share"),
+    ("authors", "Authors", "dashboard:authors"),
+    ("funnel", "Funnel", "dashboard:funnel"),
+    ("care", "Care", "dashboard:care"),
+)
+
+
+@dataclass
+class Shell:
+    """What every charted page shows above its panels: brand, period, time zone, tabs."""
+
+    brand: Brand
+    brands: list[Brand]
+    form: PeriodForm
+    period: Period
+    zone: str
+    tab: str
+    explorer: str
+    tabs: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def query(self, **changes: object) -> str:
+        """This page's GET parameters (brand and range) with ``changes``, urlencoded."""
+        params = {"brand": self.brand.pk, "range": self.form.cleaned_data.get("range", "")}
+        if params["range"] == "custom":
+            params |= {"since": self.period.first, "until": self.period.last}
+        params |= changes
+        return urlencode({k: v for k, v in params.items() if v not in ("", None)})
+
+    @property
+    def presets(self) -> list[tuple[str, str, bool, str]]:
+        """(range, label, whether chosen, this page's query with that range)."""
+        chosen = self.form.cleaned_data.get("range") if self.form.is_valid() else DEFAULT_RANGE
+        return [
+            (value, label, value == chosen, self.query(range=value, since="", until=""))
+            for value, label in RANGE_CHOICES
+            if value != "custom"
+        ]
+
+    @property
+    def explorer_link(self) -> str:
+        return drill_link(self.explorer, self.brand.pk, self.period.first, self.period.last)
+
+
+def _shell(request: HttpRequest, tab: str) -> Shell:
+    form = PeriodForm(request.GET)
+    brand_id = _brand_id(request, form, Action.VIEW_DASHBOARD)
+    # Validate (and read today's date) in the user's zone: the caller holds the override.
+    form.is_valid()
+    period = form.period()
+    shell = Shell(
+        brand=brand_get(brand_id=brand_id),
+        brands=list(brands_for(request.user, Action.VIEW_DASHBOARD)),
+        form=form,
+        period=period,
+        zone=timezone.get_current_timezone_name(),
+        tab=tab,
+        explorer=explorer_url(),
+    )
+    for key, label, name in TABS:
+        try:
+            shell.tabs.append((key, label, f"{reverse(name)}?{shell.query()}"))
+        except NoReverseMatch:
+            continue  # a page not built yet has no tab
+    if shell.explorer:
+        shell.tabs.append(("mentions", "Mentions", shell.explorer_link))
+    return shell
+
+
+def _render_page(request: HttpRequest, template: str, shell: Shell, context: dict):
+    charts = context.get("charts", [])
+    return render(
+        request,
+        template,
+        {
+            "shell": shell,
+            "zone_names": zone_names(),
+            "chart_specs": {chart.id: chart.spec() for chart in charts if not chart.empty},
+            **context,
+        },
+    )
+
+
+def _time_axis(shell: Shell):
+    buckets = bucket_days(shell.period)
+    keys = [key for key, _, _ in buckets]
+    labels = [bucket_label(key, first, shell.period.bucket) for key, first, _ in buckets]
+    return buckets, keys, labels
+
+
+def _empty_reason(shell: Shell) -> str:
+    if not brand_has_mentions(brand_id=shell.brand.pk):
+        return f"No mentions of {shell.brand.name} yet: its sources have caught nothing."
+    return (
+        f"No mentions of {shell.brand.name} from {shell.period.first:%Y-%m-%d} "
+        f"to {shell.period.last:%Y-%m-%d}."
+    )
+
+
+def _breakdown_chart(
+    shell: Shell,
+    facts,
+    attribute: str,
+    param: str,
+    chart_id: str,
+    title: str,
+    names: dict | None = None,
+    empty: str = "",
+) -> Chart:
+    sums = totals_by(facts, attribute)
+    ordered = sorted(sums.items(), key=lambda item: (-item[1]["mentions"], str(item[0])))
+    colour = brand_colour(shell.brand.pk)
+    first, last = shell.period.first, shell.period.last
+    labels, values, links = [], [], []
+    for key, figures in ordered:
+        if names is not None:
+            labels.append(names.get(key, str(key)))
+        else:
+            labels.append(str(key) or "unknown")
+        values.append(figures["mentions"])
+        links.append(
+            drill_link(shell.explorer, shell.brand.pk, first, last, **{param: key or ""})
+            if (key or param == "source")
+            else ""
+        )
+    return Chart(
+        chart_id, title, "hbar", labels, [Series("Mentions", colour, values, links)], empty=empty
+    )
+
+
+@require_GET
+@login_required
+def overview(request: HttpRequest) -> HttpResponse:
+    """Mention volume, sentiment, reach and engagement of a brand over a period, and where
+    the mentions came from; every figure links to the mentions behind it."""
+    with timezone.override(user_zone(request)):
+        shell = _shell(request, "overview")
+        period = shell.period
+        facts = mention_facts(
+            brand_ids=[shell.brand.pk],
+            since=period.since,
+            until=period.until,
+            bucket=period.bucket,
+            tz=timezone.get_current_timezone(),
+        )
+        totals = mention_totals(brand_ids=[shell.brand.pk], since=period.since, until=period.until)[
+            shell.brand.pk
+        ]
+        previous = mention_totals(
+            brand_ids=[shell.brand.pk], since=period.previous_since, until=period.previous_until
+        )[shell.brand.pk]
+        empty = "" if facts else _empty_reason(shell)
+        buckets, keys, labels = _time_axis(shell)
+        by_bucket = totals_by(facts, "bucket")
+        brand_id, base = shell.brand.pk, shell.explorer
+
+        def column(key: date, name: str) -> int:
+            return by_bucket.get(key, {}).get(name, 0)
+
+        volume = Chart(
+            "volume",
+            "Mentions",
+            "bar",
+            labels,
+            [
+                Series(
+                    "Mentions",
+                    brand_colour(brand_id),
+                    [column(key, "mentions") for key in keys],
+                    [drill_link(base, brand_id, first, last) for _, first, last in buckets],
+                )
+            ],
+            keys=[f.isoformat() for _, f, _ in buckets],
+            empty=empty,
+            note=f"One bar per {period.bucket}, in {shell.zone}.",
+        )
+        sentiment = Chart(
+            "sentiment",
+            "Sentiment",
+            "stacked",
+            labels,
+            [
+                Series(
+                    label.capitalize(),
+                    LABEL_COLOURS[label],
+                    [column(key, label) for key in keys],
+                    [
+                        drill_link(base, brand_id, first, last, label=label)
+                        for _, first, last in buckets
+                    ],
+                )
+                for label in LABELS
+            ],
+            keys=[f.isoformat() for _, f, _ in buckets],
+            empty=empty,
+            note="The effective label: an agent's correction counts, not the first score.",
+        )
+        net = Chart(
+            "net",
+            "Net sentiment",
+            "line",
+            labels,
+            [
+                Series(
+                    "Net sentiment",
+                    brand_colour(brand_id),
+                    [
+                        ratio(
+                            column(key, "positive") - column(key, "negative"),
+                            sum(column(key, label) for label in LABELS),
+                        )
+                        for key in keys
+                    ],
+                    [drill_link(base, brand_id, first, last) for _, first, last in buckets],
+                )
+            ],
+            unit="percent",
+            keys=[f.isoformat() for _, f, _ in buckets],
+            empty=empty,
+            note="(positive - negative) / scored mentions, in percent: -100 to 100.",
+        )
+        sources = source_names(source_ids={fact.source_id for fact in facts})
+        charts = [
+            volume,
+            sentiment,
+            net,
+            _breakdown_chart(
+                shell, facts, "platform", "platform", "platforms", "By platform", empty=empty
+            ),
+            _breakdown_chart(
+                shell,
+                facts,
+                "source_id",
+                "source",
+                "sources",
+                "By source",
+                names=sources,
+                empty=empty,
+            ),
+            _breakdown_chart(
+                shell, facts, "language", "lang", "languages", "By language", empty=empty
+            ),
+        ]
+        headline = [
+            ("Mentions", totals.mentions, previous.mentions, "count"),
+            ("Estimated reach", totals.reach, previous.reach, "count"),
+            ("Engagement", totals.engagement, previous.engagement, "count"),
+            ("Net sentiment", totals.net_sentiment, previous.net_sentiment, "percent"),
+        ]
+        figures = [
+            {
+                "name": name,
+                "value": value,
+                "previous": before,
+                "unit": unit,
+                "change": change(value, before) if unit == "count" else None,
+                "points": (None if value is None or before is None else round(value - before, 1))
+                if unit == "percent"
+                else None,
+            }
+            for name, value, before, unit in headline
+        ]
+        return _render_page(
+            request,
+            "dashboard/overview.html",
+            shell,
+            {"charts": charts, "figures": figures, "totals": totals},
+        )
+
+
+def _seconds_series(name: str, colour: str, figures: list[dict], key: str) -> Series:
+    return Series(name, colour, [f[key] for f in figures])
+
+
+@require_GET
+@login_required
+def care(request: HttpRequest) -> HttpResponse:
+    """The brand's care figures over a period, as `manage.py care_report` computes them
+    (engagement/selectors/care_report.py), over time, per agent and against the previous
+    period; the backlog of open cases by age as of now."""
+    with timezone.override(user_zone(request)):
+        shell = _shell(request, "care")
+        period = shell.period
+        now = timezone.now()
+        brand = shell.brand
+        report = care_figures(brand=brand, since=period.since, until=period.until, now=now)
+        previous = care_figures(
+            brand=brand, since=period.previous_since, until=period.previous_until, now=now
+        )
+        buckets, keys, labels = _time_axis(shell)
+        bounds = [day_start(first) for _, first, _ in buckets] + [period.until]
+        over_time = care_figures_by_bucket(brand=brand, bounds=bounds, now=now)
+        enabled = care_enabled(brand_id=brand.pk)
+        if report.figures["cases"]:
+            empty = ""
+        elif not enabled:
+            empty = f"Care is off for {brand.name}: its mentions open no cases."
+        else:
+            empty = (
+                f"No care case of {brand.name} opened from {period.first:%Y-%m-%d} "
+                f"to {period.last:%Y-%m-%d}."
+            )
+        iso = [f.isoformat() for _, f, _ in buckets]
+        colour = brand_colour(brand.pk)
+        backlog = care_backlog(brand_id=brand.pk, now=now)
+        outcomes = report.figures["outcomes"]
+        charts = [
+            Chart(
+                "first_response",
+                "First response time",
+                "line",
+                labels,
+                [
+                    _seconds_series("Median", colour, over_time, "first_response_median_s"),
+                    _seconds_series(
+                        "90th percentile", SECOND_COLOUR, over_time, "first_response_p90_s"
+                    ),
+                ],
+                unit="seconds",
+                keys=iso,
+                empty=empty or ("" if report.figures["answered"] else "No case was answered."),
+                note="From the customer post that needed an answer to the first reply.",
+            ),
+            Chart(
+                "resolution",
+                "Resolution time",
+                "line",
+                labels,
+                [_seconds_series("Median", colour, over_time, "resolution_median_s")],
+                unit="seconds",
+                keys=iso,
+                empty=empty,
+                note="From opening to resolution, over the cases resolved.",
+            ),
+            Chart(
+                "sla",
+                "First responses within the SLA",
+                "line",
+                labels,
+                [_seconds_series("Within SLA", colour, over_time, "sla_first_response_met_pct")],
+                unit="percent",
+                keys=iso,
+                empty=empty,
+                note="Among cases answered or past their due time.",
+            ),
+            Chart(
+                "outcomes",
+                "Outcomes of answered cases",
+                "hbar",
+                [CASE_OUTCOME_NAMES[key] for key in OUTCOME_KEYS],
+                [Series("Cases", colour, [outcomes[key] for key in OUTCOME_KEYS])],
+                empty=empty or ("" if report.figures["answered"] else "No case was answered."),
+                note="How the author spoke after the brand answered.",
+            ),
+            Chart(
+                "backlog",
+                "Open cases by age, now",
+                "hbar",
+                [label for label, _ in backlog],
+                [Series("Open cases", colour, [n for _, n in backlog])],
+                empty="" if enabled else f"Care is off for {brand.name}.",
+                note="Cases still being worked, whatever the period.",
+            ),
+        ]
+        if charts[-1].empty == "Nothing to chart in this period.":
+            charts[-1].empty = f"No open case of {brand.name}: the backlog is empty."
+        return _render_page(
+            request,
+            "dashboard/care.html",
+            shell,
+            {
+                "charts": charts,
+                "figures": report.figures,
+                "previous": previous.figures,
+                "agents": report.agents,
+                "care_is_empty": empty,
+                "outcome_names": CASE_OUTCOME_NAMES,
+            },
+        )
+
+
+@require_GET
+@login_required
+def share(request: HttpRequest) -> HttpResponse:
+    """The brand against its competitors, on what the brand's own sources caught: share of
+    mentions, of positive mentions and of reach over time, and net sentiment per brand."""
+    with timezone.override(user_zone(request)):
+        shell = _shell(request, "share")
+        period = shell.period
+        brand, competitors = brand_with_competitors(brand_id=shell.brand.pk)
+        rivals = [brand, *competitors]
+        ids = [b.pk for b in rivals]
+        facts = mention_facts(
+            brand_ids=ids,
+            since=period.since,
+            until=period.until,
+            bucket=period.bucket,
+            tz=timezone.get_current_timezone(),
+            caught_by=brand.pk,
+        )
+        totals = mention_totals(
+            brand_ids=ids, since=period.since, until=period.until, caught_by=brand.pk
+        )
+        if not competitors:
+            empty = f"{brand.name} watches no competitor: an admin can add them to the brand."
+        elif not facts:
+            empty = (
+                f"{brand.name}'s sources caught no mention of it or its competitors from "
+                f"{period.first:%Y-%m-%d} to {period.last:%Y-%m-%d}."
+            )
+        else:
+            empty = ""
+        buckets, keys, labels = _time_axis(shell)
+        cells: dict[tuple[int, date], dict[str, int]] = {}
+        for fact in facts:
+            cell = cells.setdefault((fact.brand_id, fact.bucket), {"mentions": 0, "reach": 0})
+            cell["mentions"] += fact.mentions
+            cell["reach"] += fact.reach
+            cell[fact.label] = cell.get(fact.label, 0) + fact.mentions
+
+        def share_chart(chart_id: str, title: str, measure: str, label: str = "") -> Chart:
+            series = []
+            for rival in rivals:
+                values, links = [], []
+                for key, first, last in buckets:
+                    whole = sum(cells.get((b.pk, key), {}).get(measure, 0) for b in rivals)
+                    part = cells.get((rival.pk, key), {}).get(measure, 0)
+                    values.append(ratio(part, whole))
+                    links.append(
+                        drill_link(shell.explorer, brand.pk, first, last, label=label)
+                        + (f"&matched={rival.pk}" if rival.pk != brand.pk else "")
+                    )
+                series.append(Series(rival.name, brand_colour(rival.pk), values, links))
+            return Chart(
+                chart_id,
+                title,
+                "line",
+                labels,
+                series,
+                unit="percent",
+                keys=[f.isoformat() for _, f, _ in buckets],
+                empty=empty,
+            )
+
+        net = Chart(
+            "net_by_brand",
+            "Net sentiment per brand",
+            "hbar",
+            [rival.name for rival in rivals],
+            [
+                Series(
+                    "Net sentiment",
+                    NEUTRAL_COLOUR,
+                    [totals[rival.pk].net_sentiment for rival in rivals],
+                )
+            ],
+            unit="percent",
+            empty=empty,
+            note="(positive - negative) / scored mentions over the whole period.",
+        )
+        net.colours = [brand_colour(rival.pk) for rival in rivals]
+        charts = [
+            share_chart("share_mentions", "Share of mentions", "mentions"),
+            share_chart("share_positive", "Share of positive mentions", "positive", "positive"),
+            share_chart("share_reach", "Share of reach", "reach"),
+            net,
+        ]
+        grand = sum(totals[r.pk].mentions for r in rivals)
+        rows = [
+            {
+                "brand": rival,
+                "colour": brand_colour(rival.pk),
+                "totals": totals[rival.pk],
+                "share": ratio(totals[rival.pk].mentions, grand),
+            }
+            for rival in rivals
+        ]
+        return _render_page(
+            request, "dashboard/share.html", shell, {"charts": charts, "rows": rows}
+        )
+
+
+@require_POST
+@login_required
+def timezone_set(request: HttpRequest) -> HttpResponse:
+    """Keep the chosen time zone in the session and go back to the page it was chosen on."""
+    name = request.POST.get("tz", "")
+    if not is_zone(name):
+        return HttpResponse("Unknown time zone.", status=400, content_type="text/plain")
+    request.session[SESSION_KEY] = name
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("dashboard:overview")
+    return redirect(target)

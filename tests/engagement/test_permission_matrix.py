@@ -245,6 +245,11 @@ EXPECTED: dict[str, Route] = {
     "dashboard:corrections-export": Route(
         Action.EXPORT, BRAND, query=lambda w: {"brand": w.acme.pk}
     ),
+    # The charted pages (issue 12); the time zone choice is the user's own session.
+    "dashboard:overview": Route(Action.VIEW_DASHBOARD, BRAND, query=lambda w: {"brand": w.acme.pk}),
+    "dashboard:share": Route(Action.VIEW_DASHBOARD, BRAND, query=lambda w: {"brand": w.acme.pk}),
+    "dashboard:care": Route(Action.VIEW_DASHBOARD, BRAND, query=lambda w: {"brand": w.acme.pk}),
+    "dashboard:timezone": Route(AUTH_ONLY, method="post", data=lambda w: {"tz": "UTC"}),
     "dashboard:explorer": Route(Action.VIEW_MENTIONS, BRAND, query=lambda w: {"brand": w.acme.pk}),
     "dashboard:explorer-export": Route(Action.EXPORT, BRAND, query=lambda w: {"brand": w.acme.pk}),
     # The queue. A marketer gets the friendly 403 page (no_access).
@@ -448,6 +453,9 @@ LISTS = [
     ("mentions-export", "dashboard:mentions-export", {}, False, True),
     ("mentions-export-initech", "dashboard:mentions-export", {"brand": "INITECH"}, False, True),
     ("corrections-export", "dashboard:corrections-export", {"brand": "INITECH"}, False, True),
+    ("overview", "dashboard:overview", {}, False, False),
+    ("share", "dashboard:share", {"brand": "INITECH"}, False, False),
+    ("care", "dashboard:care", {"brand": "INITECH"}, False, False),
     ("explorer", "dashboard:explorer", {}, False, True),
     ("explorer-htmx", "dashboard:explorer", {"brand": "INITECH"}, True, True),
     ("explorer-search", "dashboard:explorer", {"q": "acme"}, True, False),

@@ -1,0 +1,36 @@
+"""The dashboard user's time zone: chosen on the page, kept in the session.
+
+Users have no time zone of their own in Earshot yet; until they do, a dashboard page works in
+the zone stored in the session by the selector on every charted page, else TIME_ZONE. Local
+days (the date range, the day/week/month buckets, the drill-down dates) are days there.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import cache
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.http import HttpRequest
+
+SESSION_KEY = "earshot_tz"
+
+
+@cache
+def zone_names() -> tuple[str, ...]:
+    """The IANA zones a user may choose, sorted (the host's tz database)."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def is_zone(name: str) -> bool:
+    return name in zone_names()
+
+
+def user_zone_name(request: HttpRequest) -> str:
+    name = request.session.get(SESSION_KEY) or ""
+    return name if is_zone(name) else settings.TIME_ZONE
+
+
+def user_zone(request: HttpRequest) -> ZoneInfo:
+    return ZoneInfo(user_zone_name(request))

@@ -1,0 +1,428 @@
+"""The charted dashboard pages (issue 12): the period and its buckets, the overview's figures
+by hand, local days in any time zone, the care page against `care_report`, share of voice,
+who may open them."""
+
+# The engagement fixtures are imported by name, which ruff reads as redefinitions.
+# ruff: noqa: F401, F811
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from brands.models import Brand, Membership
+from dashboard.charts import bucket_days, explorer_url
+from dashboard.forms import PeriodForm, period_of
+from dashboard.selectors import mention_facts, mention_totals
+from dashboard.templatetags.dashboard_extras import duration
+from dashboard.timezones import SESSION_KEY
+from engagement.models import Case
+from listening.models import Source
+from tests.engagement.conftest import (
+    acme,
+    admin_user,
+    agent,
+    make_user,
+    marketer,
+    other_brand,
+    outsider,
+    social_source,
+    store_mention,
+)
+
+pytestmark = pytest.mark.django_db
+
+OVERVIEW = reverse("dashboard:overview")
+CARE = reverse("dashboard:care")
+SHARE = reverse("dashboard:share")
+KOLKATA = ZoneInfo("Asia/Kolkata")
+
+
+def chart(response, chart_id: str) -> dict:
+    return next(c for c in response.context["charts"] if c.id == chart_id)
+
+
+def table(response, chart_id: str) -> dict[str, list]:
+    """A chart's table view: {row label: [values of each series]}."""
+    return {
+        label: [value for value, _ in cells] for label, cells in chart(response, chart_id).rows()
+    }
+
+
+def as_session_zone(client, name: str) -> None:
+    session = client.session
+    session[SESSION_KEY] = name
+    session.save()
+
+
+# -- the period ----------------------------------------------------------------------------
+
+
+def test_a_preset_ends_today_and_compares_with_as_many_days_before():
+    with timezone.override(UTC):
+        today = timezone.localdate()
+        form = PeriodForm({"range": "7d"})
+        assert form.is_valid()
+        period = form.period()
+    assert (period.first, period.last) == (today - timedelta(days=6), today)
+    assert (period.previous_first, period.previous_last) == (
+        today - timedelta(days=13),
+        today - timedelta(days=7),
+    )
+    assert period.bucket == "day"
+
+
+def test_the_bucket_grows_with_the_range():
+    assert period_of(date(2026, 1, 1), date(2026, 1, 31)).bucket == "day"
+    assert period_of(date(2026, 1, 1), date(2026, 3, 31)).bucket == "week"
+    assert period_of(date(2025, 1, 1), date(2025, 12, 31)).bucket == "month"
+
+
+def test_a_custom_range_is_whole_local_days_even_across_a_dst_change():
+    berlin = ZoneInfo("Europe/Berlin")
+    with timezone.override(berlin):
+        form = PeriodForm({"range": "custom", "since": "2026-03-28", "until": "2026-03-29"})
+        assert form.is_valid(), form.errors
+        period = form.period()
+    assert period.since == datetime(2026, 3, 28, tzinfo=berlin)
+    assert period.until == datetime(2026, 3, 30, tzinfo=berlin)
+    # 47 hours: the clocks went forward on the 29th.
+    assert period.until.astimezone(UTC) - period.since.astimezone(UTC) == timedelta(hours=47)
+    assert period.previous_first == date(2026, 3, 26)
+
+
+def test_a_reversed_custom_range_is_an_error():
+    form = PeriodForm({"range": "custom", "since": "2026-03-28", "until": "2026-03-01"})
+    assert not form.is_valid()
+
+
+def test_week_buckets_start_on_monday_and_are_clipped_to_the_period():
+    period = period_of(date(2026, 1, 1), date(2026, 2, 15))  # a Thursday to a Sunday
+    buckets = bucket_days(period)
+    assert buckets[0] == (date(2025, 12, 29), date(2026, 1, 1), date(2026, 1, 4))
+    assert buckets[1] == (date(2026, 1, 5), date(2026, 1, 5), date(2026, 1, 11))
+    assert buckets[-1] == (date(2026, 2, 9), date(2026, 2, 9), date(2026, 2, 15))
+
+
+def test_durations_are_written_for_people():
+    assert duration(None) == "–"
+    assert duration(42.5) == "42.5 s"
+    assert duration(600) == "10 min"
+    assert duration(3 * 3600 + 300) == "3 h 05 min"
+    assert duration(50 * 3600) == "2 d 2 h"
+
+
+# -- figures by hand -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def week(social_source):
+    """Three mentions yesterday (UTC), one in the week before."""
+    now = timezone.now()
+    return {
+        "happy": store_mention(
+            social_source,
+            "I love acme, great service",
+            followers=100,
+            reply_count=2,
+            repost_count=3,
+            published_at=now - timedelta(days=1),
+        ),
+        "angry": store_mention(
+            social_source,
+            "acme is awful and broken",
+            followers=None,
+            reply_count=5,
+            published_at=now - timedelta(days=1, minutes=5),
+        ),
+        "plain": store_mention(
+            social_source,
+            "acme opens a shop on Main street",
+            followers=40,
+            published_at=now - timedelta(days=1, minutes=10),
+        ),
+        "before": store_mention(
+            social_source,
+            "acme is wonderful",
+            followers=7,
+            published_at=now - timedelta(days=9),
+        ),
+    }
+
+
+def test_the_overview_totals_are_counted_by_hand(client, marketer, acme, week):
+    assert [week[k].label for k in ("happy", "angry", "plain")] == [
+        "positive",
+        "negative",
+        "neutral",
+    ]
+    client.force_login(marketer)
+    response = client.get(OVERVIEW, {"brand": acme.pk, "range": "7d"})
+    assert response.status_code == 200
+    figures = {f["name"]: f for f in response.context["figures"]}
+    assert figures["Mentions"]["value"] == 3
+    assert figures["Mentions"]["previous"] == 1
+    assert figures["Mentions"]["change"] == 200.0
+    assert figures["Estimated reach"]["value"] == 140  # 100 + unknown (0) + 40
+    assert figures["Estimated reach"]["previous"] == 7
+    assert figures["Engagement"]["value"] == 10  # 2 + 3 + 5
+    assert figures["Net sentiment"]["value"] == 0.0  # (1 - 1) / 3
+    assert figures["Net sentiment"]["previous"] == 100.0
+    assert figures["Net sentiment"]["points"] == -100.0
+    body = response.content.decode()
+    assert "+200.0 %" in body and "-100.0 points" in body
+
+
+def test_the_overview_charts_put_each_mention_on_its_day_and_label(client, marketer, acme, week):
+    client.force_login(marketer)
+    response = client.get(OVERVIEW, {"brand": acme.pk, "range": "7d"})
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    volume = table(response, "volume")
+    assert len(volume) == 7
+    assert volume[yesterday] == [3]
+    assert sum(v[0] for v in volume.values()) == 3
+    assert table(response, "sentiment")[yesterday] == [1, 1, 1]
+    assert table(response, "net")[yesterday] == [0.0]
+    assert table(response, "platforms") == {"mastodon": [3]}
+    assert table(response, "languages") == {"en": [3]}
+    assert table(response, "sources") == {"mastodon https://social.example": [3]}
+
+
+def test_every_chart_point_links_to_the_explorer_with_its_filter(client, marketer, acme, week):
+    client.force_login(marketer)
+    response = client.get(OVERVIEW, {"brand": acme.pk, "range": "7d"})
+    day = timezone.localdate() - timedelta(days=1)
+    rows = dict(chart(response, "sentiment").rows())
+    _, negative_link = rows[day.isoformat()][2]
+    assert negative_link == (
+        f"{explorer_url()}?brand={acme.pk}&label=negative"
+        f"&since={day.isoformat()}&until={day.isoformat()}"
+    )
+    source = Source.objects.get(brand=acme)
+    _, source_link = dict(chart(response, "sources").rows())["mastodon https://social.example"][0]
+    assert f"source={source.pk}" in source_link
+    assert f'href="{negative_link.replace("&", "&amp;")}"' in response.content.decode()
+    spec = json.loads(
+        response.content.decode()
+        .split('id="chart-data" type="application/json">')[1]
+        .split("</script>")[0]
+    )
+    assert negative_link in spec["sentiment"]["links"][2]
+
+
+def test_a_mention_at_2330_utc_is_on_the_next_day_in_kolkata(client, marketer, acme, social_source):
+    # 23:30 UTC on 1 March is 05:00 on 2 March in India (+5:30).
+    store_mention(
+        social_source, "acme late post", published_at=datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
+    )
+    facts = mention_facts(
+        brand_ids=[acme.pk],
+        since=datetime(2026, 2, 1, tzinfo=UTC),
+        until=datetime(2026, 4, 1, tzinfo=UTC),
+        bucket="day",
+        tz=KOLKATA,
+    )
+    assert [f.bucket for f in facts] == [date(2026, 3, 2)]
+    in_utc = mention_facts(
+        brand_ids=[acme.pk],
+        since=datetime(2026, 2, 1, tzinfo=UTC),
+        until=datetime(2026, 4, 1, tzinfo=UTC),
+        bucket="day",
+        tz=UTC,
+    )
+    assert [f.bucket for f in in_utc] == [date(2026, 3, 1)]
+
+    client.force_login(marketer)
+    as_session_zone(client, "Asia/Kolkata")
+    response = client.get(
+        OVERVIEW,
+        {"brand": acme.pk, "range": "custom", "since": "2026-03-01", "until": "2026-03-02"},
+    )
+    assert table(response, "volume") == {"2026-03-01": [0], "2026-03-02": [1]}
+    # The 1st alone in Kolkata ends at 18:30 UTC: the mention is not in it.
+    response = client.get(
+        OVERVIEW,
+        {"brand": acme.pk, "range": "custom", "since": "2026-03-01", "until": "2026-03-01"},
+    )
+    assert "No mentions of Acme from 2026-03-01 to 2026-03-01." in response.content.decode()
+
+
+def test_a_quarter_hour_zone_also_gets_whole_days(acme, social_source):
+    # Nepal is +5:45: 18:14 UTC is 23:59 on the 1st, 18:15 UTC is 00:00 on the 2nd.
+    for minute in (14, 15):
+        store_mention(
+            social_source,
+            f"acme nepal {minute}",
+            published_at=datetime(2026, 3, 1, 18, minute, tzinfo=UTC),
+        )
+    facts = mention_facts(
+        brand_ids=[acme.pk],
+        since=datetime(2026, 2, 1, tzinfo=UTC),
+        until=datetime(2026, 4, 1, tzinfo=UTC),
+        bucket="day",
+        tz=ZoneInfo("Asia/Kathmandu"),
+    )
+    assert sorted((f.bucket, f.mentions) for f in facts) == [
+        (date(2026, 3, 1), 1),
+        (date(2026, 3, 2), 1),
+    ]
+
+
+def test_an_empty_overview_says_why(client, marketer, acme):
+    client.force_login(marketer)
+    body = client.get(OVERVIEW, {"brand": acme.pk}).content.decode()
+    assert "No mentions of Acme yet: its sources have caught nothing." in body
+    assert "<canvas" not in body
+
+
+def test_the_time_zone_is_kept_in_the_session(client, marketer, acme):
+    client.force_login(marketer)
+    next_url = f"{OVERVIEW}?brand={acme.pk}"
+    response = client.post(reverse("dashboard:timezone"), {"tz": "Asia/Kolkata", "next": next_url})
+    assert response.status_code == 302 and response["Location"] == next_url
+    assert client.session[SESSION_KEY] == "Asia/Kolkata"
+    page = client.get(OVERVIEW, {"brand": acme.pk})
+    assert page.context["shell"].zone == "Asia/Kolkata"
+    assert "<option selected>Asia/Kolkata</option>" in page.content.decode()
+    bad = client.post(reverse("dashboard:timezone"), {"tz": "Mars/Olympus"})
+    assert bad.status_code == 400
+    away = client.post(
+        reverse("dashboard:timezone"), {"tz": "UTC", "next": "https://evil.example/"}
+    )
+    assert away["Location"] == OVERVIEW
+
+
+# -- care: the same figures as care_report -------------------------------------------------
+
+
+@pytest.fixture
+def cases(acme, agent, social_source):
+    """Cases opened yesterday (UTC noon) with hand-picked times."""
+    noon = datetime.combine(timezone.localdate() - timedelta(days=1), datetime.min.time())
+    noon = timezone.make_aware(noon) + timedelta(hours=12)
+    other_agent = make_user("bob", acme, Membership.Role.AGENT)
+    specs = [
+        # (assignee, first response after, resolved after, outcome)
+        (agent, timedelta(minutes=10), timedelta(hours=2), Case.Outcome.IMPROVED),
+        (agent, timedelta(minutes=30), None, Case.Outcome.CONVERTED),
+        (other_agent, timedelta(hours=3), timedelta(hours=5), Case.Outcome.WORSENED),
+        (None, None, None, Case.Outcome.PENDING),
+    ]
+    made = []
+    for i, (who, first, resolved, outcome) in enumerate(specs):
+        made.append(
+            Case.objects.create(
+                brand=acme,
+                assignee=who,
+                opened_at=noon + timedelta(minutes=i),
+                status=Case.Status.RESOLVED if resolved else Case.Status.OPEN,
+                first_response_at=noon + timedelta(minutes=i) + first if first else None,
+                first_response_due=noon + timedelta(minutes=i, hours=1),
+                resolved_at=noon + timedelta(minutes=i) + resolved if resolved else None,
+                outcome=outcome,
+                priority=10.0,
+                priority_band="low",
+            )
+        )
+    return made
+
+
+def test_the_care_page_equals_care_report(client, marketer, acme, cases):
+    day = (timezone.localdate() - timedelta(days=1)).isoformat()
+    out = io.StringIO()
+    call_command(
+        "care_report",
+        "--brand",
+        acme.name,
+        "--since",
+        day,
+        "--until",
+        day,
+        "--format",
+        "json",
+        stdout=out,
+    )
+    report = json.loads(out.getvalue())
+    client.force_login(marketer)
+    response = client.get(CARE, {"brand": acme.pk, "range": "custom", "since": day, "until": day})
+    assert response.status_code == 200
+    figures = response.context["figures"]
+    assert figures == {key: value for key, value in report.items() if key in figures}
+    assert set(figures) <= set(report)
+    agents = [{"agent": name, **f} for name, f in response.context["agents"]]
+    assert agents == report["agents"]
+    # By hand too: first responses 600, 1800, 10800 s; median 1800; resolution 2 h and 5 h.
+    assert figures["first_response_median_s"] == 1800.0
+    assert figures["resolution_median_s"] == 12600.0
+    assert figures["cases"] == 4 and figures["answered"] == 3
+    body = response.content.decode()
+    assert '<td class="num" data-figure="first_response_median_s">30 min</td>' in body
+    assert "Nobody (unassigned)" in body
+    agents = {name: f for name, f in response.context["agents"]}
+    assert agents["bob"]["first_response_median_s"] == 10800.0
+    over_time = table(response, "first_response")
+    assert over_time[day] == [1800.0, figures["first_response_p90_s"]]
+    outcomes = table(response, "outcomes")
+    assert outcomes["Improved"] == [1] and outcomes["Converted"] == [1]
+
+
+def test_an_empty_care_page_says_why(client, marketer, acme):
+    client.force_login(marketer)
+    body = client.get(CARE, {"brand": acme.pk}).content.decode()
+    assert "No care case of Acme opened from" in body
+    assert "No open case of Acme: the backlog is empty." in body
+
+
+# -- share of voice --------------------------------------------------------------------------
+
+
+def test_share_of_voice_compares_the_brand_with_its_competitors(
+    client, marketer, acme, social_source
+):
+    assert [b.name for b in acme.competitors.all()] == ["Globex"]  # tests/brands/conftest.py
+    yesterday = timezone.now() - timedelta(days=1)
+    for text in ("I love acme", "acme is awful", "globex is great"):
+        store_mention(social_source, text, published_at=yesterday)
+    client.force_login(marketer)
+    response = client.get(SHARE, {"brand": acme.pk, "range": "7d"})
+    assert response.status_code == 200
+    rows = {row["brand"].name: row for row in response.context["rows"]}
+    assert rows["Acme"]["totals"].mentions == 2 and rows["Acme"]["share"] == 66.7
+    assert rows["Globex"]["totals"].mentions == 1 and rows["Globex"]["share"] == 33.3
+    day = timezone.localdate() - timedelta(days=1)
+    assert table(response, "share_mentions")[day.isoformat()] == [66.7, 33.3]
+    assert table(response, "share_positive")[day.isoformat()] == [50.0, 50.0]
+    assert table(response, "net_by_brand") == {"Acme": [0.0], "Globex": [100.0]}
+
+
+def test_share_of_voice_without_competitors_says_so(client, marketer, acme):
+    acme.competitors.clear()
+    client.force_login(marketer)
+    body = client.get(SHARE, {"brand": acme.pk}).content.decode()
+    assert "Acme watches no competitor" in body
+
+
+# -- who may open them ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [OVERVIEW, CARE, SHARE])
+def test_marketers_and_admins_may_open_the_pages_agents_may_not_outsiders_get_404(
+    client, url, acme, marketer, admin_user, agent, outsider
+):
+    for user, status in ((marketer, 200), (admin_user, 200), (agent, 403), (outsider, 404)):
+        client.force_login(user)
+        assert client.get(url, {"brand": acme.pk}).status_code == status, user
+
+
+def test_the_brand_list_offers_only_the_users_brands(client, marketer, acme, other_brand):
+    client.force_login(marketer)
+    body = client.get(OVERVIEW).content.decode()
+    assert f'<option value="{acme.pk}" selected>Acme</option>' in body
+    assert other_brand.name not in body
