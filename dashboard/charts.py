@@ -23,7 +23,7 @@ from dashboard.forms import Period
 BRAND_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#E69F00", "#7F3C8D")
 LABEL_COLOURS = {"positive": "#1a7f37", "neutral": "#8c959f", "negative": "#cf222e"}
 NEUTRAL_COLOUR = "#57606a"
-SECOND_COLOUR = "#8250df"
+SECOND_COLOUR = "#57606a"
 LABELS = ("positive", "neutral", "negative")
 
 

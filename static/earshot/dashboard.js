@@ -20,6 +20,18 @@
     return number.format(Math.floor(h / 24)) + " d " + (h % 24) + " h";
   }
 
+  function durationStep(spec) {
+    var top = 0;
+    spec.series.forEach(function (s) {
+      s.values.forEach(function (v) { if (v > top) top = v; });
+    });
+    var steps = [60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800];
+    for (var i = 0; i < steps.length; i++) {
+      if (top / steps[i] <= 8) return steps[i];
+    }
+    return 604800;
+  }
+
   function formatValue(unit, value) {
     if (value === null || value === undefined) return "–";
     if (unit === "seconds") return duration(value);
@@ -59,6 +71,9 @@
       beginAtZero: true,
       stacked: kind === "stacked",
       ticks: {
+        // Counts are whole; durations step by whole minutes or hours.
+        precision: spec.unit === "count" ? 0 : undefined,
+        stepSize: spec.unit === "seconds" ? durationStep(spec) : undefined,
         callback: function (value) { return formatValue(spec.unit, value); },
       },
     };

@@ -1,0 +1,131 @@
+"""The charted dashboard pages in a real headless Chromium: a marketer opens the overview and
+the care page with data, the charts draw (a canvas Chart.js filled), nothing breaks the
+Content-Security-Policy or logs an error, and a click on a chart's bar opens the explorer
+with that bar's filter."""
+
+# ruff: noqa: F401, F811 (fixtures imported for pytest to find, and used as parameters)
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from engagement.models import Case
+from tests.browser import SCREENSHOTS, skip_without_chromium
+from tests.dashboard.test_explorer_browser import assert_clean, watched
+from tests.engagement.conftest import PASSWORD, acme, agent, marketer, social_source, store_mention
+
+skip_without_chromium()
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def data(acme, agent, social_source):
+    now = timezone.now()
+    texts = ["I love acme, great service", "acme is awful and broken", "acme opens a shop"]
+    for n in range(12):
+        store_mention(
+            social_source,
+            f"{texts[n % 3]} {n}",
+            followers=10 * n,
+            reply_count=n % 4,
+            published_at=now - timedelta(days=n % 6, hours=1),
+        )
+    for n in range(6):
+        opened = now - timedelta(days=n, hours=3)
+        Case.objects.create(
+            brand=acme,
+            assignee=agent if n % 2 else None,
+            opened_at=opened,
+            status=Case.Status.RESOLVED if n % 3 == 0 else Case.Status.OPEN,
+            first_response_at=opened + timedelta(minutes=15 * (n + 1)),
+            first_response_due=opened + timedelta(hours=1),
+            resolved_at=opened + timedelta(hours=n + 1) if n % 3 == 0 else None,
+            outcome=Case.Outcome.IMPROVED if n % 2 else Case.Outcome.UNCHANGED,
+            priority=10.0,
+            priority_band="low",
+        )
+
+
+def sign_in(page: Page, live_server, user, path: str) -> None:
+    page.goto(f"{live_server.url}/login/?{urlencode({'next': path})}")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def drawn(page: Page, chart_id: str) -> None:
+    canvas = page.locator(f'canvas[data-chart="{chart_id}"]')
+    expect(canvas).to_have_attribute("data-drawn", "true")
+    # Chart.js drew something: the canvas has a size and non-blank pixels.
+    assert page.evaluate(
+        """(id) => {
+            const c = document.querySelector(`canvas[data-chart="${id}"]`);
+            const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+            return c.width > 100 && px.some((v, i) => i % 4 === 3 && v > 0);
+        }""",
+        chart_id,
+    ), chart_id
+
+
+def test_a_marketer_reads_the_overview_and_clicks_a_bar_to_its_mentions(
+    watched, live_server, marketer, acme, data
+):
+    page = watched
+    sign_in(page, live_server, marketer, f"/dashboard/overview/?brand={acme.pk}&range=7d")
+    expect(page).to_have_url(re.compile(r"/dashboard/overview/"))
+    for chart_id in ("volume", "sentiment", "net", "platforms", "sources", "languages"):
+        drawn(page, chart_id)
+    expect(page.get_by_role("link", name="Last 7 days")).to_have_attribute("aria-current", "true")
+    expect(page.locator(".figure").first).to_contain_text("12")
+    assert_clean(page, "overview")
+    page.screenshot(path=str(SCREENSHOTS / "dashboard-overview.png"), full_page=True)
+
+    # The table view holds the same numbers as links.
+    page.get_by_text("Table of “Mentions”").click()
+    expect(page.locator("#panel-volume table a").first).to_be_visible()
+
+    # Click the bar of today in the volume chart, where Chart.js says it is.
+    today = timezone.localdate().isoformat()
+    point = page.evaluate(
+        """() => {
+            const c = document.querySelector('canvas[data-chart="volume"]');
+            const bar = Chart.getChart(c).getDatasetMeta(0).data.at(-1);
+            const box = c.getBoundingClientRect();
+            return {x: box.left + bar.x, y: box.top + (bar.y + bar.base) / 2};
+        }"""
+    )
+    page.mouse.click(point["x"], point["y"])
+    expect(page).to_have_url(re.compile(r"/dashboard/explorer/\?"))
+    query = parse_qs(urlsplit(page.url).query)
+    assert query == {"brand": [str(acme.pk)], "since": [today], "until": [today]}
+    expect(page.locator("tr[data-row]")).to_have_count(2)
+    assert_clean(page, "explorer after the drill-down")
+
+
+def test_a_marketer_reads_the_care_page(watched, live_server, marketer, agent, acme, data):
+    page = watched
+    sign_in(page, live_server, marketer, f"/dashboard/care/?brand={acme.pk}&range=7d")
+    expect(page).to_have_url(re.compile(r"/dashboard/care/"))
+    for chart_id in ("first_response", "resolution", "sla", "outcomes", "backlog"):
+        drawn(page, chart_id)
+    expect(page.locator('[data-figure="cases"]')).to_have_text("6")
+    expect(page.locator("tr[data-agent]")).to_have_count(2)  # the agent, and nobody
+    expect(page.locator(f'tr[data-agent="{agent.username}"] td').first).to_have_text("3")
+    assert_clean(page, "care")
+    page.screenshot(path=str(SCREENSHOTS / "dashboard-care.png"), full_page=True)
+
+    # The tabs keep brand and range; keyboard users reach the figures from the chart.
+    page.locator('canvas[data-chart="outcomes"]').focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#panel-outcomes details")).to_have_attribute("open", "")
+    page.get_by_role("link", name="Overview", exact=True).click()
+    expect(page).to_have_url(re.compile(rf"/dashboard/overview/\?brand={acme.pk}&range=7d$"))
+    drawn(page, "volume")
+    assert_clean(page, "overview from the tab")
