@@ -21,18 +21,19 @@ SORTS = [
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where the next page starts: the last row's sort key (an int) and match id."""
+    """Where the next page starts: the last row's sort key (an int) and mention id (unique
+    among one brand's matches, so it breaks every tie)."""
 
     key: int
-    match_id: int
+    mention_id: int
 
     def __str__(self) -> str:
-        return f"{self.key}.{self.match_id}"
+        return f"{self.key}.{self.mention_id}"
 
     @classmethod
     def parse(cls, value: str) -> Cursor:
-        key, _, match_id = value.rpartition(".")
-        return cls(key=int(key), match_id=int(match_id))
+        key, _, mention_id = value.rpartition(".")
+        return cls(key=int(key), mention_id=int(mention_id))
 
 
 def local_midnight(day: date) -> datetime | None:

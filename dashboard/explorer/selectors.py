@@ -40,9 +40,11 @@ from django.db.models.functions import Coalesce
 from brands.models import Brand
 from dashboard.explorer.forms import Cursor
 from engagement.models import CaseMention
-from listening.models import MentionMatch, Source
+from listening.models import Mention, MentionMatch, Source
 
 PAGE_SIZE = 50
+# A search matching at most this many mentions (all brands) is answered from their ids.
+SEARCH_CANDIDATES_MAX = 5000
 # The text search configuration of the GIN index; the query must spell the same expression.
 TEXT_SEARCH_CONFIG = "simple"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -117,6 +119,43 @@ def _sort_key(sort: str):
     return F("published_at"), sort != "oldest"
 
 
+def _brand_matches(f: ExplorerFilters) -> QuerySet[MentionMatch]:
+    qs = MentionMatch.objects.filter(brand=f.matched)
+    if f.matched.pk != f.brand.pk:
+        # A competitor: only what the brand's own sources caught, never the competitor's own
+        # workspace (which the user may not be a member of).
+        qs = qs.filter(mention__source__brand=f.brand)
+    return qs
+
+
+def _text_condition(q: str):
+    if connection.vendor == "postgresql":
+        return TextSearch(F("mention__text"), Value(q))
+    return Q(mention__text__icontains=q)
+
+
+def search_candidates(*, filters: ExplorerFilters) -> list[int] | None:
+    """The ids of every stored mention the search q matches, when there are at most
+    SEARCH_CANDIDATES_MAX of them in all brands; None when there are more (or no q).
+
+    Why: for "newest first, 51 rows", PostgreSQL likes to walk the brand's date index and test
+    each row's text, which finds a common word at once but reads every row of the brand for
+    a rare or absent one (0.7 s at a million mentions). Asked alone, the text condition goes
+    through the GIN index (a few ms for a rare word); a short list then pins the page query
+    to those rows (match_unique_brand probes). A common word overflows the list and keeps the
+    walk, which finds 51 rows of it quickly. Mentions of every brand count towards the cap,
+    as the mention table has no brand column (a word common elsewhere takes the walk).
+    """
+    if not filters.q or connection.vendor != "postgresql":
+        return None
+    ids = list(
+        Mention.objects.filter(TextSearch(F("text"), Value(filters.q)))
+        .order_by()
+        .values_list("id", flat=True)[: SEARCH_CANDIDATES_MAX + 1]
+    )
+    return ids if len(ids) <= SEARCH_CANDIDATES_MAX else None
+
+
 def cursor_key(match: MentionMatch, sort: str) -> int:
     """The row's sort key as the integer a Cursor carries (microseconds for a time)."""
     if sort in ("reach", "engagement"):
@@ -133,16 +172,18 @@ def _key_value(cursor: Cursor, sort: str):
         return _EPOCH
 
 
-def explorer_matches(*, filters: ExplorerFilters) -> QuerySet[MentionMatch]:
-    """The matches the filters select, in the sort's order (ties by match id), annotated with
+def explorer_matches(
+    *, filters: ExplorerFilters, mention_ids: list[int] | None = None
+) -> QuerySet[MentionMatch]:
+    """The matches the filters select, in the sort's order (ties by mention id), annotated with
     ``sort_key``, ``engagement`` and ``has_case``, with brand, mention, source and author
-    joined (a page or a stream costs no query per row). Pure read."""
+    joined (a page or a stream costs no query per row). Pure read.
+
+    mention_ids, when given, are the only mentions the search q can match (search_candidates
+    found them): the text condition is then that list instead.
+    """
     f = filters
-    qs = MentionMatch.objects.filter(brand=f.matched)
-    if f.matched.pk != f.brand.pk:
-        # A competitor: only what the brand's own sources caught, never the competitor's own
-        # workspace (which the user may not be a member of).
-        qs = qs.filter(mention__source__brand=f.brand)
+    qs = _brand_matches(f)
     if f.since is not None:
         qs = qs.filter(published_at__gte=f.since)
     if f.until is not None:
@@ -163,17 +204,19 @@ def explorer_matches(*, filters: ExplorerFilters) -> QuerySet[MentionMatch]:
         else:  # SQLite has no JSON containment: the quoted term inside the JSON text.
             qs = qs.filter(matched_terms__icontains=f'"{f.term}"')
     if f.q:
-        if connection.vendor == "postgresql":
-            qs = qs.filter(TextSearch(F("mention__text"), Value(f.q)))
+        if mention_ids is not None:
+            qs = qs.filter(mention_id__in=mention_ids)
         else:
-            qs = qs.filter(mention__text__icontains=f.q)
+            qs = qs.filter(_text_condition(f.q))
     in_case = CaseMention.objects.filter(mention_id=OuterRef("mention_id"), brand_id=f.matched.pk)
     qs = qs.annotate(has_case=Exists(in_case))
     if f.has_case is not None:
         qs = qs.filter(has_case=f.has_case)
     key, descending = _sort_key(f.sort)
     qs = qs.annotate(sort_key=key, engagement=_engagement())
-    order = ("-sort_key", "-id") if descending else ("sort_key", "id")
+    # Ties by mention id: unique among one brand's matches, and the mention table's own key,
+    # so the reach and engagement indexes (mention columns, then id) give the whole order.
+    order = ("-sort_key", "-mention_id") if descending else ("sort_key", "mention_id")
     return qs.select_related("brand", "mention__source", "mention__author").order_by(*order)
 
 
@@ -182,25 +225,25 @@ def explorer_page(
 ) -> tuple[list[MentionMatch], Cursor | None]:
     """One page of explorer_matches after the cursor, and the cursor of the next page (None on
     the last page). Reads PAGE_SIZE + 1 rows to know whether there is a next page: no COUNT."""
-    qs = explorer_matches(filters=filters)
+    qs = explorer_matches(filters=filters, mention_ids=search_candidates(filters=filters))
     if after is not None:
         value = _key_value(after, filters.sort)
         _, descending = _sort_key(filters.sort)
         if descending:
             # The bound alone lets the index start at the cursor; the OR breaks the tie.
             qs = qs.filter(sort_key__lte=value).filter(
-                Q(sort_key__lt=value) | Q(id__lt=after.match_id)
+                Q(sort_key__lt=value) | Q(mention_id__lt=after.mention_id)
             )
         else:
             qs = qs.filter(sort_key__gte=value).filter(
-                Q(sort_key__gt=value) | Q(id__gt=after.match_id)
+                Q(sort_key__gt=value) | Q(mention_id__gt=after.mention_id)
             )
     rows = list(qs[: PAGE_SIZE + 1])
     if len(rows) <= PAGE_SIZE:
         return rows, None
     rows = rows[:PAGE_SIZE]
     last = rows[-1]
-    return rows, Cursor(key=cursor_key(last, filters.sort), match_id=last.pk)
+    return rows, Cursor(key=cursor_key(last, filters.sort), mention_id=last.mention_id)
 
 
 def explorer_case_ids(*, matches: Iterable[MentionMatch], brand_id: int) -> dict[int, int]:

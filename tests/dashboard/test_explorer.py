@@ -229,7 +229,50 @@ def test_the_term_filter_can_use_its_index(acme, social_source):
     assert "explorer_match_terms_gin" in plan, plan
 
 
+@pytest.mark.parametrize("cap", [0, 1, 5000])
+def test_a_search_page_is_the_same_through_candidates_or_the_walk(
+    acme, social_source, monkeypatch, cap
+):
+    """A rare word is answered from its mentions' ids, a common one by the walk (the cap
+    decides); both give the rows explorer_matches gives, in the same order."""
+    from dashboard.explorer import selectors
+
+    monkeypatch.setattr(selectors, "SEARCH_CANDIDATES_MAX", cap)
+    globex = Brand.objects.get(name="Globex")
+    for n in range(8):
+        make(social_source, f"acme refund {n}", at=NOW - timedelta(minutes=n), followers=n)
+        make(social_source, f"globex refund {n}", brand=globex, at=NOW)
+        make(social_source, f"acme other {n}", at=NOW)
+    filters = ExplorerFilters(brand=acme, matched=acme, q="refund", sort="reach")
+    rows, cursor = explorer_page(filters=filters)
+    assert texts(rows) == [f"acme refund {n}" for n in range(7, -1, -1)]
+    assert cursor is None
+    candidates = selectors.search_candidates(filters=filters)
+    if connection.vendor == "postgresql":
+        # Both brands' mentions count towards the cap.
+        assert candidates is None if cap < 16 else len(candidates) == 16
+
+
 # -- sorts and pages ---------------------------------------------------------------------
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the indexes are PostgreSQL's")
+@pytest.mark.parametrize(
+    ("sort", "index"),
+    [("reach", "explorer_mention_reach_idx"), ("engagement", "explorer_mention_engagement_idx")],
+)
+def test_the_reach_and_engagement_sorts_can_walk_their_indexes(acme, social_source, sort, index):
+    make(social_source, "acme", followers=3, likes=1)
+    qs = explorer_matches(filters=ExplorerFilters(brand=acme, matched=acme, sort=sort))
+    with connection.cursor() as cursor:
+        # Forbid what a few rows make cheapest (reading all and sorting) to see that the
+        # index gives the page's whole order (same expression, ties by mention id).
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("SET LOCAL enable_incremental_sort = off")
+        plan = qs[:51].explain()
+    assert index in plan, plan
+    assert "Sort" not in plan, plan
 
 
 def test_it_sorts_by_time_reach_and_engagement(acme, social_source):
