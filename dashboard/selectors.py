@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
 from django.db.models import Count, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, TruncDay, TruncMonth, TruncWeek
+from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
 from brands.models import Brand
 from engagement.models import CareSettings, Case, SentimentCorrection
-from listening.models import MentionMatch, Source
+from listening.models import MentionMatch, MentionRollup, Source
 
 
 def brand_get(*, brand_id: int) -> Brand:
@@ -110,39 +110,42 @@ def brand_summaries(*, brand_ids: list[int], since: datetime) -> list[dict]:
 
 # --- the charted pages (issue 12) ---------------------------------------------------------------
 #
-# THE SEAM. Every chart figure of the overview and share-of-voice pages comes from the two
-# functions below, which group the raw MentionMatch rows (match_brand_pub_idx) in one query
-# each. When listening/rollups.py lands, only their bodies change to read the rollup tables
-# (quarter-hour buckets summed into local days, weeks or months); the dataclasses they return
-# and everything above them stay as they are. Care figures come from
-# engagement/selectors/care_report.py, the same code `manage.py care_report` prints.
+# Every chart figure of the overview and share-of-voice pages comes from the rollups
+# (listening.models.MentionRollup, kept by listening/rollups.py on ingest, corrections and
+# deletes): UTC quarter-hours, summed here into local days, weeks or months. A local midnight
+# in any zone is a quarter-hour boundary in UTC, so [since, until) at local midnights selects
+# whole buckets and the figures are exact. The one breakdown the rollups do not keep,
+# language, reads the raw matches of the period (mention_languages).
 
 BUCKET_FUNCTIONS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 
 
 @dataclass(frozen=True, slots=True)
 class MentionFact:
-    """Mentions of one brand in one local bucket, with one label, platform, source and
-    language: how many, their reach (author followers at the time of each mention, unknown =
-    0) and engagement (likes + replies + reposts, unknown = 0)."""
+    """Mentions of one brand in one local bucket, with one label, platform and source: how
+    many, their reach (author followers at the time of each mention, unknown = 0) and
+    engagement (likes + replies + reposts, unknown = 0)."""
 
     brand_id: int
     bucket: date
     label: str
     platform: str
     source_id: int
-    language: str
     mentions: int
     reach: int
     engagement: int
 
 
-def _engagement():
-    return (
-        Coalesce("mention__like_count", 0)
-        + Coalesce("mention__reply_count", 0)
-        + Coalesce("mention__repost_count", 0)
+def _rollups(
+    *, brand_ids: list[int], since: datetime, until: datetime, caught_by: int | None
+) -> QuerySet[MentionRollup]:
+    # mention_rollup_key (brand, bucket_start, ...) serves the range.
+    qs = MentionRollup.objects.filter(
+        brand_id__in=brand_ids, bucket_start__gte=since, bucket_start__lt=until
     )
+    if caught_by is not None:
+        qs = qs.filter(source__brand_id=caught_by)
+    return qs
 
 
 def mention_facts(
@@ -154,33 +157,19 @@ def mention_facts(
     tz: tzinfo,
     caught_by: int | None = None,
 ) -> list[MentionFact]:
-    """The brands' matches published in [since, until), grouped by local ``bucket`` (day,
-    week starting Monday, month in ``tz``), label (the effective one: a correction moves it),
-    platform, source and language. ``caught_by``: only mentions fetched by that brand's own
-    sources (share of voice compares a brand and its competitors on the same sources).
+    """The brands' mentions published in [since, until) (local midnights), grouped by local
+    ``bucket`` (day, week starting Monday, month in ``tz``), label (the effective one: a
+    correction moves it), platform and source. ``caught_by``: only mentions fetched by that
+    brand's own sources (share of voice compares a brand and its competitors on the same
+    sources).
 
-    One query; the number of rows grows with buckets x facets, not with mentions.
+    One query over the rollups; its rows grow with buckets x facets, not with mentions.
     """
-    qs = MentionMatch.objects.filter(
-        brand_id__in=brand_ids, published_at__gte=since, published_at__lt=until
-    )
-    if caught_by is not None:
-        qs = qs.filter(mention__source__brand_id=caught_by)
     rows = (
-        qs.annotate(bucket=BUCKET_FUNCTIONS[bucket]("published_at", tzinfo=tz))
-        .values_list(
-            "brand_id",
-            "bucket",
-            "label",
-            "mention__platform",
-            "mention__source_id",
-            "mention__language",
-        )
-        .annotate(
-            n=Count("id"),
-            reach=Sum(Coalesce("mention__author_followers", 0)),
-            engagement=Sum(_engagement()),
-        )
+        _rollups(brand_ids=brand_ids, since=since, until=until, caught_by=caught_by)
+        .annotate(local=BUCKET_FUNCTIONS[bucket]("bucket_start", tzinfo=tz))
+        .values_list("brand_id", "local", "label", "platform", "source_id")
+        .annotate(n=Sum("mentions"), r=Sum("reach"), e=Sum("engagement"))
         .order_by()
     )
     return [
@@ -190,12 +179,11 @@ def mention_facts(
             label=label,
             platform=platform or "",
             source_id=source_id,
-            language=language or "",
-            mentions=n,
+            mentions=n or 0,
             reach=reach or 0,
             engagement=engagement or 0,
         )
-        for brand_id, start, label, platform, source_id, language, n, reach, engagement in rows
+        for brand_id, start, label, platform, source_id, n, reach, engagement in rows
     ]
 
 
@@ -220,26 +208,19 @@ class MentionTotals:
 def mention_totals(
     *, brand_ids: list[int], since: datetime, until: datetime, caught_by: int | None = None
 ) -> dict[int, MentionTotals]:
-    """Per brand: mentions by label, reach and engagement in [since, until). One query."""
-    qs = MentionMatch.objects.filter(
-        brand_id__in=brand_ids, published_at__gte=since, published_at__lt=until
-    )
-    if caught_by is not None:
-        qs = qs.filter(mention__source__brand_id=caught_by)
+    """Per brand: mentions by label, reach and engagement in [since, until) (local
+    midnights). One query over the rollups."""
     rows = (
-        qs.values_list("brand_id", "label")
-        .annotate(
-            n=Count("id"),
-            reach=Sum(Coalesce("mention__author_followers", 0)),
-            engagement=Sum(_engagement()),
-        )
+        _rollups(brand_ids=brand_ids, since=since, until=until, caught_by=caught_by)
+        .values_list("brand_id", "label")
+        .annotate(n=Sum("mentions"), r=Sum("reach"), e=Sum("engagement"))
         .order_by()
     )
     sums: dict[int, dict[str, int]] = {}
     for brand_id, label, n, reach, engagement in rows:
         brand_sums = sums.setdefault(brand_id, {})
-        brand_sums[label] = brand_sums.get(label, 0) + n
-        brand_sums["mentions"] = brand_sums.get("mentions", 0) + n
+        brand_sums[label] = brand_sums.get(label, 0) + (n or 0)
+        brand_sums["mentions"] = brand_sums.get("mentions", 0) + (n or 0)
         brand_sums["reach"] = brand_sums.get("reach", 0) + (reach or 0)
         brand_sums["engagement"] = brand_sums.get("engagement", 0) + (engagement or 0)
     fields = ("mentions", "positive", "neutral", "negative", "reach", "engagement")
@@ -247,6 +228,23 @@ def mention_totals(
         brand_id: MentionTotals(**{key: sums.get(brand_id, {}).get(key, 0) for key in fields})
         for brand_id in brand_ids
     }
+
+
+def mention_languages(*, brand_id: int, since: datetime, until: datetime) -> dict[str, int]:
+    """The brand's mentions in [since, until) by language ("" when unknown), most first.
+
+    The rollups keep no language, so this groups the period's raw matches
+    (match_brand_pub_idx): its cost grows with the period's mentions, unlike the other charts.
+    """
+    rows = (
+        MentionMatch.objects.filter(
+            brand_id=brand_id, published_at__gte=since, published_at__lt=until
+        )
+        .values_list("mention__language")
+        .annotate(n=Count("id"))
+        .order_by("-n", "mention__language")
+    )
+    return {language or "": n for language, n in rows}
 
 
 def brand_has_mentions(*, brand_id: int) -> bool:

@@ -56,6 +56,7 @@ from dashboard.selectors import (
     care_backlog,
     care_enabled,
     mention_facts,
+    mention_languages,
     mention_totals,
     source_names,
 )
@@ -338,25 +339,26 @@ def _empty_reason(shell: Shell) -> str:
 
 def _breakdown_chart(
     shell: Shell,
-    facts,
-    attribute: str,
+    counts: dict,
     param: str,
     chart_id: str,
     title: str,
     names: dict | None = None,
     empty: str = "",
 ) -> Chart:
-    sums = totals_by(facts, attribute)
-    ordered = sorted(sums.items(), key=lambda item: (-item[1]["mentions"], str(item[0])))
+    """Mentions per platform, source or language, most first; ``param`` is the explorer's
+    filter of that breakdown (an unknown platform or language gets no link: the explorer
+    cannot ask for "none")."""
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
     colour = brand_colour(shell.brand.pk)
     first, last = shell.period.first, shell.period.last
     labels, values, links = [], [], []
-    for key, figures in ordered:
+    for key, count in ordered:
         if names is not None:
             labels.append(names.get(key, str(key)))
         else:
             labels.append(str(key) or "unknown")
-        values.append(figures["mentions"])
+        values.append(count)
         links.append(
             drill_link(shell.explorer, shell.brand.pk, first, last, **{param: key or ""})
             if (key or param == "source")
@@ -459,26 +461,32 @@ def overview(request: HttpRequest) -> HttpResponse:
             note="(positive - negative) / scored mentions, in percent: -100 to 100.",
         )
         sources = source_names(source_ids={fact.source_id for fact in facts})
+
+        def mentions_by(attribute: str) -> dict:
+            return {key: sums["mentions"] for key, sums in totals_by(facts, attribute).items()}
+
+        languages = (
+            mention_languages(brand_id=brand_id, since=period.since, until=period.until)
+            if facts
+            else {}
+        )
         charts = [
             volume,
             sentiment,
             net,
             _breakdown_chart(
-                shell, facts, "platform", "platform", "platforms", "By platform", empty=empty
+                shell, mentions_by("platform"), "platform", "platforms", "By platform", empty=empty
             ),
             _breakdown_chart(
                 shell,
-                facts,
-                "source_id",
+                mentions_by("source_id"),
                 "source",
                 "sources",
                 "By source",
                 names=sources,
                 empty=empty,
             ),
-            _breakdown_chart(
-                shell, facts, "language", "lang", "languages", "By language", empty=empty
-            ),
+            _breakdown_chart(shell, languages, "lang", "languages", "By language", empty=empty),
         ]
         headline = [
             ("Mentions", totals.mentions, previous.mentions, "count"),

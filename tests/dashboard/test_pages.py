@@ -24,6 +24,7 @@ from dashboard.selectors import mention_facts, mention_totals
 from dashboard.templatetags.dashboard_extras import duration
 from dashboard.timezones import SESSION_KEY
 from engagement.models import Case
+from engagement.services import sentiment_correct
 from listening.models import Source
 from tests.engagement.conftest import (
     acme,
@@ -215,6 +216,20 @@ def test_every_chart_point_links_to_the_explorer_with_its_filter(client, markete
         .split("</script>")[0]
     )
     assert negative_link in spec["sentiment"]["links"][2]
+
+
+def test_an_agents_correction_moves_the_mention_to_its_new_label(
+    client, marketer, agent, acme, week
+):
+    sentiment_correct(
+        mention=week["angry"], brand=acme, user=agent, label="positive", reason="sarcasm"
+    )
+    client.force_login(marketer)
+    response = client.get(OVERVIEW, {"brand": acme.pk, "range": "7d"})
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    assert table(response, "sentiment")[yesterday] == [2, 1, 0]
+    figures = {f["name"]: f for f in response.context["figures"]}
+    assert figures["Net sentiment"]["value"] == 66.7  # (2 - 0) / 3
 
 
 def test_a_mention_at_2330_utc_is_on_the_next_day_in_kolkata(client, marketer, acme, social_source):
@@ -426,3 +441,21 @@ def test_the_brand_list_offers_only_the_users_brands(client, marketer, acme, oth
     body = client.get(OVERVIEW).content.decode()
     assert f'<option value="{acme.pk}" selected>Acme</option>' in body
     assert other_brand.name not in body
+
+
+@pytest.mark.parametrize(("url", "queries"), [(OVERVIEW, 10), (SHARE, 9), (CARE, 10)])
+def test_a_page_costs_the_same_queries_whatever_the_data(
+    client, django_assert_num_queries, marketer, acme, social_source, week, url, queries
+):
+    client.force_login(marketer)
+    client.get(url, {"brand": acme.pk})  # the session and the user, loaded once
+    with django_assert_num_queries(queries):
+        assert client.get(url, {"brand": acme.pk, "range": "90d"}).status_code == 200
+    for day in range(20):
+        store_mention(
+            social_source,
+            f"acme globex day {day}",
+            published_at=timezone.now() - timedelta(days=day * 4),
+        )
+    with django_assert_num_queries(queries):
+        assert client.get(url, {"brand": acme.pk, "range": "90d"}).status_code == 200
