@@ -4,14 +4,15 @@ brands/permissions.py, fetch through dashboard/explorer/selectors.py, render or 
 from __future__ import annotations
 
 import csv
-import zoneinfo
 from collections.abc import Iterator
 from datetime import UTC
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET
@@ -29,13 +30,12 @@ from dashboard.explorer.selectors import (
     explorer_matches,
     explorer_page,
 )
+from dashboard.timezones import user_zone, zone_names
+from dashboard.views import TABS
 from listening.exports import MENTION_FIELDS, csv_row, mention_record, spreadsheet_safe_row
 from listening.outside import web_url
 from listening.selectors import iterate
 
-# The session key of the user's dashboard time zone (dashboard/timezones.py, the selector on
-# the charted pages); TIME_ZONE until they choose one.
-ZONE_SESSION_KEY = "earshot_tz"
 # The export's columns: the one mention record, then what the explorer adds to it.
 EXPLORER_FIELDS = [*MENTION_FIELDS, "platform", "reach", "engagement", "has_case"]
 # Filters that go into an export's file name, in this order.
@@ -48,12 +48,7 @@ def in_user_zone(view):
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
-        name = request.session.get(ZONE_SESSION_KEY) or ""
-        try:
-            zone = zoneinfo.ZoneInfo(name) if name else timezone.get_default_timezone()
-        except (ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):
-            zone = timezone.get_default_timezone()
-        with timezone.override(zone):
+        with timezone.override(user_zone(request)):
             return view(request, *args, **kwargs)
 
     return wrapper
@@ -109,6 +104,25 @@ def _filters(request: HttpRequest, action: Action) -> tuple[ExplorerForm, Explor
     return form, filters
 
 
+def _dashboard_tabs(request: HttpRequest, form: ExplorerForm, brand: Brand) -> list:
+    """(label, href) of the charted pages, for a role that may open them, with the brand and
+    the explorer's dates as their period."""
+    if not can(request.user, brand.pk, Action.VIEW_DASHBOARD):
+        return []
+    params: dict[str, object] = {"brand": brand.pk}
+    data = form.cleaned_data if not form.errors else {}
+    if data.get("since") or data.get("until"):
+        params |= {"since": data.get("since") or "", "until": data.get("until") or ""}
+    query = urlencode({k: v for k, v in params.items() if v})
+    tabs = []
+    for _, label, name in TABS:
+        try:
+            tabs.append((label, f"{reverse(name)}?{query}"))
+        except NoReverseMatch:
+            continue  # a page not built yet
+    return tabs
+
+
 def _query_without(request: HttpRequest, *names: str) -> str:
     query = request.GET.copy()
     for name in names:
@@ -156,6 +170,8 @@ def explorer(request: HttpRequest) -> HttpResponse:
         "clear_query": f"brand={filters.brand.pk}",
         "has_any": has_any,
         "time_zone": timezone.get_current_timezone_name(),
+        "zone_names": zone_names(),
+        "dashboard_tabs": _dashboard_tabs(request, form, filters.brand),
         "export_query": _query_without(request, "after"),
         "can_export": can(request.user, filters.brand.pk, Action.EXPORT),
     }

@@ -603,3 +603,27 @@ def test_the_page_works_in_the_zone_chosen_on_the_dashboard(client, marketer, ac
     session.save()
     body = client.get(EXPLORER, {"brand": acme.pk, "since": "2026-03-15"}).content.decode()
     assert "No mentions match" in body  # back in TIME_ZONE (UTC): the 14th
+
+
+def test_the_charted_pages_are_tabs_for_roles_that_may_open_them(
+    client, marketer, agent, acme, social_source
+):
+    make(social_source, "acme here")
+    client.force_login(marketer)
+    body = client.get(EXPLORER, {"brand": acme.pk, "since": "2026-03-01"}).content.decode()
+    overview = reverse("dashboard:overview")
+    assert f'href="{overview}?brand={acme.pk}&amp;since=2026-03-01"' in body
+    assert 'aria-current="page">Mentions</a>' in body
+    client.force_login(agent)
+    body = client.get(EXPLORER, {"brand": acme.pk}).content.decode()
+    assert overview not in body and "acme here" in body
+
+
+def test_the_time_zone_chosen_here_is_kept_for_the_explorer(client, marketer, acme, social_source):
+    make(social_source, "acme late utc", at=datetime(2026, 3, 14, 23, 30, tzinfo=UTC))
+    client.force_login(marketer)
+    page = f"{EXPLORER}?brand={acme.pk}"
+    response = client.post(reverse("dashboard:timezone"), {"tz": "Asia/Kathmandu", "next": page})
+    assert response.status_code == 302 and response["Location"] == page
+    body = client.get(page).content.decode()
+    assert "2026-03-15 05:15" in body and "<option selected>Asia/Kathmandu</option>" in body
