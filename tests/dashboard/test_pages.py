@@ -459,3 +459,41 @@ def test_a_page_costs_the_same_queries_whatever_the_data(
         )
     with django_assert_num_queries(queries):
         assert client.get(url, {"brand": acme.pk, "range": "90d"}).status_code == 200
+
+
+def test_strangers_text_in_a_breakdown_stays_text(client, marketer, acme, week):
+    # A feed names its own language: it reaches the page as a label and a link parameter.
+    hostile = "<b>x</b>&amp;"  # 20 characters at most
+    Mention = type(week["happy"])
+    Mention.objects.filter(pk=week["happy"].pk).update(language=hostile)
+    client.force_login(marketer)
+    response = client.get(OVERVIEW, {"brand": acme.pk, "range": "7d"})
+    body = response.content.decode()
+    assert hostile not in body
+    assert "&lt;b&gt;x&lt;/b&gt;&amp;amp;" in body  # the table view
+    assert "\\u003Cb\\u003Ex\\u003C/b\\u003E\\u0026amp;" in body  # the chart data
+    assert table(response, "languages") == {hostile: [1], "en": [2]}
+
+
+def test_a_bad_custom_range_says_so_and_shows_the_default(client, marketer, acme, week):
+    client.force_login(marketer)
+    response = client.get(
+        OVERVIEW,
+        {"brand": acme.pk, "range": "custom", "since": "2026-03-05", "until": "2026-03-01"},
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "The start date is after the end date." in body
+    assert response.context["shell"].period.days == 30
+
+
+def test_the_tabs_keep_the_brand_and_the_custom_range(client, marketer, acme):
+    client.force_login(marketer)
+    response = client.get(
+        CARE, {"brand": acme.pk, "range": "custom", "since": "2026-03-01", "until": "2026-03-05"}
+    )
+    tabs = {label: href for _, label, href in response.context["shell"].tabs}
+    query = f"brand={acme.pk}&range=custom&since=2026-03-01&until=2026-03-05"
+    assert tabs["Overview"] == f"{OVERVIEW}?{query}"
+    assert tabs["Share of voice"] == f"{SHARE}?{query}"
+    assert tabs["Mentions"] == f"{explorer_url()}?brand={acme.pk}&since=2026-03-01&until=2026-03-05"
