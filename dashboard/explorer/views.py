@@ -29,6 +29,7 @@ from dashboard.explorer.selectors import (
     explorer_case_ids,
     explorer_matches,
     explorer_page,
+    search_candidates,
 )
 from dashboard.timezones import user_zone, zone_names
 from dashboard.views import TABS
@@ -244,7 +245,8 @@ def explorer_export(request: HttpRequest) -> HttpResponse:
     form, filters = _filters(request, Action.EXPORT)
     if form.errors:
         return render(request, "dashboard/export_invalid.html", {"form": form}, status=400)
-    matches = iterate(explorer_matches(filters=filters))
+    candidates = search_candidates(filters=filters)
+    matches = iterate(explorer_matches(filters=filters, mention_ids=candidates))
     response = StreamingHttpResponse(_csv_stream(matches), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{export_filename(form, filters)}"'
     response["X-Content-Type-Options"] = "nosniff"

@@ -414,7 +414,7 @@ def test_a_row_shows_what_a_user_needs(client, marketer, acme, social_source, se
     assert "Asia/Kathmandu" in body
     assert "<bdi>Carol Jones</bdi>" in body and "<bdi>carol@social.example</bdi>" in body
     assert 'negative <span class="muted">(corrected; vader: positive)</span>' in body
-    assert ">1234<" in body and ">5<" in body
+    assert ">1,234<" in body and ">5<" in body
     assert "author=carol%40social.example" in body  # the author drills down here
 
 
