@@ -48,6 +48,40 @@ SEARCH_CANDIDATES_MAX = 5000
 # The text search configuration of the GIN index; the query must spell the same expression.
 TEXT_SEARCH_CONFIG = "simple"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# What the page and listening/exports.py's record read, and nothing else: sources carry
+# configuration and cursors, and 50 wide rows cost more to build than to fetch.
+_COLUMNS = (
+    "mention_id",
+    "brand_id",
+    "matched_terms",
+    "published_at",
+    "label",
+    "brand__name",
+    "mention__source_id",
+    "mention__author_id",
+    "mention__external_id",
+    "mention__url",
+    "mention__title",
+    "mention__text",
+    "mention__language",
+    "mention__published_at",
+    "mention__platform",
+    "mention__author_followers",
+    "mention__like_count",
+    "mention__reply_count",
+    "mention__repost_count",
+    "mention__neg",
+    "mention__neu",
+    "mention__pos",
+    "mention__compound",
+    "mention__label",
+    "mention__scorer_name",
+    "mention__source__name",
+    "mention__source__url",
+    "mention__source__kind",
+    "mention__author__handle",
+    "mention__author__display_name",
+)
 
 
 class TextSearch(Func):
@@ -217,7 +251,11 @@ def explorer_matches(
     # Ties by mention id: unique among one brand's matches, and the mention table's own key,
     # so the reach and engagement indexes (mention columns, then id) give the whole order.
     order = ("-sort_key", "-mention_id") if descending else ("sort_key", "mention_id")
-    return qs.select_related("brand", "mention__source", "mention__author").order_by(*order)
+    return (
+        qs.select_related("brand", "mention__source", "mention__author")
+        .only(*_COLUMNS)
+        .order_by(*order)
+    )
 
 
 def explorer_page(
