@@ -6,12 +6,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
 from brands.models import Brand
-from engagement.models import CareSettings, Case, SentimentCorrection
-from listening.models import MentionMatch, MentionRollup, Source
+from engagement.models import AuthorStanding, CareSettings, Case, SentimentCorrection
+from listening.models import Author, AuthorRollup, MentionMatch, MentionRollup, Source
 
 
 def brand_get(*, brand_id: int) -> Brand:
@@ -300,3 +300,99 @@ def care_enabled(*, brand_id: int) -> bool:
     settings = CareSettings.objects.filter(brand_id=brand_id)
     value = settings.values_list("care_enabled", flat=True).first()
     return True if value is None else value
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorRow:
+    """An author as the authors page lists them: the period's figures from the rollups, the
+    previous period's mention count (the trend) and the standing the queue keeps."""
+
+    author: Author
+    mentions: int
+    positive: int
+    negative: int
+    reach: int
+    previous_mentions: int
+    standing: str
+    last_mention_at: datetime | None
+
+
+def _author_sums(
+    *, brand_id: int, author_ids: Iterable[int], since: datetime, until: datetime
+) -> dict[int, tuple[int, int, int, int]]:
+    """(mentions, positive, negative, largest follower count) per author in [since, until),
+    from AuthorRollup (author_rollup_key: brand, bucket_start, ...). One query."""
+    rows = (
+        AuthorRollup.objects.filter(
+            brand_id=brand_id,
+            bucket_start__gte=since,
+            bucket_start__lt=until,
+            author_id__in=list(author_ids),
+        )
+        .values_list("author_id")
+        .annotate(
+            n=Sum("mentions"), pos=Sum("positive"), neg=Sum("negative"), reach=Max("reach_max")
+        )
+        .order_by()
+    )
+    return {
+        author_id: (n or 0, pos or 0, neg or 0, reach or 0)
+        for author_id, n, pos, neg, reach in rows
+    }
+
+
+def author_rows(
+    *,
+    brand_id: int,
+    author_ids: list[int],
+    since: datetime,
+    until: datetime,
+    previous_since: datetime,
+    previous_until: datetime,
+) -> list[AuthorRow]:
+    """The given authors (in the given order) with their figures. Four queries whatever the
+    number of authors: the period, the previous period, the authors, their standings."""
+    if not author_ids:
+        return []
+    now = _author_sums(brand_id=brand_id, author_ids=author_ids, since=since, until=until)
+    before = _author_sums(
+        brand_id=brand_id, author_ids=author_ids, since=previous_since, until=previous_until
+    )
+    authors = Author.objects.in_bulk(author_ids)
+    standings = {
+        author_id: (standing, last)
+        for author_id, standing, last in AuthorStanding.objects.filter(
+            brand_id=brand_id, author_id__in=author_ids
+        ).values_list("author_id", "standing", "last_mention_at")
+    }
+    rows = []
+    for author_id in author_ids:
+        if author_id not in authors:
+            continue
+        n, pos, neg, reach = now.get(author_id, (0, 0, 0, 0))
+        # No standing row: the queue has not weighed the author yet ("" shows as a dash).
+        standing, last = standings.get(author_id, ("", None))
+        rows.append(
+            AuthorRow(
+                author=authors[author_id],
+                mentions=n,
+                positive=pos,
+                negative=neg,
+                reach=reach,
+                previous_mentions=before.get(author_id, (0, 0, 0, 0))[0],
+                standing=standing,
+                last_mention_at=last,
+            )
+        )
+    return rows
+
+
+def standing_author_ids(*, brand_id: int, standing: str, limit: int) -> list[int]:
+    """The brand's advocates or detractors as the queue keeps them (standing_brand_idx), the
+    most outspoken first: by positive (advocates) or negative (detractors) mentions ever."""
+    order = "-positive_count" if standing == AuthorStanding.Standing.ADVOCATE else "-negative_count"
+    return list(
+        AuthorStanding.objects.filter(brand_id=brand_id, standing=standing)
+        .order_by(order, "-last_mention_at", "author_id")
+        .values_list("author_id", flat=True)[:limit]
+    )

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("overview/", views.overview, name="overview"),
     path("share/", views.share, name="share"),
+    path("authors/", views.authors, name="authors"),
     path("care/", views.care, name="care"),
     path("timezone/", views.timezone_set, name="timezone"),
     path("mentions/", views.mentions, name="mentions"),

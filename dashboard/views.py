@@ -47,6 +47,7 @@ from dashboard.forms import (
     day_start,
 )
 from dashboard.selectors import (
+    author_rows,
     brand_corrections_for_export,
     brand_get,
     brand_has_mentions,
@@ -59,8 +60,10 @@ from dashboard.selectors import (
     mention_languages,
     mention_totals,
     source_names,
+    standing_author_ids,
 )
 from dashboard.timezones import SESSION_KEY, is_zone, user_zone, zone_names
+from engagement.models import AuthorStanding
 from engagement.selectors.care_report import OUTCOME_KEYS, care_figures, care_figures_by_bucket
 from listening.exports import (
     CORRECTION_FIELDS,
@@ -71,6 +74,7 @@ from listening.exports import (
     spreadsheet_safe_row,
 )
 from listening.outside import web_url
+from listening.rollups import authors_top
 from listening.selectors import iterate
 
 PAGE_SIZE = 50
@@ -741,3 +745,127 @@ def timezone_set(request: HttpRequest) -> HttpResponse:
     ):
         target = reverse("dashboard:overview")
     return redirect(target)
+
+
+AUTHORS_LISTED = 20
+
+
+@require_GET
+@login_required
+def authors(request: HttpRequest) -> HttpResponse:
+    """Who speaks about the brand: its advocates and detractors (the standing the queue
+    keeps), and the authors with the most mentions and the largest audience in the period."""
+    with timezone.override(user_zone(request)):
+        shell = _shell(request, "authors")
+        period, brand = shell.period, shell.brand
+        zone = timezone.get_current_timezone()
+        by_volume = [
+            row.author_id
+            for row in authors_top(
+                brand_ids=[brand.pk],
+                start=period.first,
+                end=period.last,
+                tz=zone,
+                order="mentions",
+                limit=AUTHORS_LISTED,
+            )
+        ]
+        by_reach = [
+            row.author_id
+            for row in authors_top(
+                brand_ids=[brand.pk],
+                start=period.first,
+                end=period.last,
+                tz=zone,
+                order="reach",
+                limit=AUTHORS_LISTED,
+            )
+        ]
+        advocates = standing_author_ids(
+            brand_id=brand.pk, standing=AuthorStanding.Standing.ADVOCATE, limit=AUTHORS_LISTED
+        )
+        detractors = standing_author_ids(
+            brand_id=brand.pk, standing=AuthorStanding.Standing.DETRACTOR, limit=AUTHORS_LISTED
+        )
+        everyone = list(dict.fromkeys(by_volume + by_reach + advocates + detractors))
+        rows = {
+            row.author.pk: row
+            for row in author_rows(
+                brand_id=brand.pk,
+                author_ids=everyone,
+                since=period.since,
+                until=period.until,
+                previous_since=period.previous_since,
+                previous_until=period.previous_until,
+            )
+        }
+
+        def listed(ids: list[int]) -> list:
+            return [rows[pk] for pk in ids if pk in rows]
+
+        def linked(ids: list[int]) -> list:
+            return [(row, explorer_of(row)) for row in listed(ids)]
+
+        def explorer_of(row) -> str:
+            return drill_link(
+                shell.explorer, brand.pk, period.first, period.last, author=row.author.handle
+            )
+
+        top = listed(by_volume)[:10]
+        chart = Chart(
+            "top_authors",
+            "Most mentions",
+            "hbar",
+            [row.author.display_name or row.author.handle for row in top],
+            [
+                Series(
+                    "Mentions",
+                    brand_colour(brand.pk),
+                    [row.mentions for row in top],
+                    [explorer_of(row) for row in top],
+                )
+            ],
+            empty="" if top else _empty_reason(shell),
+            note="The ten authors with the most mentions in the period.",
+        )
+        tables = [
+            (
+                "advocates",
+                "Advocates",
+                "Authors the queue counts as advocates: mostly positive about the brand, "
+                "over all their mentions (not only this period's).",
+                linked(advocates),
+                f"No advocate of {brand.name} yet.",
+            ),
+            (
+                "detractors",
+                "Detractors",
+                "Authors the queue counts as detractors: mostly negative, over all their mentions.",
+                linked(detractors),
+                f"No detractor of {brand.name} yet.",
+            ),
+            (
+                "volume",
+                "Most mentions in the period",
+                "Trend: mentions in the previous period of equal length.",
+                linked(by_volume),
+                _empty_reason(shell),
+            ),
+            (
+                "reach",
+                "Largest audience in the period",
+                "Reach: the author's largest follower count at the time of a mention.",
+                linked(by_reach),
+                _empty_reason(shell),
+            ),
+        ]
+        return _render_page(
+            request,
+            "dashboard/authors.html",
+            shell,
+            {
+                "charts": [chart],
+                "tables": tables,
+                "can_open_authors": can(request.user, brand.pk, Action.VIEW_QUEUE),
+            },
+        )

@@ -23,9 +23,9 @@ from dashboard.forms import PeriodForm, period_of
 from dashboard.selectors import mention_facts, mention_totals
 from dashboard.templatetags.dashboard_extras import duration
 from dashboard.timezones import SESSION_KEY
-from engagement.models import Case
+from engagement.models import AuthorStanding, Case
 from engagement.services import sentiment_correct
-from listening.models import Source
+from listening.models import Author, Source
 from tests.engagement.conftest import (
     acme,
     admin_user,
@@ -427,7 +427,7 @@ def test_share_of_voice_without_competitors_says_so(client, marketer, acme):
 # -- who may open them ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", [OVERVIEW, CARE, SHARE])
+@pytest.mark.parametrize("url", [OVERVIEW, CARE, SHARE, reverse("dashboard:authors")])
 def test_marketers_and_admins_may_open_the_pages_agents_may_not_outsiders_get_404(
     client, url, acme, marketer, admin_user, agent, outsider
 ):
@@ -443,7 +443,10 @@ def test_the_brand_list_offers_only_the_users_brands(client, marketer, acme, oth
     assert other_brand.name not in body
 
 
-@pytest.mark.parametrize(("url", "queries"), [(OVERVIEW, 10), (SHARE, 9), (CARE, 10)])
+@pytest.mark.parametrize(
+    ("url", "queries"),
+    [(OVERVIEW, 10), (SHARE, 9), (CARE, 10), (reverse("dashboard:authors"), 15)],
+)
 def test_a_page_costs_the_same_queries_whatever_the_data(
     client, django_assert_num_queries, marketer, acme, social_source, week, url, queries
 ):
@@ -497,3 +500,69 @@ def test_the_tabs_keep_the_brand_and_the_custom_range(client, marketer, acme):
     assert tabs["Overview"] == f"{OVERVIEW}?{query}"
     assert tabs["Share of voice"] == f"{SHARE}?{query}"
     assert tabs["Mentions"] == f"{explorer_url()}?brand={acme.pk}&since=2026-03-01&until=2026-03-05"
+
+
+# -- authors ---------------------------------------------------------------------------------
+
+AUTHORS = reverse("dashboard:authors")
+
+
+@pytest.fixture
+def speakers(acme, social_source):
+    now = timezone.now()
+    for days, text in ((1, "I love acme"), (2, "acme is great"), (10, "acme is fine")):
+        store_mention(
+            social_source,
+            text,
+            author_handle="carol@social.example",
+            followers=50,
+            published_at=now - timedelta(days=days),
+        )
+    store_mention(
+        social_source,
+        "acme is awful",
+        author_handle="dave@social.example",
+        author_name="<b>Dave</b>",
+        followers=9000,
+        published_at=now - timedelta(days=1),
+    )
+    return {a.handle: a for a in Author.objects.all()}
+
+
+def test_the_authors_page_ranks_by_volume_and_by_reach(client, marketer, acme, speakers):
+    carol = speakers["carol@social.example"]
+    AuthorStanding.objects.update_or_create(
+        author=carol, brand=acme, defaults={"standing": "advocate", "positive_count": 3}
+    )
+    client.force_login(marketer)
+    response = client.get(AUTHORS, {"brand": acme.pk, "range": "7d"})
+    assert response.status_code == 200
+    tables = {key: rows for key, _, _, rows, _ in response.context["tables"]}
+    volume = [
+        (r.author.handle, r.mentions, r.previous_mentions, r.positive, r.negative, r.reach)
+        for r, _ in tables["volume"]
+    ]
+    assert volume == [
+        ("carol@social.example", 2, 1, 2, 0, 50),
+        ("dave@social.example", 1, 0, 0, 1, 9000),
+    ]
+    assert [r.author.handle for r, _ in tables["reach"]] == [
+        "dave@social.example",
+        "carol@social.example",
+    ]
+    assert [r.author.handle for r, _ in tables["advocates"]] == ["carol@social.example"]
+    assert tables["detractors"] == []
+    body = response.content.decode()
+    assert "No detractor of Acme yet." in body
+    assert "&lt;b&gt;Dave&lt;/b&gt;" in body and "<b>Dave</b>" not in body
+    _, link = tables["volume"][0]
+    assert "author=carol%40social.example" in link
+    # Marketers do not open author pages (the queue's); admins do.
+    assert "Author page" not in body
+
+
+def test_an_admin_gets_links_to_the_author_pages(client, admin_user, acme, speakers):
+    client.force_login(admin_user)
+    body = client.get(AUTHORS, {"brand": acme.pk, "range": "7d"}).content.decode()
+    carol = speakers["carol@social.example"]
+    assert f"{reverse('engagement:author', args=[carol.pk])}?brand={acme.pk}" in body

@@ -129,3 +129,18 @@ def test_a_marketer_reads_the_care_page(watched, live_server, marketer, agent, a
     expect(page).to_have_url(re.compile(rf"/dashboard/overview/\?brand={acme.pk}&range=7d$"))
     drawn(page, "volume")
     assert_clean(page, "overview from the tab")
+
+
+def test_a_marketer_reads_the_authors_page(watched, live_server, marketer, acme, data):
+    page = watched
+    sign_in(page, live_server, marketer, f"/dashboard/authors/?brand={acme.pk}&range=7d")
+    expect(page).to_have_url(re.compile(r"/dashboard/authors/"))
+    drawn(page, "top_authors")
+    expect(page.locator("#authors-volume tr[data-author]")).to_have_count(1)
+    expect(page.locator("#authors-volume tr[data-author] td").nth(1)).to_have_text("12")
+    assert_clean(page, "authors")
+    page.screenshot(path=str(SCREENSHOTS / "dashboard-authors.png"), full_page=True)
+    page.locator("#authors-volume").get_by_role("link", name="Mentions").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/explorer/\?.*author=carol%40social.example"))
+    expect(page.locator("tr[data-row]")).to_have_count(12)
+    assert_clean(page, "explorer of an author")
