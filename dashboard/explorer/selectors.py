@@ -242,8 +242,13 @@ def explorer_matches(
             qs = qs.filter(mention_id__in=mention_ids)
         else:
             qs = qs.filter(_text_condition(f.q))
-    in_case = CaseMention.objects.filter(mention_id=OuterRef("mention_id"), brand_id=f.matched.pk)
-    qs = qs.annotate(has_case=Exists(in_case))
+    if f.matched.pk == f.brand.pk:
+        in_case = CaseMention.objects.filter(mention_id=OuterRef("mention_id"), brand_id=f.brand.pk)
+        qs = qs.annotate(has_case=Exists(in_case))
+    else:
+        # Cases are the workspace's own care. A competitor's cases, if it has a workspace
+        # here, are its own business: never shown, never filtered on.
+        qs = qs.annotate(has_case=Value(False, output_field=BooleanField()))
     if f.has_case is not None:
         qs = qs.filter(has_case=f.has_case)
     key, descending = _sort_key(f.sort)

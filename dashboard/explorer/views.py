@@ -160,7 +160,9 @@ def explorer(request: HttpRequest) -> HttpResponse:
         if not rows and form.cleaned_data.get("after") is None:
             has_any = brand_has_matches(brand=filters.brand, matched=filters.matched)
     # Cases are agents' and admins' pages: link them only for a role that may open them.
-    can_open_cases = can(request.user, filters.matched.pk, Action.VIEW_QUEUE)
+    can_open_cases = filters.matched.pk == filters.brand.pk and can(
+        request.user, filters.brand.pk, Action.VIEW_QUEUE
+    )
     case_ids = (
         explorer_case_ids(matches=rows, brand_id=filters.matched.pk) if can_open_cases else {}
     )

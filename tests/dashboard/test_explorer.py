@@ -178,6 +178,22 @@ def test_a_competitor_shows_only_what_the_brands_own_sources_caught(acme, social
     assert run(acme) == ["acme itself"]
 
 
+def test_a_competitors_own_cases_are_neither_shown_nor_filtered_on(
+    client, admin_user, acme, social_source
+):
+    globex = Brand.objects.get(name="Globex")
+    heard = make(social_source, "globex heard by acme", brand=globex, terms=("globex",))
+    case = Case.objects.create(brand=globex, author=heard.mention.author)
+    CaseMention.objects.create(case=case, mention=heard.mention, brand=globex)
+    assert run(acme, matched=globex, has_case=True) == []
+    assert run(acme, matched=globex, has_case=False) == ["globex heard by acme"]
+    client.force_login(admin_user)  # an admin of Acme only
+    body = client.get(EXPLORER, {"brand": acme.pk, "matched": globex.pk}).content.decode()
+    assert "globex heard by acme" in body
+    assert "in a case</td>" not in body
+    assert reverse("engagement:case", args=[case.pk]) not in body
+
+
 # -- full-text search --------------------------------------------------------------------
 
 
@@ -427,7 +443,7 @@ def test_case_links_are_for_roles_that_may_open_cases(client, marketer, agent, a
     assert case_url in client.get(EXPLORER, {"brand": acme.pk}).content.decode()
     client.force_login(marketer)
     body = client.get(EXPLORER, {"brand": acme.pk}).content.decode()
-    assert case_url not in body and "in a case" in body
+    assert case_url not in body and "in a case</td>" in body
 
 
 def test_hostile_text_names_and_urls_are_escaped_and_never_links(
