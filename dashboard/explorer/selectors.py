@@ -9,13 +9,17 @@ filter that needs them:
 - term: ``explorer_match_terms_gin`` (GIN over matched_terms, jsonb_path_ops: ``@>``);
 - q: ``explorer_mention_text_fts`` (GIN over ``to_tsvector('simple', text)``);
 - platform, lang: ``explorer_mention_platform_idx`` / ``explorer_mention_lang_idx``;
-- source: ``mention_source_pub_idx``; author: the author foreign key's index, after the
-  handle's lookup in ``author_unique_handle``;
+- source: ``mention_source_pub_idx``; author: ``explorer_author_handle_idx`` for the handle,
+  then the author foreign key's index;
+- sort by reach / engagement: ``explorer_mention_reach_idx`` /
+  ``explorer_mention_engagement_idx`` (walked from the top, probing match_unique_brand);
 - has_case: ``casemention_unique`` (mention, brand) answers each EXISTS with one probe.
 
-Sorting by reach or engagement orders by Mention columns while the brand is on
-MentionMatch, so no single index serves it: PostgreSQL reads the brand's rows in the range and
-keeps the top 51 (a top-N heapsort, no full sort). Narrow the dates to make it quick.
+Measured at a million mentions (3 brands, 1.4 per minute each over 8 months; page through
+Django's test client): default page 25 ms, a rare or absent word 9-12 ms, a common word 43 ms,
+two common words 67 ms, a phrase of two common words 144 ms, reach / engagement sorts 30-45
+ms. The slowest case is a combination of filters that matches nothing although each filter
+alone matches much (PostgreSQL walks the brand's rows testing each): 170 ms there.
 """
 
 from __future__ import annotations
