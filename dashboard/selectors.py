@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
+from django.db import connection
 from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
@@ -139,7 +140,7 @@ class MentionFact:
 def _rollups(
     *, brand_ids: list[int], since: datetime, until: datetime, caught_by: int | None
 ) -> QuerySet[MentionRollup]:
-    # mention_rollup_key (brand, bucket_start, ...) serves the range.
+    # The rollup's key (brand, bucket_start, ...) serves the range.
     qs = MentionRollup.objects.filter(
         brand_id__in=brand_ids, bucket_start__gte=since, bucket_start__lt=until
     )
@@ -321,7 +322,7 @@ def _author_sums(
     *, brand_id: int, author_ids: Iterable[int], since: datetime, until: datetime
 ) -> dict[int, tuple[int, int, int, int]]:
     """(mentions, positive, negative, largest follower count) per author in [since, until),
-    from AuthorRollup (author_rollup_key: brand, bucket_start, ...). One query."""
+    from AuthorRollup (its key starts brand, bucket_start). One query."""
     rows = (
         AuthorRollup.objects.filter(
             brand_id=brand_id,
@@ -396,3 +397,99 @@ def standing_author_ids(*, brand_id: int, standing: str, limit: int) -> list[int
         .order_by(order, "-last_mention_at", "author_id")
         .values_list("author_id", flat=True)[:limit]
     )
+
+
+# Words of a customer asking about buying (Persuasion in the funnel). English only, and
+# matched on whole words, case-insensitively: "price", "how much", "where can I buy", ...
+BUYING_WORDS = (
+    "buy",
+    "buying",
+    "purchase",
+    "price",
+    "pricing",
+    "how much",
+    "cost",
+    "discount",
+    "coupon",
+    "in stock",
+    "order one",
+    "where can i get",
+    "sign up",
+    "subscribe",
+    "free trial",
+)
+BUYING_REGEX = r"\m(" + "|".join(w.replace(" ", r"\s+") for w in BUYING_WORDS) + r")\M"
+BUYING_REGEX_PORTABLE = r"\b(" + "|".join(w.replace(" ", r"\s+") for w in BUYING_WORDS) + r")\b"
+
+
+@dataclass(frozen=True, slots=True)
+class Funnel:
+    """Unique authors at each phase over a period (the funnel's definitions are on its page
+    and in the README)."""
+
+    awareness: int
+    engagement: int
+    persuasion: int
+    # Conversion and retention need customer records or tracked-link sales, which Earshot
+    # does not have yet: None, shown as "not connected", never 0.
+    conversion: int | None = None
+    retention: int | None = None
+
+
+def brand_funnel(*, brand_id: int, since: datetime, until: datetime) -> Funnel:
+    """The brand's funnel over [since, until). Awareness counts in SQL over the author
+    rollups; the engaged authors come back as ids (as many as the period's repeat authors
+    and answered ones), and two queries over their matches of the period decide persuasion.
+    Six queries at most."""
+    rollups = AuthorRollup.objects.filter(
+        brand_id=brand_id, bucket_start__gte=since, bucket_start__lt=until
+    )
+    awareness = rollups.values("author_id").distinct().count()
+    repeat = set(
+        rollups.values("author_id")
+        .annotate(n=Sum("mentions"))
+        .filter(n__gte=2)
+        .values_list("author_id", flat=True)
+    )
+    answered = set(
+        Case.objects.filter(
+            brand_id=brand_id,
+            kind=Case.Kind.CARE,
+            first_response_at__gte=since,
+            first_response_at__lt=until,
+            author_id__isnull=False,
+        ).values_list("author_id", flat=True)
+    )
+    # Only authors who mentioned the brand in the period: each phase is within the one before.
+    if answered:
+        answered = set(
+            rollups.filter(author_id__in=answered).values_list("author_id", flat=True).distinct()
+        )
+    engaged = repeat | answered
+    if not engaged:
+        return Funnel(awareness=awareness, engagement=0, persuasion=0)
+    matches = MentionMatch.objects.filter(
+        brand_id=brand_id,
+        published_at__gte=since,
+        published_at__lt=until,
+        mention__author_id__in=engaged,
+    )
+    newest_first = matches.order_by("mention__author_id", "-published_at", "-id")
+    latest: dict[int, str] = {}
+    if connection.vendor == "postgresql":
+        # DISTINCT ON: one row per author, their newest match in the period.
+        rows = newest_first.distinct("mention__author_id").values_list(
+            "mention__author_id", "label"
+        )
+    else:
+        rows = newest_first.values_list("mention__author_id", "label")
+    for author_id, label in rows:
+        latest.setdefault(author_id, label)
+    positive = {author_id for author_id, label in latest.items() if label == "positive"}
+    regex = BUYING_REGEX if connection.vendor == "postgresql" else BUYING_REGEX_PORTABLE
+    buying = set(
+        matches.filter(mention__text__iregex=regex)
+        .values_list("mention__author_id", flat=True)
+        .distinct()
+    )
+    return Funnel(awareness=awareness, engagement=len(engaged), persuasion=len(positive | buying))

@@ -12,6 +12,7 @@ urlpatterns = [
     path("overview/", views.overview, name="overview"),
     path("share/", views.share, name="share"),
     path("authors/", views.authors, name="authors"),
+    path("funnel/", views.funnel, name="funnel"),
     path("care/", views.care, name="care"),
     path("timezone/", views.timezone_set, name="timezone"),
     path("mentions/", views.mentions, name="mentions"),

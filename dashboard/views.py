@@ -49,6 +49,7 @@ from dashboard.forms import (
 from dashboard.selectors import (
     author_rows,
     brand_corrections_for_export,
+    brand_funnel,
     brand_get,
     brand_has_mentions,
     brand_matches_filtered,
@@ -868,4 +869,89 @@ def authors(request: HttpRequest) -> HttpResponse:
                 "tables": tables,
                 "can_open_authors": can(request.user, brand.pk, Action.VIEW_QUEUE),
             },
+        )
+
+
+FUNNEL_STEPS = (
+    (
+        "awareness",
+        "Awareness",
+        "Authors who mentioned the brand in the period.",
+    ),
+    (
+        "engagement",
+        "Engagement",
+        "Of those, authors who mentioned it more than once in the period, or whom the brand "
+        "answered in the period (a care case's first response).",
+    ),
+    (
+        "persuasion",
+        "Persuasion",
+        "Of those, authors whose latest mention in the period is positive (the effective "
+        "label), or who asked about buying: a mention with a word such as buy, price, how "
+        "much, discount, subscribe or free trial (English only).",
+    ),
+    (
+        "conversion",
+        "Conversion",
+        "Authors linked to a customer record or a tracked-link sale: not connected yet.",
+    ),
+    (
+        "retention",
+        "Retention",
+        "Converted authors still positive or active 30 days or more later: needs conversion.",
+    ),
+)
+
+
+@require_GET
+@login_required
+def funnel(request: HttpRequest) -> HttpResponse:
+    """The five phases of the brand's engagement funnel in unique authors, each with its
+    definition, the rate from the phase before and the previous period beside it."""
+    with timezone.override(user_zone(request)):
+        shell = _shell(request, "funnel")
+        period, brand = shell.period, shell.brand
+        now = brand_funnel(brand_id=brand.pk, since=period.since, until=period.until)
+        before = brand_funnel(
+            brand_id=brand.pk, since=period.previous_since, until=period.previous_until
+        )
+        steps = []
+        previous_count: int | None = None
+        for key, name, definition in FUNNEL_STEPS:
+            count = getattr(now, key)
+            steps.append(
+                {
+                    "key": key,
+                    "name": name,
+                    "definition": definition,
+                    "count": count,
+                    "previous": getattr(before, key),
+                    "rate": (
+                        ratio(count, previous_count)
+                        if count is not None and previous_count is not None
+                        else None
+                    ),
+                }
+            )
+            previous_count = count
+        connected = [step for step in steps if step["count"] is not None]
+        chart = Chart(
+            "funnel",
+            "Unique authors per phase",
+            "hbar",
+            [step["name"] for step in connected],
+            [
+                Series(
+                    "Authors",
+                    brand_colour(brand.pk),
+                    [step["count"] for step in connected],
+                    [shell.explorer_link] + [""] * (len(connected) - 1),
+                )
+            ],
+            empty="" if now.awareness else _empty_reason(shell),
+            note="Conversion and retention are not connected yet, so they are not drawn.",
+        )
+        return _render_page(
+            request, "dashboard/funnel.html", shell, {"charts": [chart], "steps": steps}
         )

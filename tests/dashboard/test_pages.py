@@ -427,7 +427,9 @@ def test_share_of_voice_without_competitors_says_so(client, marketer, acme):
 # -- who may open them ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", [OVERVIEW, CARE, SHARE, reverse("dashboard:authors")])
+@pytest.mark.parametrize(
+    "url", [OVERVIEW, CARE, SHARE, reverse("dashboard:authors"), reverse("dashboard:funnel")]
+)
 def test_marketers_and_admins_may_open_the_pages_agents_may_not_outsiders_get_404(
     client, url, acme, marketer, admin_user, agent, outsider
 ):
@@ -445,7 +447,13 @@ def test_the_brand_list_offers_only_the_users_brands(client, marketer, acme, oth
 
 @pytest.mark.parametrize(
     ("url", "queries"),
-    [(OVERVIEW, 10), (SHARE, 9), (CARE, 10), (reverse("dashboard:authors"), 15)],
+    [
+        (OVERVIEW, 10),
+        (SHARE, 9),
+        (CARE, 10),
+        (reverse("dashboard:authors"), 15),
+        (reverse("dashboard:funnel"), 13),
+    ],
 )
 def test_a_page_costs_the_same_queries_whatever_the_data(
     client, django_assert_num_queries, marketer, acme, social_source, week, url, queries
@@ -566,3 +574,57 @@ def test_an_admin_gets_links_to_the_author_pages(client, admin_user, acme, speak
     body = client.get(AUTHORS, {"brand": acme.pk, "range": "7d"}).content.decode()
     carol = speakers["carol@social.example"]
     assert f"{reverse('engagement:author', args=[carol.pk])}?brand={acme.pk}" in body
+
+
+# -- funnel ----------------------------------------------------------------------------------
+
+FUNNEL = reverse("dashboard:funnel")
+
+
+def test_the_funnel_counts_unique_authors_by_hand(client, marketer, acme, social_source):
+    now = timezone.now()
+
+    def say(handle: str, text: str, days_ago: float) -> None:
+        store_mention(
+            social_source,
+            text,
+            author_handle=f"{handle}@social.example",
+            published_at=now - timedelta(days=days_ago),
+        )
+
+    say("carol", "acme is fine", 3)
+    say("carol", "I love acme, great service", 1)  # twice, latest positive: persuaded
+    say("dave", "acme is awful and broken", 2)  # answered below: engaged, not persuaded
+    say("erin", "how much does acme cost", 2)  # once, not answered: aware only
+    say("frank", "I love acme", 3)
+    say("frank", "acme price is awful", 1)  # twice, latest negative but asks a price
+    say("gina", "acme rocks", 20)  # answered in the period, but silent in it
+    authors = {a.handle.split("@")[0]: a for a in Author.objects.all()}
+    for who in ("dave", "gina"):
+        Case.objects.create(
+            brand=acme,
+            author=authors[who],
+            opened_at=now - timedelta(days=2),
+            first_response_at=now - timedelta(days=1),
+            status=Case.Status.OPEN,
+            priority=1.0,
+            priority_band="low",
+        )
+    client.force_login(marketer)
+    response = client.get(FUNNEL, {"brand": acme.pk, "range": "7d"})
+    assert response.status_code == 200
+    steps = {step["key"]: step for step in response.context["steps"]}
+    assert [steps[k]["count"] for k in ("awareness", "engagement", "persuasion")] == [4, 3, 2]
+    assert steps["engagement"]["rate"] == 75.0
+    assert steps["persuasion"]["rate"] == 66.7
+    assert steps["conversion"]["count"] is None and steps["retention"]["count"] is None
+    assert steps["awareness"]["previous"] == 0
+    body = response.content.decode()
+    assert body.count("not connected</span>") == 4  # conversion, retention; now and before
+    assert "Authors who mentioned the brand in the period." in body
+
+
+def test_an_empty_funnel_says_why(client, marketer, acme):
+    client.force_login(marketer)
+    body = client.get(FUNNEL, {"brand": acme.pk}).content.decode()
+    assert "No mentions of Acme yet" in body

@@ -131,7 +131,7 @@ def test_a_marketer_reads_the_care_page(watched, live_server, marketer, agent, a
     assert_clean(page, "overview from the tab")
 
 
-def test_a_marketer_reads_the_authors_page(watched, live_server, marketer, acme, data):
+def test_a_marketer_reads_the_authors_and_funnel_pages(watched, live_server, marketer, acme, data):
     page = watched
     sign_in(page, live_server, marketer, f"/dashboard/authors/?brand={acme.pk}&range=7d")
     expect(page).to_have_url(re.compile(r"/dashboard/authors/"))
@@ -140,6 +140,12 @@ def test_a_marketer_reads_the_authors_page(watched, live_server, marketer, acme,
     expect(page.locator("#authors-volume tr[data-author] td").nth(1)).to_have_text("12")
     assert_clean(page, "authors")
     page.screenshot(path=str(SCREENSHOTS / "dashboard-authors.png"), full_page=True)
+    page.get_by_role("link", name="Funnel", exact=True).click()
+    drawn(page, "funnel")
+    expect(page.locator('tr[data-step="awareness"] td').first).to_have_text("1")
+    assert_clean(page, "funnel")
+    page.screenshot(path=str(SCREENSHOTS / "dashboard-funnel.png"), full_page=True)
+    page.get_by_role("link", name="Authors", exact=True).click()
     page.locator("#authors-volume").get_by_role("link", name="Mentions").click()
     expect(page).to_have_url(re.compile(r"/dashboard/explorer/\?.*author=carol%40social.example"))
     expect(page.locator("tr[data-row]")).to_have_count(12)
