@@ -75,7 +75,7 @@ from listening.exports import (
     spreadsheet_safe_row,
 )
 from listening.outside import web_url
-from listening.rollups import authors_top
+from listening.rollups import authors_top, terms_top
 from listening.selectors import iterate
 
 PAGE_SIZE = 50
@@ -374,6 +374,73 @@ def _breakdown_chart(
     )
 
 
+TERMS_LISTED = 10
+
+
+def _term_charts(shell: Shell, *, empty: str) -> list[Chart]:
+    """Top matched terms and top hashtags of the period (TermRollup, two queries). A term
+    drills down with the explorer's term filter; a hashtag by searching its word."""
+    period, brand = shell.period, shell.brand
+    zone = timezone.get_current_timezone()
+    terms: list[tuple[str, int]] = []
+    hashtags: list[tuple[str, int]] = []
+    if not empty:
+        every = terms_top(
+            brand_ids=[brand.pk],
+            start=period.first,
+            end=period.last,
+            tz=zone,
+            limit=TERMS_LISTED * 3,
+        )
+        terms = [(term, n) for term, n in every if not term.startswith("#")][:TERMS_LISTED]
+        hashtags = terms_top(
+            brand_ids=[brand.pk],
+            start=period.first,
+            end=period.last,
+            tz=zone,
+            hashtags_only=True,
+            limit=TERMS_LISTED,
+        )
+    colour = brand_colour(brand.pk)
+
+    def link(**filters: str) -> str:
+        return drill_link(shell.explorer, brand.pk, period.first, period.last, **filters)
+
+    return [
+        Chart(
+            "terms",
+            "Top matched terms",
+            "hbar",
+            [term for term, _ in terms],
+            [
+                Series(
+                    "Mentions",
+                    colour,
+                    [n for _, n in terms],
+                    [link(term=term) for term, _ in terms],
+                )
+            ],
+            empty=empty,
+            note="The words of the brand's query that the mentions matched.",
+        ),
+        Chart(
+            "hashtags",
+            "Top hashtags",
+            "hbar",
+            [tag for tag, _ in hashtags],
+            [
+                Series(
+                    "Mentions",
+                    colour,
+                    [n for _, n in hashtags],
+                    [link(q=tag.lstrip("#")) for tag, _ in hashtags],
+                )
+            ],
+            empty=empty or ("" if hashtags else "No hashtag in these mentions."),
+        ),
+    ]
+
+
 @require_GET
 @login_required
 def overview(request: HttpRequest) -> HttpResponse:
@@ -492,6 +559,7 @@ def overview(request: HttpRequest) -> HttpResponse:
                 empty=empty,
             ),
             _breakdown_chart(shell, languages, "lang", "languages", "By language", empty=empty),
+            *_term_charts(shell, empty=empty),
         ]
         headline = [
             ("Mentions", totals.mentions, previous.mentions, "count"),

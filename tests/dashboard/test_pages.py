@@ -194,6 +194,23 @@ def test_the_overview_charts_put_each_mention_on_its_day_and_label(client, marke
     assert table(response, "platforms") == {"mastodon": [3]}
     assert table(response, "languages") == {"en": [3]}
     assert table(response, "sources") == {"mastodon https://social.example": [3]}
+    assert table(response, "terms") == {"acme": [3]}
+    assert chart(response, "hashtags").empty == "No hashtag in these mentions."
+
+
+def test_the_overview_lists_hashtags_and_links_them(client, marketer, acme, social_source):
+    for text in ("acme #Launch day", "acme #launch again #promo", "acme plain"):
+        store_mention(social_source, text, published_at=timezone.now() - timedelta(hours=2))
+    client.force_login(marketer)
+    response = client.get(OVERVIEW, {"brand": acme.pk, "range": "7d"})
+    assert table(response, "hashtags") == {"#launch": [2], "#promo": [1]}
+    _, link = dict(chart(response, "hashtags").rows())["#launch"][0]
+    assert "q=launch" in link
+    explored = client.get(link).content.decode()
+    assert "acme #Launch day" in explored and "acme plain" not in explored
+    _, link = dict(chart(response, "terms").rows())["acme"][0]
+    assert "term=acme" in link
+    assert "acme plain" in client.get(link).content.decode()
 
 
 def test_every_chart_point_links_to_the_explorer_with_its_filter(client, marketer, acme, week):
@@ -448,7 +465,7 @@ def test_the_brand_list_offers_only_the_users_brands(client, marketer, acme, oth
 @pytest.mark.parametrize(
     ("url", "queries"),
     [
-        (OVERVIEW, 10),
+        (OVERVIEW, 12),
         (SHARE, 9),
         (CARE, 10),
         (reverse("dashboard:authors"), 15),
