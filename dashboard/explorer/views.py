@@ -186,6 +186,7 @@ def explorer(request: HttpRequest) -> HttpResponse:
         "next_query": f"{base_query}&after={next_cursor}" if next_cursor else "",
         "is_later_page": form.cleaned_data.get("after") is not None and not form.errors,
         "first_query": base_query,
+        "sort_query": _query_without(request, "after", "sort"),
         "clear_query": f"brand={filters.brand.pk}",
         "has_any": has_any,
         "time_zone": timezone.get_current_timezone_name(),

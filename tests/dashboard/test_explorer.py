@@ -643,3 +643,17 @@ def test_the_time_zone_chosen_here_is_kept_for_the_explorer(client, marketer, ac
     assert response.status_code == 302 and response["Location"] == page
     body = client.get(page).content.decode()
     assert "2026-03-15 05:15" in body and "<option selected>Asia/Kathmandu</option>" in body
+
+
+def test_column_headers_sort_and_keep_the_filters(client, marketer, acme, social_source):
+    make(social_source, "acme small", followers=1, at=NOW)
+    make(social_source, "acme big", followers=900, at=NOW - timedelta(days=1))
+    client.force_login(marketer)
+    body = client.get(EXPLORER, {"brand": acme.pk, "label": "neutral"}).content.decode()
+    assert body.index("acme small") < body.index("acme big")
+    assert f'href="?brand={acme.pk}&amp;label=neutral&amp;sort=reach"' in body
+    assert 'aria-sort="descending"><a' in body
+    body = client.get(EXPLORER, {"brand": acme.pk, "label": "neutral", "sort": "reach"}).content
+    body = body.decode()
+    assert body.index("acme big") < body.index("acme small")
+    assert f'href="?brand={acme.pk}&amp;label=neutral&amp;sort=newest"' in body
