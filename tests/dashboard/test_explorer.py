@@ -197,6 +197,12 @@ def test_a_competitors_own_cases_are_neither_shown_nor_filtered_on(
 # -- full-text search --------------------------------------------------------------------
 
 
+POSTGRESQL_ONLY = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="full-text search is PostgreSQL's"
+)
+
+
+@POSTGRESQL_ONLY
 def test_full_text_search_matches_words_phrases_or_and_exclusions(acme, social_source):
     make(social_source, "Acme refund took three weeks", at=NOW)
     make(social_source, "acme REFUND please", at=NOW - timedelta(minutes=1))
@@ -213,6 +219,14 @@ def test_full_text_search_matches_words_phrases_or_and_exclusions(acme, social_s
         "acme refunds are slow",
     ]
     assert run(acme, q="refund -please") == ["Acme refund took three weeks"]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the SQLite fallback")
+def test_sqlite_searches_a_case_insensitive_substring(acme, social_source):
+    make(social_source, "Acme REFUND please", at=NOW)
+    make(social_source, "acme refunds are slow", at=NOW - timedelta(minutes=1))
+    make(social_source, "acme late", at=NOW - timedelta(minutes=2))
+    assert run(acme, q="refund") == ["Acme REFUND please", "acme refunds are slow"]
 
 
 def test_full_text_search_survives_any_input(acme, social_source):
