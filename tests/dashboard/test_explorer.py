@@ -671,3 +671,20 @@ def test_column_headers_sort_and_keep_the_filters(client, marketer, acme, social
     body = body.decode()
     assert body.index("acme big") < body.index("acme small")
     assert f'href="?brand={acme.pk}&amp;label=neutral&amp;sort=newest"' in body
+
+
+def test_switching_workspace_reloads_the_page_and_the_brand_itself_is_the_default(
+    client, marketer, acme, other_brand, social_source
+):
+    from brands.models import Membership
+
+    Membership.objects.create(user=marketer, brand=other_brand, role=Membership.Role.MARKETER)
+    make(social_source, "acme here")
+    client.force_login(marketer)
+    body = client.get(EXPLORER, {"brand": acme.pk}).content.decode()
+    assert 'class="dash-tz explorer-workspace"' in body
+    assert f'<option value="{other_brand.pk}">Initech</option>' in body
+    # The filter form sends matched="" for the brand itself, whatever the workspace.
+    assert '<option value="">Acme</option>' in body
+    response = client.get(EXPLORER, {"brand": other_brand.pk, "matched": ""})
+    assert response.status_code == 200 and "No mentions of Initech yet" in response.content.decode()
