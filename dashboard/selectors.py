@@ -12,7 +12,14 @@ from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
 from brands.models import Brand
 from engagement.models import AuthorStanding, CareSettings, Case, SentimentCorrection
-from listening.models import Author, AuthorRollup, MentionMatch, MentionRollup, Source
+from listening.models import (
+    Author,
+    AuthorRollup,
+    MentionMatch,
+    MentionRollup,
+    Source,
+    TermRollup,
+)
 
 
 def brand_get(*, brand_id: int) -> Brand:
@@ -493,3 +500,82 @@ def brand_funnel(*, brand_id: int, since: datetime, until: datetime) -> Funnel:
         .distinct()
     )
     return Funnel(awareness=awareness, engagement=len(engaged), persuasion=len(positive | buying))
+
+
+SPIKE_DRIVERS_LISTED = 3
+
+
+def spike_drivers(
+    *,
+    brand_id: int,
+    days: list[date],
+    tz: tzinfo,
+    daily: dict[date, tuple[int, int]],
+    since: datetime,
+    until: datetime,
+) -> dict[date, tuple[list[tuple[str, int]], list[tuple[Author, int]]]]:
+    """For each spike day: the terms and hashtags over-represented on it (at least twice, and
+    at least twice as frequent per mention as over the other days of [since, until)), and
+    the authors with two mentions or more that day; the most frequent first, three of each.
+
+    Four queries whatever the number of days (TermRollup, AuthorRollup, Author)."""
+    if not days:
+        return {}
+    on_days = Q()
+    for day in days:
+        start = datetime.combine(day, datetime.min.time(), tzinfo=tz)
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+        on_days |= Q(bucket_start__gte=start, bucket_start__lt=end)
+    local = TruncDay("bucket_start", tzinfo=tz)
+    term_rows = (
+        TermRollup.objects.filter(on_days, brand_id=brand_id)
+        .annotate(local=local)
+        .values_list("local", "term")
+        .annotate(n=Sum("mentions"))
+        .order_by()
+    )
+    by_day: dict[date, dict[str, int]] = {}
+    for start, term, n in term_rows:
+        by_day.setdefault(start.astimezone(tz).date(), {})[term] = n or 0
+    every_term = {term for terms in by_day.values() for term in terms}
+    totals = dict(
+        TermRollup.objects.filter(
+            brand_id=brand_id,
+            bucket_start__gte=since,
+            bucket_start__lt=until,
+            term__in=every_term,
+        )
+        .values_list("term")
+        .annotate(n=Sum("mentions"))
+        .order_by()
+    )
+    all_mentions = sum(mentions for mentions, _ in daily.values())
+    author_rows = (
+        AuthorRollup.objects.filter(on_days, brand_id=brand_id)
+        .annotate(local=local)
+        .values_list("local", "author_id")
+        .annotate(n=Sum("mentions"))
+        .filter(n__gte=2)
+        .order_by()
+    )
+    authors_by_day: dict[date, list[tuple[int, int]]] = {}
+    for start, author_id, n in author_rows:
+        authors_by_day.setdefault(start.astimezone(tz).date(), []).append((author_id, n))
+    author_ids = {a for rows in authors_by_day.values() for a, _ in rows}
+    authors = Author.objects.in_bulk(author_ids) if author_ids else {}
+    out = {}
+    for day in days:
+        mentions = daily.get(day, (0, 0))[0] or 1
+        rest = max(all_mentions - mentions, 1)
+        terms = []
+        for term, n in by_day.get(day, {}).items():
+            rest_share = max(totals.get(term, n) - n, 0) / rest
+            if n >= 2 and n / mentions >= 2 * max(rest_share, 1 / rest):
+                terms.append((term, n))
+        terms.sort(key=lambda item: (-item[1], item[0]))
+        loud = sorted(authors_by_day.get(day, []), key=lambda item: (-item[1], item[0]))
+        out[day] = (
+            terms[:SPIKE_DRIVERS_LISTED],
+            [(authors[a], n) for a, n in loud[:SPIKE_DRIVERS_LISTED] if a in authors],
+        )
+    return out

@@ -61,8 +61,10 @@ from dashboard.selectors import (
     mention_languages,
     mention_totals,
     source_names,
+    spike_drivers,
     standing_author_ids,
 )
+from dashboard.spikes import BASELINE_DAYS, spikes_find
 from dashboard.timezones import SESSION_KEY, is_zone, user_zone, zone_names
 from engagement.models import AuthorStanding
 from engagement.selectors.care_report import OUTCOME_KEYS, care_figures, care_figures_by_bucket
@@ -375,6 +377,46 @@ def _breakdown_chart(
 
 
 TERMS_LISTED = 10
+SPIKES_LISTED = 10
+SPIKE_COLOUR = "#24292f"
+
+
+def _spikes(shell: Shell) -> list:
+    """The period's spikes (dashboard/spikes.py), newest first, with what drove them and a
+    link to their mentions. Three to six queries: the days, then the drivers."""
+    period, brand = shell.period, shell.brand
+    zone = timezone.get_current_timezone()
+    start = period.first - timedelta(days=BASELINE_DAYS)
+    since = day_start(start)
+    daily: dict[date, tuple[int, int]] = {}
+    for fact in mention_facts(
+        brand_ids=[brand.pk], since=since, until=period.until, bucket="day", tz=zone
+    ):
+        mentions, negative = daily.get(fact.bucket, (0, 0))
+        daily[fact.bucket] = (
+            mentions + fact.mentions,
+            negative + (fact.mentions if fact.label == "negative" else 0),
+        )
+    found = spikes_find(daily=daily, first=period.first, last=period.last)
+    found = sorted(found, key=lambda spike: (spike.day, spike.kind), reverse=True)[:SPIKES_LISTED]
+    drivers = spike_drivers(
+        brand_id=brand.pk,
+        days=sorted({spike.day for spike in found}),
+        tz=zone,
+        daily=daily,
+        since=since,
+        until=period.until,
+    )
+    for spike in found:
+        spike.terms, spike.authors = drivers.get(spike.day, ([], []))
+        spike.link = drill_link(
+            shell.explorer,
+            brand.pk,
+            spike.day,
+            spike.day,
+            label="negative" if spike.kind == "negative" else "",
+        )
+    return found
 
 
 def _term_charts(shell: Shell, *, empty: str) -> list[Chart]:
@@ -487,6 +529,16 @@ def overview(request: HttpRequest) -> HttpResponse:
             empty=empty,
             note=f"One bar per {period.bucket}, in {shell.zone}.",
         )
+        spikes = _spikes(shell) if not empty else []
+        spike_days = {spike.day for spike in spikes}
+        if spike_days:
+            volume.colours = [
+                SPIKE_COLOUR
+                if any(first <= day <= last for day in spike_days)
+                else brand_colour(brand_id)
+                for _, first, last in buckets
+            ]
+            volume.note += " Dark bars hold a spike (listed below the charts)."
         sentiment = Chart(
             "sentiment",
             "Sentiment",
@@ -584,7 +636,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             request,
             "dashboard/overview.html",
             shell,
-            {"charts": charts, "figures": figures, "totals": totals},
+            {"charts": charts, "figures": figures, "totals": totals, "spikes": spikes},
         )
 
 

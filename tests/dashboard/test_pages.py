@@ -21,6 +21,8 @@ from brands.models import Brand, Membership
 from dashboard.charts import bucket_days, explorer_url
 from dashboard.forms import PeriodForm, period_of
 from dashboard.selectors import mention_facts, mention_totals
+from dashboard.spikes import spikes_find
+from dashboard.spikes import threshold as spikes_threshold
 from dashboard.templatetags.dashboard_extras import duration
 from dashboard.timezones import SESSION_KEY
 from engagement.models import AuthorStanding, Case
@@ -465,7 +467,7 @@ def test_the_brand_list_offers_only_the_users_brands(client, marketer, acme, oth
 @pytest.mark.parametrize(
     ("url", "queries"),
     [
-        (OVERVIEW, 12),
+        (OVERVIEW, 13),
         (SHARE, 9),
         (CARE, 10),
         (reverse("dashboard:authors"), 15),
@@ -645,3 +647,59 @@ def test_an_empty_funnel_says_why(client, marketer, acme):
     client.force_login(marketer)
     body = client.get(FUNNEL, {"brand": acme.pk}).content.decode()
     assert "No mentions of Acme yet" in body
+
+
+# -- spikes ----------------------------------------------------------------------------------
+
+
+def test_the_spike_rule_by_hand():
+    first = date(2026, 3, 1)
+    # 28 quiet days: 2 mentions a day (1 negative), then 3 on the 1st, 12 on the 2nd.
+    daily = {first - timedelta(days=i): (2, 1) for i in range(1, 29)}
+    daily[first] = (3, 1)
+    daily[first + timedelta(days=1)] = (12, 1)
+    daily[first + timedelta(days=2)] = (6, 6)
+    found = spikes_find(daily=daily, first=first, last=first + timedelta(days=2))
+    # Median 2, MAD 0: the threshold is 2 + 3 x 1 (the floor) = 5.
+    assert [(s.day.day, s.kind, s.value, s.baseline) for s in found] == [
+        (2, "volume", 12.0, 2.0),
+        (3, "volume", 6.0, 2.0),
+        (3, "negative", 100.0, 50.0),
+    ]
+    assert spikes_threshold([2.0] * 28, 1.0) == (2.0, 5.0)
+    # A noisy baseline raises the bar: median 5, MAD 3, 5 + 3 x 1.4826 x 3 = 18.34.
+    assert spikes_threshold([2.0, 8.0] * 14, 1.0) == (5.0, pytest.approx(18.3434))
+
+
+def test_the_overview_finds_a_spike_and_what_drove_it(client, marketer, acme, social_source):
+    today = timezone.localdate()
+    noon = timezone.make_aware(datetime.combine(today - timedelta(days=1), datetime.min.time()))
+    for back in range(2, 30):
+        store_mention(social_source, f"acme note {back}", published_at=noon - timedelta(days=back))
+    for n in range(8):
+        store_mention(
+            social_source,
+            f"acme outage #down {n}",
+            author_handle="loud@social.example" if n < 3 else f"p{n}@social.example",
+            published_at=noon + timedelta(hours=12, minutes=n),
+        )
+    client.force_login(marketer)
+    response = client.get(OVERVIEW, {"brand": acme.pk, "range": "7d"})
+    spikes = response.context["spikes"]
+    assert [(s.day, s.kind, s.mentions) for s in spikes] == [
+        (today - timedelta(days=1), "volume", 8)
+    ]
+    assert spikes[0].terms == [("#down", 8)]
+    assert [(a.handle, n) for a, n in spikes[0].authors] == [("loud@social.example", 3)]
+    body = response.content.decode()
+    assert "8 mentions (usually 1 a day)" in body
+    spike_day = (today - timedelta(days=1)).isoformat()
+    assert f"since={spike_day}&amp;until={spike_day}" in body
+    volume = chart(response, "volume")
+    assert volume.colours.count("#24292f") == 1
+
+
+def test_a_quiet_overview_says_there_is_no_spike(client, marketer, acme, week):
+    client.force_login(marketer)
+    body = client.get(OVERVIEW, {"brand": acme.pk, "range": "7d"}).content.decode()
+    assert "No spike in this period" in body
