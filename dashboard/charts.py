@@ -78,7 +78,12 @@ class Chart:
     colours: list[str] | None = None
 
     def __post_init__(self) -> None:
-        has_values = any(v not in (None, 0) for s in self.series for v in s.values)
+        # A count of 0 is nothing to draw; a percentage or a duration of 0 is a figure.
+        has_values = any(
+            v is not None and (v != 0 or self.unit != "count")
+            for s in self.series
+            for v in s.values
+        )
         if not has_values and not self.empty:
             self.empty = "Nothing to chart in this period."
         if has_values:

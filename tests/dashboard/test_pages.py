@@ -193,6 +193,7 @@ def test_the_overview_charts_put_each_mention_on_its_day_and_label(client, marke
     assert sum(v[0] for v in volume.values()) == 3
     assert table(response, "sentiment")[yesterday] == [1, 1, 1]
     assert table(response, "net")[yesterday] == [0.0]
+    assert not chart(response, "net").empty  # a balanced day is a figure, drawn
     assert table(response, "platforms") == {"mastodon": [3]}
     assert table(response, "languages") == {"en": [3]}
     assert table(response, "sources") == {"mastodon https://social.example": [3]}
