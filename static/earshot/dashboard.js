@@ -119,6 +119,35 @@
     return chart;
   }
 
+  // A chart's figures as CSV, built here from the same data as the chart (a few hundred rows
+  // at most). Labels can come from strangers (a feed's language, a hashtag): a cell that a
+  // spreadsheet would run as a formula gets a leading "'", as the server's exports do.
+  function csvCell(value) {
+    var text = value === null || value === undefined ? "" : String(value);
+    if (typeof value === "string" && /^[=+\-@\t\r]/.test(text)) text = "'" + text;
+    return /[",\r\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+  }
+
+  function csvOf(spec) {
+    var unit = { seconds: " (seconds)", percent: " (%)" }[spec.unit] || "";
+    var lines = [[""].concat(spec.series.map(function (s) { return s.label + unit; }))];
+    spec.labels.forEach(function (label, i) {
+      lines.push([label].concat(spec.series.map(function (s) { return s.values[i]; })));
+    });
+    return lines.map(function (cells) { return cells.map(csvCell).join(","); }).join("\r\n") + "\r\n";
+  }
+
+  function download(button, spec) {
+    var blob = new Blob([csvOf(spec)], { type: "text/csv;charset=utf-8" });
+    var link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = button.dataset.filename;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
+  }
+
   function start() {
     var block = document.getElementById("chart-data");
     if (!block || !window.Chart) return;
@@ -126,6 +155,11 @@
     document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
       var spec = specs[canvas.dataset.chart];
       if (spec) draw(canvas, spec);
+    });
+    document.querySelectorAll("button[data-csv]").forEach(function (button) {
+      var spec = specs[button.dataset.csv];
+      if (spec) button.addEventListener("click", function () { download(button, spec); });
+      else button.hidden = true;
     });
     // Brand swatches in tables take the brand's chart colour (no inline styles: CSP).
     document.querySelectorAll("[data-colour]").forEach(function (el) {

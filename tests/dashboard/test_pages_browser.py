@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -90,6 +91,21 @@ def test_a_marketer_reads_the_overview_and_clicks_a_bar_to_its_mentions(
     # The table view holds the same numbers as links.
     page.get_by_text("Table of “Mentions”").click()
     expect(page.locator("#panel-volume table a").first).to_be_visible()
+
+    # Each chart downloads its figures as CSV, the brand, chart and range in the file name.
+    with page.expect_download() as download_info:
+        page.locator("#panel-sentiment").get_by_role("button", name="Download CSV").click()
+    download = download_info.value
+    first = (timezone.localdate() - timedelta(days=6)).isoformat()
+    assert download.suggested_filename == (
+        f"acme-sentiment-{first}-{timezone.localdate().isoformat()}-utc.csv"
+    )
+    lines = Path(download.path()).read_text(encoding="utf-8").splitlines()
+    assert lines[0] == ",Positive,Neutral,Negative"
+    assert len(lines) == 8
+    assert lines[-1].startswith(timezone.localdate().isoformat() + ",")
+    assert sum(sum(int(n) for n in line.split(",")[1:]) for line in lines[1:]) == 12
+    assert_clean(page, "download")
 
     # Click the bar of today in the volume chart, where Chart.js says it is.
     today = timezone.localdate().isoformat()
