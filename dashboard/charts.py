@@ -76,6 +76,8 @@ class Chart:
     note: str = ""
     # One colour per bar (a bar per brand) instead of the series' colour.
     colours: list[str] | None = None
+    # The value axis's fixed ends, e.g. (-100, 100) for net sentiment; None: from the data.
+    bounds: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         # A count of 0 is nothing to draw; a percentage or a duration of 0 is a figure.
@@ -98,6 +100,7 @@ class Chart:
             "series": [s.spec() for s in self.series],
             "links": [s.links for s in self.series],
             "colours": self.colours,
+            "bounds": self.bounds,
         }
 
     def rows(self) -> list[tuple[str, list[tuple[float | int | None, str]]]]:

@@ -583,6 +583,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             keys=[f.isoformat() for _, f, _ in buckets],
             empty=empty,
             note="(positive - negative) / scored mentions, in percent: -100 to 100.",
+            bounds=(-100, 100),
         )
         sources = source_names(source_ids={fact.source_id for fact in facts})
 
@@ -711,6 +712,7 @@ def care(request: HttpRequest) -> HttpResponse:
                 labels,
                 [_seconds_series("Within SLA", colour, over_time, "sla_first_response_met_pct")],
                 unit="percent",
+                bounds=(0, 100),
                 keys=iso,
                 empty=empty,
                 note="Among cases answered or past their due time.",
@@ -809,6 +811,7 @@ def share(request: HttpRequest) -> HttpResponse:
                 "line",
                 labels,
                 series,
+                bounds=(0, 100),
                 unit="percent",
                 keys=[f.isoformat() for _, f, _ in buckets],
                 empty=empty,
@@ -829,6 +832,7 @@ def share(request: HttpRequest) -> HttpResponse:
             unit="percent",
             empty=empty,
             note="(positive - negative) / scored mentions over the whole period.",
+            bounds=(-100, 100),
         )
         net.colours = [brand_colour(rival.pk) for rival in rivals]
         charts = [

@@ -69,6 +69,8 @@
     });
     var valueAxis = {
       beginAtZero: true,
+      min: spec.bounds ? spec.bounds[0] : undefined,
+      max: spec.bounds ? spec.bounds[1] : undefined,
       stacked: kind === "stacked",
       ticks: {
         // Counts are whole; durations step by whole minutes or hours.

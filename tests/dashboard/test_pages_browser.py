@@ -166,3 +166,28 @@ def test_a_marketer_reads_the_authors_and_funnel_pages(watched, live_server, mar
     expect(page).to_have_url(re.compile(r"/dashboard/explorer/\?.*author=carol%40social.example"))
     expect(page.locator("tr[data-row]")).to_have_count(12)
     assert_clean(page, "explorer of an author")
+
+
+def test_a_marketer_compares_the_brand_with_its_competitors(
+    watched, live_server, marketer, acme, social_source, data
+):
+    now = timezone.now()
+    for n in range(5):
+        store_mention(
+            social_source, f"globex is great {n}", published_at=now - timedelta(days=n, hours=2)
+        )
+    page = watched
+    sign_in(page, live_server, marketer, f"/dashboard/share/?brand={acme.pk}&range=30d")
+    expect(page).to_have_url(re.compile(r"/dashboard/share/"))
+    for chart_id in ("share_mentions", "share_positive", "share_reach", "net_by_brand"):
+        drawn(page, chart_id)
+    rows = page.locator("table.summary tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("Acme")
+    expect(rows.nth(0).locator("td").nth(1)).to_have_text("70.6 %")  # 12 of 17
+    expect(rows.nth(1).locator("td").nth(1)).to_have_text("29.4 %")
+    # The swatch beside each name has the brand's chart colour (set by script: no inline CSS).
+    colour = page.evaluate("getComputedStyle(document.querySelector('.swatch')).backgroundColor")
+    assert colour != "rgb(102, 112, 133)", colour  # not the grey default
+    assert_clean(page, "share of voice")
+    page.screenshot(path=str(SCREENSHOTS / "dashboard-share.png"), full_page=True)
