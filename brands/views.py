@@ -58,7 +58,7 @@ def home_url_for(user) -> str:
         return reverse("engagement:queue")
     if brand_ids_for(user, Action.VIEW_DASHBOARD):
         try:
-            return reverse("dashboard:mentions")
+            return reverse("dashboard:overview")
         except NoReverseMatch:
             pass
     return ""
@@ -95,8 +95,8 @@ def role_links(role: str, *, is_staff: bool) -> list[tuple[str, str]]:
     """(label, url) of the pages a role works on, its home first (names only: brands imports
     no other app)."""
     queue = ("The care queue", _reverse_or_empty("engagement:queue"))
-    dashboard = ("The dashboard", _reverse_or_empty("dashboard:mentions"))
-    mentions = ("The mention lists", _reverse_or_empty("dashboard:mentions"))
+    dashboard = ("The dashboard", _reverse_or_empty("dashboard:overview"))
+    mentions = ("The mention explorer", _reverse_or_empty("dashboard:explorer"))
     admin = ("Admin (brand set-up)", _reverse_or_empty("admin:index"))
     links = {
         Role.ADMIN: [queue, dashboard, *([admin] if is_staff else [])],

@@ -33,4 +33,4 @@ def test_a_marketer_refused_the_queue_follows_the_page_to_the_dashboard(
     expect(row).to_contain_text("Not the care queue or its cases.")
 
     row.get_by_role("link", name="The dashboard").click()
-    expect(page).to_have_url(re.compile(r"/dashboard/mentions/"))
+    expect(page).to_have_url(re.compile(r"/dashboard/overview/"))

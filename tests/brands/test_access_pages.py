@@ -40,7 +40,7 @@ def test_a_marketer_refused_the_queue_sees_their_role_and_the_dashboard_link(cli
     text = text_of(response)
     assert "This page is not open to your role" in text
     assert "Acme Marketer The dashboard, the mention lists and exports." in text
-    assert f'href="{reverse("dashboard:mentions")}"' in main_of(response)
+    assert f'href="{reverse("dashboard:overview")}"' in main_of(response)
     assert f'href="{reverse("engagement:queue")}"' not in main_of(response)
     assert "403 Forbidden" not in text and "Nothing here for your role" not in text
 
@@ -62,7 +62,7 @@ def test_an_agent_refused_the_exports_is_sent_to_the_queue(client, agent, acme):
     assert response.status_code == 403
     text = text_of(response)
     assert "Acme Agent The care queue and its cases" in text
-    assert "The care queue The mention lists" in text
+    assert "The care queue The mention explorer" in text
     assert f'href="{reverse("engagement:queue")}"' in main_of(response)
 
 

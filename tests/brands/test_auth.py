@@ -50,7 +50,7 @@ def test_a_marketer_is_sent_from_home_to_the_dashboard(client, marketer):
     client.force_login(marketer)
     response = client.get("/")
     assert response.status_code == 302
-    assert response["Location"] == reverse("dashboard:mentions")
+    assert response["Location"] == reverse("dashboard:overview")
 
 
 def test_a_user_without_a_brand_sees_a_page_saying_so(client, db):

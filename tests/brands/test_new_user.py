@@ -18,7 +18,7 @@ def sign_in(client, username: str):
 
 
 def test_a_marketer_lands_on_the_dashboard_and_an_agent_on_the_queue(client, marketer, agent):
-    assert sign_in(client, "mia")["Location"] == reverse("dashboard:mentions")
+    assert sign_in(client, "mia")["Location"] == reverse("dashboard:overview")
     client.logout()
     assert sign_in(client, "ana")["Location"] == reverse("engagement:queue")
 
