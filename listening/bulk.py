@@ -162,7 +162,9 @@ def _mentions_copy(rows: list[MentionRow]) -> dict[str, int]:
             " RETURNING external_id, id"
         )
         inserted = dict(cursor.fetchall())
-        cursor.execute("TRUNCATE earshot_mention_load")
+        # DELETE, not TRUNCATE: a TRUNCATE gives the table a new file, and the commit then
+        # waited 2-3 ms instead of 0.8 ms for every batch (measured with PostgreSQL 15).
+        cursor.execute("DELETE FROM earshot_mention_load")
     return inserted
 
 

@@ -303,17 +303,27 @@ class FetchLog(models.Model):
 # UTC offset in use is a multiple of 15 minutes, so any local day, week or month in any time
 # zone (India +5:30, Nepal +5:45, DST changes) is an exact range of buckets. Every rollup is
 # keyed by source too, so deleting a source or a brand takes its rows with it (CASCADE) and
-# the numbers stay exact without a recount.
+# the numbers stay exact without a recount. Django does that cascade, not the database: the
+# foreign keys have no database constraint, since checking three of them for every row
+# tripled the cost of an upsert (rollups are derived data; rebuild_rollups recounts them).
+_ROLLUP_FK = {
+    "on_delete": models.CASCADE,
+    "related_name": "+",
+    "db_constraint": False,
+    "db_index": False,
+}
 
 
 class MentionRollup(models.Model):
     """Per brand x quarter-hour x source x platform x effective label: mentions, reach and
     engagement (the volume, sentiment, reach and breakdown charts)."""
 
-    # No index of its own: the unique key starts with brand, bucket_start.
-    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # The key, and the charts' index: brand, then a time range. It is the primary key (no
+    # id column, no second index to keep on every upsert).
+    pk = models.CompositePrimaryKey("brand", "bucket_start", "source", "platform", "label")
+    brand = models.ForeignKey(Brand, **_ROLLUP_FK)
     bucket_start = models.DateTimeField()
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(Source, **_ROLLUP_FK)
     platform = models.CharField(max_length=32)
     # The effective label (MentionMatch.label).
     label = models.CharField(max_length=8, choices=Mention.Label.choices)
@@ -323,15 +333,6 @@ class MentionRollup(models.Model):
     # Sum of likes + replies + reposts (unknown counts 0).
     engagement = models.BigIntegerField(default=0)
 
-    class Meta:
-        constraints = [
-            # The upsert's conflict target, and the charts' index: brand, then a time range.
-            models.UniqueConstraint(
-                fields=["brand", "bucket_start", "source", "platform", "label"],
-                name="mention_rollup_key",
-            ),
-        ]
-
     def __str__(self) -> str:
         return f"{self.brand_id}@{self.bucket_start:%Y-%m-%d %H:%M} {self.label}: {self.mentions}"
 
@@ -340,21 +341,15 @@ class AuthorRollup(models.Model):
     """Per brand x quarter-hour x source x author: mentions, positive and negative (effective
     labels) and the largest follower count seen (the top authors tables)."""
 
-    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
+    pk = models.CompositePrimaryKey("brand", "bucket_start", "source", "author")
+    brand = models.ForeignKey(Brand, **_ROLLUP_FK)
     bucket_start = models.DateTimeField()
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
-    author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(Source, **_ROLLUP_FK)
+    author = models.ForeignKey(Author, **_ROLLUP_FK)
     mentions = models.BigIntegerField(default=0)
     positive = models.BigIntegerField(default=0)
     negative = models.BigIntegerField(default=0)
     reach_max = models.BigIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["brand", "bucket_start", "source", "author"], name="author_rollup_key"
-            ),
-        ]
 
     def __str__(self) -> str:
         return f"{self.brand_id}@{self.bucket_start:%Y-%m-%d %H:%M} {self.author_id}"
@@ -365,18 +360,12 @@ class TermRollup(models.Model):
     hashtags). Terms are the brand's matched terms and the text's hashtags, lowercased, at
     most listening.rollups.TERMS_PER_MENTION per mention."""
 
-    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", db_index=False)
+    pk = models.CompositePrimaryKey("brand", "bucket_start", "source", "term")
+    brand = models.ForeignKey(Brand, **_ROLLUP_FK)
     bucket_start = models.DateTimeField()
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(Source, **_ROLLUP_FK)
     term = models.CharField(max_length=100)
     mentions = models.BigIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["brand", "bucket_start", "source", "term"], name="term_rollup_key"
-            ),
-        ]
 
     def __str__(self) -> str:
         return f"{self.brand_id}@{self.bucket_start:%Y-%m-%d %H:%M} {self.term}: {self.mentions}"

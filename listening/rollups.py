@@ -29,6 +29,8 @@ How they stay equal to the rows they count (tests/listening/test_rollups.py prov
 
 from __future__ import annotations
 
+import functools
+import io
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -41,6 +43,7 @@ from django.db import connection, transaction
 from django.db.models import DateField, Max, Sum
 from django.db.models.functions import Trunc
 
+from listening.bulk import _esc
 from listening.models import AuthorRollup, Mention, MentionMatch, MentionRollup, TermRollup
 
 if TYPE_CHECKING:
@@ -54,16 +57,18 @@ TERM_MAX_CHARS = 100
 # A hashtag: "#" not inside a word, then word characters with at least one letter.
 _HASHTAG_RE = re.compile(r"(?<![\w#&])#(\w{1,100})")
 
+_POSITIVE = str(Mention.Label.POSITIVE.value)
+_NEGATIVE = str(Mention.Label.NEGATIVE.value)
 _MENTION_KEY = ("brand_id", "bucket_start", "source_id", "platform", "label")
 _AUTHOR_KEY = ("brand_id", "bucket_start", "source_id", "author_id")
 _TERM_KEY = ("brand_id", "bucket_start", "source_id", "term")
-_AUTHOR_SUMS = ("mentions", "positive", "negative")
 
 
 def bucket_floor(moment: datetime) -> datetime:
     """The UTC quarter-hour that holds moment (aware)."""
-    utc = moment.astimezone(UTC)
-    return utc.replace(minute=utc.minute - utc.minute % 15, second=0, microsecond=0)
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.replace(minute=moment.minute // 15 * 15, second=0, microsecond=0)
 
 
 def mention_terms(matched_terms: Iterable[str], text: str) -> list[str]:
@@ -121,8 +126,8 @@ class _Totals:
             if counts_mention:
                 author[0] += sign
                 author[3] = max(author[3], reach)
-            author[1] += sign * (fact.label == Mention.Label.POSITIVE)
-            author[2] += sign * (fact.label == Mention.Label.NEGATIVE)
+            author[1] += sign * (fact.label == _POSITIVE)
+            author[2] += sign * (fact.label == _NEGATIVE)
         if fact.terms:
             for term in fact.terms:
                 self.terms[(fact.brand_id, bucket, fact.source_id, term)][0] += sign
@@ -131,12 +136,29 @@ class _Totals:
         return len(self.mentions) + len(self.authors) + len(self.terms)
 
     def write(self) -> None:
-        _upsert(MentionRollup, _MENTION_KEY, ("mentions", "reach", "engagement"), (), self.mentions)
-        _upsert(AuthorRollup, _AUTHOR_KEY, _AUTHOR_SUMS, ("reach_max",), self.authors)
-        _upsert(TermRollup, _TERM_KEY, ("mentions",), (), self.terms)
+        if connection.vendor == "postgresql":
+            _write_copy(self)
+        else:
+            for kind, model, key, sums, maxes in _TABLES:
+                _upsert(model, key, sums, maxes, getattr(self, kind))
         self.mentions.clear()
         self.authors.clear()
         self.terms.clear()
+
+
+_TABLES = (
+    ("mentions", MentionRollup, _MENTION_KEY, ("mentions", "reach", "engagement"), ()),
+    ("authors", AuthorRollup, _AUTHOR_KEY, ("mentions", "positive", "negative"), ("reach_max",)),
+    ("terms", TermRollup, _TERM_KEY, ("mentions",), ()),
+)
+
+
+def _conflict(table: str, key: Sequence[str], sums: Sequence[str], maxes: Sequence[str]) -> str:
+    greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
+    sets = [f"{c} = {table}.{c} + EXCLUDED.{c}" for c in sums] + [
+        f"{c} = {greatest}({table}.{c}, EXCLUDED.{c})" for c in maxes
+    ]
+    return f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {', '.join(sets)}"
 
 
 def _upsert(
@@ -146,22 +168,19 @@ def _upsert(
     maxes: Sequence[str],
     rows: dict[tuple, list[int]],
 ) -> None:
-    """INSERT ... ON CONFLICT (key) DO UPDATE SET sum = sum + EXCLUDED.sum, in key order."""
-    rows = {k: v for k, v in rows.items() if any(v)}
-    if not rows:
+    """INSERT ... VALUES ... ON CONFLICT (key) DO UPDATE SET sum = sum + EXCLUDED.sum, in key
+    order (SQLite; PostgreSQL takes _write_copy)."""
+    ordered = sorted((k, v) for k, v in rows.items() if any(v))
+    if not ordered:
         return
     table = model._meta.db_table
     columns = [*key, *sums, *maxes]
-    greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
-    sets = [f"{c} = {table}.{c} + EXCLUDED.{c}" for c in sums] + [
-        f"{c} = {greatest}({table}.{c}, EXCLUDED.{c})" for c in maxes
-    ]
+    conflict = _conflict(table, key, sums, maxes)
     placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
     at = key.index("bucket_start")
     adapt = connection.ops.adapt_datetimefield_value
-    # SQLite allows 32,766 parameters a statement; PostgreSQL 65,535.
-    per_statement = (30_000 if connection.vendor == "postgresql" else 3_000) // len(columns)
-    ordered = sorted(rows.items())
+    # SQLite allows 32,766 parameters a statement.
+    per_statement = 3_000 // len(columns)
     with connection.cursor() as cursor:
         for start in range(0, len(ordered), per_statement):
             chunk = ordered[start : start + per_statement]
@@ -173,10 +192,66 @@ def _upsert(
                 params.extend(values)
             cursor.execute(
                 f"INSERT INTO {table} ({', '.join(columns)})"  # noqa: S608 (fixed names)
-                f" VALUES {', '.join([placeholder] * len(chunk))}"
-                f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {', '.join(sets)}",
+                f" VALUES {', '.join([placeholder] * len(chunk))}{conflict}",
                 params,
             )
+
+
+# One staging table for the three rollups: a row's kind says which; its key columns are named
+# as in the rollup, its numbers are n1.. in the rollup's order (sums, then maxes).
+_STAGING = "earshot_rollup_load"
+_STAGING_COLUMNS = (
+    "kind smallint, brand_id bigint, bucket_start timestamptz, source_id bigint, platform text,"
+    " label text, author_id bigint, term text, n1 bigint, n2 bigint, n3 bigint, n4 bigint"
+)
+_STAGING_KEY_AT = {"platform": 4, "label": 5, "author_id": 6, "term": 7}
+
+
+@functools.cache
+def _staging_insert_sql() -> str:
+    statements = []
+    for kind, (_, model, key, sums, maxes) in enumerate(_TABLES):
+        table = model._meta.db_table
+        numbers = [f"n{i + 1}" for i in range(len(sums) + len(maxes))]
+        statements.append(
+            f"INSERT INTO {table} ({', '.join([*key, *sums, *maxes])})"  # noqa: S608
+            f" SELECT {', '.join([*key, *numbers])} FROM {_STAGING} WHERE kind = {kind}"
+            f" ORDER BY {', '.join(key)}{_conflict(table, key, sums, maxes)}"
+        )
+    statements.append(f"DELETE FROM {_STAGING}")  # noqa: S608 (fixed name)
+    return "; ".join(statements)
+
+
+def _write_copy(totals: _Totals) -> None:
+    """The upserts on PostgreSQL: one COPY of every key into a per-connection staging table,
+    then one INSERT ... SELECT ... ON CONFLICT DO UPDATE per rollup, sent together: three
+    round trips a batch. Faster than VALUES rows (or unnest arrays) from 50 keys to 10,000.
+    The INSERTs take keys in key order, so two workers lock rows in the same order."""
+    stamps: dict[datetime, str] = {}
+    lines = []
+    for kind, (name, _, key, _, _) in enumerate(_TABLES):
+        slots = [_STAGING_KEY_AT[c] for c in key[3:]]
+        for k, values in getattr(totals, name).items():
+            if not any(values):
+                continue
+            stamp = stamps.get(k[1]) or stamps.setdefault(k[1], k[1].isoformat())
+            row = [str(kind), str(k[0]), stamp, str(k[2]), "\\N", "\\N", "\\N", "\\N"]
+            for slot, value in zip(slots, k[3:], strict=True):
+                row[slot] = _esc(value) if isinstance(value, str) else str(value)
+            row.extend(map(str, values))
+            row.extend(["\\N"] * (4 - len(values)))
+            lines.append("\t".join(row))
+    if not lines:
+        return
+    with connection.cursor() as cursor:
+        # ON COMMIT DELETE ROWS: nothing outlives the batch's transaction, even on a crash.
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} ({_STAGING_COLUMNS}) ON COMMIT DELETE ROWS"
+        )
+        cursor.cursor.copy_expert(
+            f"COPY {_STAGING} FROM STDIN", io.StringIO("\n".join(lines) + "\n")
+        )
+        cursor.execute(_staging_insert_sql())
 
 
 def _engagement(likes: int | None, replies: int | None, reposts: int | None) -> int:
@@ -270,6 +345,9 @@ def mentions_delete(*, mention_ids: Sequence[int]) -> int:
     skipped). Returns how many mentions were deleted. Touches Mention and what cascades from
     it, and the three rollup tables for the affected brands and quarter-hours."""
     with transaction.atomic():
+        # As in a rebuild: a concurrent batch must not add to a quarter-hour between its
+        # recount's delete and insert.
+        _lock_matches()
         affected = list(
             MentionMatch.objects.filter(mention_id__in=mention_ids).values_list(
                 "brand_id", "published_at"
@@ -344,7 +422,7 @@ def _delete_range(brand_id: int, start: datetime | None, end: datetime | None) -
             qs = qs.filter(bucket_start__gte=start)
         if end is not None:
             qs = qs.filter(bucket_start__lt=end)
-        qs._raw_delete(qs.db)
+        qs.delete()
 
 
 def _insert_range(brand_id: int, start: datetime, end: datetime) -> int:
