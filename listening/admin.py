@@ -16,6 +16,7 @@ from listening.forms import BrandAdminForm, QueryTestForm, SourceAdminForm
 from listening.models import Author, FetchLog, Mention, MentionMatch, Source
 from listening.outside import web_url
 from listening.query import MatchDocument
+from listening.rollups import mentions_delete
 from listening.selectors import mentions_recent
 from listening.services import FETCH_INTERRUPTED, webhook_credentials
 
@@ -371,8 +372,17 @@ class RouteFailedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class RollupsKeptOnDelete:
+    """Between BrandScopedAdmin (which audits the delete) and ModelAdmin: a mention deleted
+    here goes through listening.rollups.mentions_delete, so the dashboard's rollups recount
+    its quarter-hours instead of counting a mention that is gone."""
+
+    def delete_model(self, request, obj):
+        mentions_delete(mention_ids=[obj.pk])
+
+
 @admin.register(Mention)
-class MentionAdmin(BrandScopedAdmin, admin.ModelAdmin):
+class MentionAdmin(BrandScopedAdmin, RollupsKeptOnDelete, admin.ModelAdmin):
     brand_path = "matches__brand"
     brand_path_is_multi = True
     list_display = ("published_at", "short_text", "author", "label", "compound", "source", "link")

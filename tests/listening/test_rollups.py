@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -438,3 +439,24 @@ def test_local_buckets_from_rollups_equal_a_direct_count_of_mentions(
     )  # fmt: skip
 
     assert {p.bucket: p.mentions for p in points} == dict(expected)
+
+
+def test_deleting_mentions_in_the_admin_recounts_their_quarter_hours(heard, admin_client):
+    ann, bob = (Mention.objects.get(text__startswith=t) for t in ("I love", "Acme is awful"))
+
+    one = admin_client.post(
+        reverse("admin:listening_mention_delete", args=[ann.pk]), {"post": "yes"}
+    )
+    assert one.status_code == 302
+    assert stored_rows() == direct_rows()
+
+    changelist = reverse("admin:listening_mention_changelist")
+    admin_client.post(
+        changelist, {"action": "delete_selected", "_selected_action": [bob.pk], "post": "yes"}
+    )
+
+    assert not Mention.objects.filter(pk__in=[ann.pk, bob.pk]).exists()
+    assert stored_rows() == direct_rows()
+    assert not any(
+        r[4] == "negative" and r[0] == heard.pk and r[1] == NOON for r in stored_rows()["mentions"]
+    )
