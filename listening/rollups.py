@@ -14,9 +14,10 @@ How they stay equal to the rows they count (tests/listening/test_rollups.py prov
 
 - Ingest: listening.services._rows_insert calls ``rollups_add`` in the batch's transaction
   with the rows the insert returned as new, so a duplicate (already stored, or stored by a
-  concurrent worker first) never counts twice. The batch is aggregated in Python first and
-  written with one INSERT ... ON CONFLICT DO UPDATE per table, in key order (two workers
-  adding to the same rows lock them in the same order: no deadlock).
+  concurrent worker first) never counts twice. The batch is aggregated in Python first, then
+  (PostgreSQL) copied into one staging table and added with one INSERT ... SELECT ... ON
+  CONFLICT DO UPDATE SET n = n + EXCLUDED.n per table, in key order (two workers adding to
+  the same rows lock them in the same order); SQLite takes INSERT ... VALUES ... ON CONFLICT.
 - Corrections: engagement.services.sentiment_correct calls ``rollups_label_change``, which
   moves the mention's count, reach and engagement from the old effective label to the new.
 - Deletion: every rollup is keyed by source, and cascades with its brand, source and author,
@@ -54,7 +55,7 @@ BUCKET = timedelta(minutes=15)
 # terms in query order, then its hashtags in text order), each at most TERM_MAX_CHARS long.
 TERMS_PER_MENTION = 20
 TERM_MAX_CHARS = 100
-# A hashtag: "#" not inside a word, then word characters with at least one letter.
+# A hashtag: "#" not inside a word, then word characters, not all digits or underscores.
 _HASHTAG_RE = re.compile(r"(?<![\w#&])#(\w{1,100})")
 
 _POSITIVE = str(Mention.Label.POSITIVE.value)
@@ -90,7 +91,7 @@ def mention_terms(matched_terms: Iterable[str], text: str) -> list[str]:
     return list(out)
 
 
-# --- Aggregating in Python, writing with one upsert per table ----------------------------------
+# --- Aggregating in Python, then one upsert per table -----------------------------------------
 
 
 @dataclass(slots=True)
