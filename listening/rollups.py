@@ -59,6 +59,18 @@ TERM_MAX_CHARS = 100
 _HASHTAG_RE = re.compile(r"(?<![\w#&])#(\w{1,100})")
 
 _POSITIVE = str(Mention.Label.POSITIVE.value)
+# Reach and engagement sums saturate at the bigint columns' bounds instead of failing the batch:
+# one author with 2^63 - 1 followers (the bound outside.py keeps) twice in a quarter-hour would
+# otherwise overflow, and the store would refuse every good row with it (issue 9's rule). For
+# sums of non-negative values saturation is exact in any order (min(min(a, M) + b, M) equals
+# min(a + b, M)), so incremental rollups still equal a rebuild.
+BIGINT_MAX = 2**63 - 1
+
+
+def _saturated(value: int) -> int:
+    return max(-BIGINT_MAX, min(value, BIGINT_MAX))
+
+
 _NEGATIVE = str(Mention.Label.NEGATIVE.value)
 _MENTION_KEY = ("brand_id", "bucket_start", "source_id", "platform", "label")
 _AUTHOR_KEY = ("brand_id", "bucket_start", "source_id", "author_id")
@@ -155,10 +167,16 @@ _TABLES = (
 
 
 def _conflict(table: str, key: Sequence[str], sums: Sequence[str], maxes: Sequence[str]) -> str:
-    greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
-    sets = [f"{c} = {table}.{c} + EXCLUDED.{c}" for c in sums] + [
-        f"{c} = {greatest}({table}.{c}, EXCLUDED.{c})" for c in maxes
-    ]
+    if connection.vendor == "postgresql":
+        greatest, least, wide = "GREATEST", "LEAST", "::numeric"
+    else:  # SQLite turns an overflowing integer sum into a REAL, which MIN bounds.
+        greatest, least, wide = "MAX", "MIN", ""
+    added = [f"{table}.{c}{wide} + EXCLUDED.{c}" for c in sums]
+    sets = [
+        f"{c} = {least}({greatest}({a}, {-BIGINT_MAX}), {BIGINT_MAX})"
+        + ("::bigint" if wide else "")
+        for c, a in zip(sums, added, strict=True)
+    ] + [f"{c} = {greatest}({table}.{c}, EXCLUDED.{c})" for c in maxes]
     return f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {', '.join(sets)}"
 
 
@@ -190,7 +208,7 @@ def _upsert(
                 params.extend(k[:at])
                 params.append(adapt(k[at]))
                 params.extend(k[at + 1 :])
-                params.extend(values)
+                params.extend(_saturated(v) for v in values)
             cursor.execute(
                 f"INSERT INTO {table} ({', '.join(columns)})"  # noqa: S608 (fixed names)
                 f" VALUES {', '.join([placeholder] * len(chunk))}{conflict}",
@@ -239,7 +257,7 @@ def _write_copy(totals: _Totals) -> None:
             row = [str(kind), str(k[0]), stamp, str(k[2]), "\\N", "\\N", "\\N", "\\N"]
             for slot, value in zip(slots, k[3:], strict=True):
                 row[slot] = _esc(value) if isinstance(value, str) else str(value)
-            row.extend(map(str, values))
+            row.extend(str(_saturated(v)) for v in values)
             row.extend(["\\N"] * (4 - len(values)))
             lines.append("\t".join(row))
     if not lines:
@@ -449,9 +467,10 @@ def _insert_range_sql(brand_id: int, start: datetime, end: datetime) -> int:
             f"INSERT INTO {MentionRollup._meta.db_table}"  # noqa: S608 (fixed names)
             " (brand_id, bucket_start, source_id, platform, label, mentions, reach, engagement)"
             f" SELECT mm.brand_id, {_BUCKET_SQL}, m.source_id, m.platform, mm.label, count(*),"
-            " coalesce(sum(m.author_followers), 0),"
-            " coalesce(sum(coalesce(m.like_count, 0) + coalesce(m.reply_count, 0)"
-            " + coalesce(m.repost_count, 0)), 0)"
+            # sum(bigint) is numeric: bounded as the incremental path bounds it.
+            f" least(coalesce(sum(m.author_followers), 0), {BIGINT_MAX}),"
+            " least(coalesce(sum(coalesce(m.like_count, 0)::numeric"
+            f" + coalesce(m.reply_count, 0) + coalesce(m.repost_count, 0)), 0), {BIGINT_MAX})"
             f" FROM {matches} mm JOIN {mentions} m ON m.id = mm.mention_id"
             f" WHERE {where} GROUP BY 1, 2, 3, 4, 5",
             params,

@@ -31,7 +31,9 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection
 from django.db.models import (
     BooleanField,
+    DecimalField,
     Exists,
+    ExpressionWrapper,
     F,
     Func,
     OuterRef,
@@ -39,7 +41,7 @@ from django.db.models import (
     QuerySet,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 
 from brands.models import Brand
 from dashboard.explorer.forms import Cursor
@@ -140,11 +142,18 @@ class ExplorerFilters:
         )
 
 
+# Engagement is summed as numeric: three counts near 2^63 (outside.py's bound) would overflow
+# bigint, and as this is also an index expression (dashboard/migrations/0002) PostgreSQL would
+# refuse to store such a mention at all. The cast is written exactly as the index's.
+_ENGAGEMENT_SUM = DecimalField(max_digits=30, decimal_places=0)
+
+
 def _engagement():
-    return (
-        Coalesce(F("mention__like_count"), Value(0))
+    return ExpressionWrapper(
+        Cast(Coalesce(F("mention__like_count"), Value(0)), output_field=_ENGAGEMENT_SUM)
         + Coalesce(F("mention__reply_count"), Value(0))
-        + Coalesce(F("mention__repost_count"), Value(0))
+        + Coalesce(F("mention__repost_count"), Value(0)),
+        output_field=_ENGAGEMENT_SUM,
     )
 
 

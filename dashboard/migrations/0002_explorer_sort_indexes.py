@@ -16,8 +16,11 @@ INDEXES = [
     ),
     (
         "explorer_mention_engagement_idx",
+        # Summed as numeric, as the selector does: in bigint, three counts near 2^63 would
+        # overflow and PostgreSQL would refuse to store the mention at all.
         "listening_mention (("
-        "COALESCE(like_count, 0) + COALESCE(reply_count, 0) + COALESCE(repost_count, 0)"
+        "(COALESCE(like_count, 0))::numeric(30, 0) + COALESCE(reply_count, 0)"
+        " + COALESCE(repost_count, 0)"
         ") DESC, id DESC)",
     ),
 ]

@@ -173,6 +173,32 @@ def test_ingest_keeps_rollups_equal_to_a_direct_count(heard):
     assert {r[3] for r in rows["terms"] if r[0] == heard.pk} >= {"acme", "#acme", "#happy"}
 
 
+def test_reach_and_engagement_saturate_instead_of_refusing_the_batch(acme, social, agent):
+    # Found by hypothesis (tests/listening/test_hostile_input.py): two mentions of an author
+    # with 2^63 - 1 followers in one quarter-hour overflowed the bigint sum, and the store
+    # refused every good row of the batch with them.
+    most = 2**63 - 1
+    huge = {"author_followers": most, "like_count": most, "reply_count": most}
+    result = store(
+        social,
+        item("Acme is great", author="big", **huge),
+        item("Acme is lovely", author="big", **huge),
+        item("Acme shop on Main Street", author="small", author_followers=10),
+    )
+    assert result.new == 3 and result.failed == 0
+
+    rows = stored_rows()
+    positive = [r for r in rows["mentions"] if r[4] == "positive"]
+    assert [(n, reach, engagement) for *_, n, reach, engagement in positive] == [(2, most, most)]
+    # A later mention in the same quarter-hour stays saturated, and a rebuild from the stored
+    # mentions gives the very same rows as the incremental path.
+    store(social, item("Acme again, great", author="big", author_followers=5))
+    kept = stored_rows()
+    assert [r[5:] for r in kept["mentions"] if r[4] == "positive"] == [(3, most, most)]
+    call_command("rebuild_rollups")
+    assert stored_rows() == kept
+
+
 def test_storing_the_same_items_again_counts_nothing_twice(heard, social):
     before = stored_rows()
 
