@@ -113,7 +113,7 @@ def build_data(total: int, brands, sources) -> None:
         c.execute(
             "INSERT INTO listening_author (platform, handle, display_name, profile_url, "
             "followers, updated_at) SELECT 'web', 'user' || g, 'User ' || g, '', "
-            "(g * 7919) %% 1000000, now() FROM generate_series(1, %s) g",
+            "(g * 7919) %% 1000000, now() FROM generate_series(1::bigint, %s) g",
             [authors],
         )
         c.execute("SELECT min(id) FROM listening_author")
@@ -138,7 +138,7 @@ def build_data(total: int, brands, sources) -> None:
               ((g * 7919) %% 1000000), g %% 50, g %% 7, g %% 3,
               0, 1, 0, 0, (ARRAY['positive','neutral','negative'])[1 + (g / 3) %% 3],
               'vader', '3.3.2'
-            FROM generate_series(1, %(total)s) g""",  # noqa: S608
+            FROM generate_series(1::bigint, %(total)s) g""",  # noqa: S608
             {"a": first_author, "authors": authors, "step": step, "total": total},
         )
         # Every mention matches its source's brand; Acme's source also catches competitors.
@@ -210,7 +210,7 @@ def build_data(total: int, brands, sources) -> None:
     )
 
 
-def measure(client, url: str, params: dict, warmup: int, repeat: int) -> tuple[list[float], int]:
+def measure(client, url: str, params: dict, warmup: int, repeat: int) -> tuple[list[float], list]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -225,7 +225,7 @@ def measure(client, url: str, params: dict, warmup: int, repeat: int) -> tuple[l
         times.append((time.perf_counter() - started) * 1000)
     with CaptureQueriesContext(connection) as queries:
         client.get(url, params)
-    return times, len(queries.captured_queries)
+    return times, queries.captured_queries
 
 
 def run_size(label: str, total: int, brands, sources, user, args) -> dict[str, float]:
@@ -265,9 +265,16 @@ def run_size(label: str, total: int, brands, sources, user, args) -> dict[str, f
     rows.append(
         ("reference: sign-in page", statistics.median(times), percentile(times, 0.95), queries)
     )
-    print(f"  {'page':34s} {'p50 ms':>8s} {'p95 ms':>8s} {'queries':>8s}")
+    print(f"  {'page':34s} {'p50 ms':>8s} {'p95 ms':>8s} {'queries':>8s} {'slowest query ms':>17s}")
+    slow = []
     for name, p50, p95_ms, queries in rows:
-        print(f"  {name:34s} {p50:8.1f} {p95_ms:8.1f} {queries:8d}")
+        worst = max(queries, key=lambda q: float(q["time"]), default={"time": 0, "sql": ""})
+        worst_ms = float(worst["time"]) * 1000
+        print(f"  {name:34s} {p50:8.1f} {p95_ms:8.1f} {len(queries):8d} {worst_ms:17.1f}")
+        if worst_ms > 50:
+            slow.append(f"    {name}: {' '.join(worst['sql'].split())[:160]}")
+    if slow:
+        print("  queries over 50 ms (one load, first 160 characters):", *slow, sep="\n")
     slowest = max(PAGES, key=lambda page: p95[page])
     explorer = max(p95["explorer common"], p95["explorer rare"])
     print(f"  slowest page: {slowest}, p95 {p95[slowest]:.1f} ms; explorer p95 {explorer:.1f} ms")
