@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
 from django.db import connection
-from django.db.models import Count, Max, Q, QuerySet, Sum
-from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
+from django.db.models import Case as SqlCase
+from django.db.models import Count, Max, Q, QuerySet, Sum, Value, When
 
 from brands.models import Brand
 from engagement.models import AuthorStanding, CareSettings, Case, SentimentCorrection
@@ -16,9 +18,15 @@ from listening.models import (
     Author,
     AuthorRollup,
     MentionMatch,
-    MentionRollup,
     Source,
-    TermRollup,
+)
+from listening.rollups import (
+    LATEST_POSITIVE_CODE,
+    author_cells_q,
+    latest_label,
+    local_buckets,
+    mention_sums,
+    term_sums,
 )
 
 
@@ -118,21 +126,18 @@ def brand_summaries(*, brand_ids: list[int], since: datetime) -> list[dict]:
 
 # --- the charted pages (issue 12) ---------------------------------------------------------------
 #
-# Every chart figure of the overview and share-of-voice pages comes from the rollups
-# (listening.models.MentionRollup, kept by listening/rollups.py on ingest, corrections and
-# deletes): UTC quarter-hours, summed here into local days, weeks or months. A local midnight
-# in any zone is a quarter-hour boundary in UTC, so [since, until) at local midnights selects
-# whole buckets and the figures are exact. The one breakdown the rollups do not keep,
-# language, reads the raw matches of the period (mention_languages).
-
-BUCKET_FUNCTIONS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
+# Every chart figure comes from the rollups (listening.models.MentionRollup, AuthorRollup,
+# TermRollup, kept by listening/rollups.py on ingest, corrections and deletes), never from a
+# scan of mentions. A local midnight in any zone is a quarter-hour boundary in UTC, so
+# [since, until) at local midnights is an exact sum of UTC cells (listening.rollups explains
+# which), and the rows read grow with the buckets, not with the mentions.
 
 
 @dataclass(frozen=True, slots=True)
 class MentionFact:
-    """Mentions of one brand in one local bucket, with one label, platform and source: how
-    many, their reach (author followers at the time of each mention, unknown = 0) and
-    engagement (likes + replies + reposts, unknown = 0)."""
+    """Mentions of one brand in one local bucket, with one label, platform, source and
+    language: how many, their reach (author followers at the time of each mention, unknown
+    = 0) and engagement (likes + replies + reposts, unknown = 0)."""
 
     brand_id: int
     bucket: date
@@ -142,18 +147,10 @@ class MentionFact:
     mentions: int
     reach: int
     engagement: int
+    language: str = ""
 
 
-def _rollups(
-    *, brand_ids: list[int], since: datetime, until: datetime, caught_by: int | None
-) -> QuerySet[MentionRollup]:
-    # The rollup's key (brand, bucket_start, ...) serves the range.
-    qs = MentionRollup.objects.filter(
-        brand_id__in=brand_ids, bucket_start__gte=since, bucket_start__lt=until
-    )
-    if caught_by is not None:
-        qs = qs.filter(source__brand_id=caught_by)
-    return qs
+_FACT_COLUMNS = ("brand_id", "label", "platform", "source_id", "language")
 
 
 def mention_facts(
@@ -167,31 +164,36 @@ def mention_facts(
 ) -> list[MentionFact]:
     """The brands' mentions published in [since, until) (local midnights), grouped by local
     ``bucket`` (day, week starting Monday, month in ``tz``), label (the effective one: a
-    correction moves it), platform and source. ``caught_by``: only mentions fetched by that
-    brand's own sources (share of voice compares a brand and its competitors on the same
-    sources).
+    correction moves it), platform, source and language. ``caught_by``: only mentions
+    fetched by that brand's own sources (share of voice compares a brand and its competitors
+    on the same sources).
 
     One query over the rollups; its rows grow with buckets x facets, not with mentions.
     """
-    rows = (
-        _rollups(brand_ids=brand_ids, since=since, until=until, caught_by=caught_by)
-        .annotate(local=BUCKET_FUNCTIONS[bucket]("bucket_start", tzinfo=tz))
-        .values_list("brand_id", "local", "label", "platform", "source_id")
-        .annotate(n=Sum("mentions"), r=Sum("reach"), e=Sum("engagement"))
-        .order_by()
+    buckets = local_buckets(since, until, bucket, tz)
+    sums = mention_sums(
+        brand_ids=brand_ids,
+        ranges=[(start, end) for _, start, end in buckets],
+        by=_FACT_COLUMNS,
+        caught_by=caught_by,
     )
     return [
         MentionFact(
             brand_id=brand_id,
-            bucket=start.astimezone(tz).date(),
+            bucket=buckets[index][0],
             label=label,
             platform=platform or "",
             source_id=source_id,
-            mentions=n or 0,
-            reach=reach or 0,
-            engagement=engagement or 0,
+            mentions=n,
+            reach=reach,
+            engagement=engagement,
+            language=language or "",
         )
-        for brand_id, start, label, platform, source_id, n, reach, engagement in rows
+        for (index, brand_id, label, platform, source_id, language), (
+            n,
+            reach,
+            engagement,
+        ) in sums.items()
     ]
 
 
@@ -218,19 +220,19 @@ def mention_totals(
 ) -> dict[int, MentionTotals]:
     """Per brand: mentions by label, reach and engagement in [since, until) (local
     midnights). One query over the rollups."""
-    rows = (
-        _rollups(brand_ids=brand_ids, since=since, until=until, caught_by=caught_by)
-        .values_list("brand_id", "label")
-        .annotate(n=Sum("mentions"), r=Sum("reach"), e=Sum("engagement"))
-        .order_by()
+    rows = mention_sums(
+        brand_ids=brand_ids,
+        ranges=[(since, until)],
+        by=("brand_id", "label"),
+        caught_by=caught_by,
     )
     sums: dict[int, dict[str, int]] = {}
-    for brand_id, label, n, reach, engagement in rows:
+    for (_, brand_id, label), (n, reach, engagement) in rows.items():
         brand_sums = sums.setdefault(brand_id, {})
-        brand_sums[label] = brand_sums.get(label, 0) + (n or 0)
-        brand_sums["mentions"] = brand_sums.get("mentions", 0) + (n or 0)
-        brand_sums["reach"] = brand_sums.get("reach", 0) + (reach or 0)
-        brand_sums["engagement"] = brand_sums.get("engagement", 0) + (engagement or 0)
+        brand_sums[label] = brand_sums.get(label, 0) + n
+        brand_sums["mentions"] = brand_sums.get("mentions", 0) + n
+        brand_sums["reach"] = brand_sums.get("reach", 0) + reach
+        brand_sums["engagement"] = brand_sums.get("engagement", 0) + engagement
     fields = ("mentions", "positive", "neutral", "negative", "reach", "engagement")
     return {
         brand_id: MentionTotals(**{key: sums.get(brand_id, {}).get(key, 0) for key in fields})
@@ -239,20 +241,11 @@ def mention_totals(
 
 
 def mention_languages(*, brand_id: int, since: datetime, until: datetime) -> dict[str, int]:
-    """The brand's mentions in [since, until) by language ("" when unknown), most first.
-
-    The rollups keep no language, so this groups the period's raw matches
-    (match_brand_pub_idx): its cost grows with the period's mentions, unlike the other charts.
-    """
-    rows = (
-        MentionMatch.objects.filter(
-            brand_id=brand_id, published_at__gte=since, published_at__lt=until
-        )
-        .values_list("mention__language")
-        .annotate(n=Count("id"))
-        .order_by("-n", "mention__language")
-    )
-    return {language or "": n for language, n in rows}
+    """The brand's mentions in [since, until) by language ("" when unknown), most first
+    (MentionRollup keeps the language)."""
+    rows = mention_sums(brand_ids=[brand_id], ranges=[(since, until)], by=("language",))
+    counts = {language or "": values[0] for (_, language), values in rows.items()}
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def brand_has_mentions(*, brand_id: int) -> bool:
@@ -329,13 +322,10 @@ def _author_sums(
     *, brand_id: int, author_ids: Iterable[int], since: datetime, until: datetime
 ) -> dict[int, tuple[int, int, int, int]]:
     """(mentions, positive, negative, largest follower count) per author in [since, until),
-    from AuthorRollup (its key starts brand, bucket_start). One query."""
+    from AuthorRollup's days inside it and quarter-hours at its ends. One query."""
     rows = (
         AuthorRollup.objects.filter(
-            brand_id=brand_id,
-            bucket_start__gte=since,
-            bucket_start__lt=until,
-            author_id__in=list(author_ids),
+            author_cells_q(since, until), brand_id=brand_id, author_id__in=list(author_ids)
         )
         .values_list("author_id")
         .annotate(
@@ -406,29 +396,6 @@ def standing_author_ids(*, brand_id: int, standing: str, limit: int) -> list[int
     )
 
 
-# Words of a customer asking about buying (Persuasion in the funnel). English only, and
-# matched on whole words, case-insensitively: "price", "how much", "where can I buy", ...
-BUYING_WORDS = (
-    "buy",
-    "buying",
-    "purchase",
-    "price",
-    "pricing",
-    "how much",
-    "cost",
-    "discount",
-    "coupon",
-    "in stock",
-    "order one",
-    "where can i get",
-    "sign up",
-    "subscribe",
-    "free trial",
-)
-BUYING_REGEX = r"\m(" + "|".join(w.replace(" ", r"\s+") for w in BUYING_WORDS) + r")\M"
-BUYING_REGEX_PORTABLE = r"\b(" + "|".join(w.replace(" ", r"\s+") for w in BUYING_WORDS) + r")\b"
-
-
 @dataclass(frozen=True, slots=True)
 class Funnel:
     """Unique authors at each phase over a period (the funnel's definitions are on its page
@@ -444,62 +411,51 @@ class Funnel:
 
 
 def brand_funnel(*, brand_id: int, since: datetime, until: datetime) -> Funnel:
-    """The brand's funnel over [since, until). Awareness counts in SQL over the author
-    rollups; the engaged authors come back as ids (as many as the period's repeat authors
-    and answered ones), and two queries over their matches of the period decide persuasion.
-    Six queries at most."""
-    rollups = AuthorRollup.objects.filter(
-        brand_id=brand_id, bucket_start__gte=since, bucket_start__lt=until
-    )
-    awareness = rollups.values("author_id").distinct().count()
-    repeat = set(
-        rollups.values("author_id")
-        .annotate(n=Sum("mentions"))
-        .filter(n__gte=2)
-        .values_list("author_id", flat=True)
-    )
-    answered = set(
+    """The brand's funnel over [since, until), from AuthorRollup (whole UTC days inside the
+    range, quarter-hours at its ends) and the cases answered in it. Two queries.
+
+    Per author over the range: mentions (engagement: two or more), the latest effective
+    label (the largest latest_key; persuasion: positive) and mentions that asked about
+    buying (persuasion: one or more; listening.rollups.BUYING_WORDS)."""
+    answered = list(
         Case.objects.filter(
             brand_id=brand_id,
             kind=Case.Kind.CARE,
             first_response_at__gte=since,
             first_response_at__lt=until,
             author_id__isnull=False,
-        ).values_list("author_id", flat=True)
-    )
-    # Only authors who mentioned the brand in the period: each phase is within the one before.
-    if answered:
-        answered = set(
-            rollups.filter(author_id__in=answered).values_list("author_id", flat=True).distinct()
         )
-    engaged = repeat | answered
-    if not engaged:
-        return Funnel(awareness=awareness, engagement=0, persuasion=0)
-    matches = MentionMatch.objects.filter(
-        brand_id=brand_id,
-        published_at__gte=since,
-        published_at__lt=until,
-        mention__author_id__in=engaged,
-    )
-    newest_first = matches.order_by("mention__author_id", "-published_at", "-id")
-    latest: dict[int, str] = {}
-    if connection.vendor == "postgresql":
-        # DISTINCT ON: one row per author, their newest match in the period.
-        rows = newest_first.distinct("mention__author_id").values_list(
-            "mention__author_id", "label"
-        )
-    else:
-        rows = newest_first.values_list("mention__author_id", "label")
-    for author_id, label in rows:
-        latest.setdefault(author_id, label)
-    positive = {author_id for author_id, label in latest.items() if label == "positive"}
-    regex = BUYING_REGEX if connection.vendor == "postgresql" else BUYING_REGEX_PORTABLE
-    buying = set(
-        matches.filter(mention__text__iregex=regex)
-        .values_list("mention__author_id", flat=True)
+        .values_list("author_id", flat=True)
         .distinct()
     )
-    return Funnel(awareness=awareness, engagement=len(engaged), persuasion=len(positive | buying))
+    per_author = (
+        AuthorRollup.objects.filter(author_cells_q(since, until), brand_id=brand_id)
+        .values("author_id")
+        .annotate(n=Sum("mentions"), buying=Sum("buying"), latest=Max("latest_key"))
+        .order_by()
+    )
+    if connection.vendor == "postgresql":
+        # The latest label is latest_key's last two bits (listening.rollups.latest_key).
+        sql, params = per_author.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*), count(*) FILTER (WHERE engaged),"  # noqa: S608 (ORM SQL)
+                " count(*) FILTER (WHERE engaged AND (buying > 0 OR latest & 3 = %s))"
+                f" FROM (SELECT q.author_id, q.buying, q.latest,"
+                f" (q.n >= 2 OR q.author_id = ANY(%s)) AS engaged FROM ({sql}) AS q) AS a",
+                [LATEST_POSITIVE_CODE, answered, *params],
+            )
+            awareness, engagement, persuasion = cursor.fetchone()
+        return Funnel(awareness=awareness, engagement=engagement, persuasion=persuasion)
+    awareness = engagement = persuasion = 0
+    answered_set = set(answered)
+    for row in per_author:
+        awareness += 1
+        if row["n"] >= 2 or row["author_id"] in answered_set:
+            engagement += 1
+            if row["buying"] > 0 or latest_label(row["latest"]) == "positive":
+                persuasion += 1
+    return Funnel(awareness=awareness, engagement=engagement, persuasion=persuasion)
 
 
 SPIKE_DRIVERS_LISTED = 3
@@ -518,49 +474,48 @@ def spike_drivers(
     at least twice as frequent per mention as over the other days of [since, until)), and
     the authors with two mentions or more that day; the most frequent first, three of each.
 
-    Four queries whatever the number of days (TermRollup, AuthorRollup, Author)."""
+    Four queries whatever the number of days (TermRollup twice, AuthorRollup, Author)."""
     if not days:
         return {}
-    on_days = Q()
-    for day in days:
-        start = datetime.combine(day, datetime.min.time(), tzinfo=tz)
-        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-        on_days |= Q(bucket_start__gte=start, bucket_start__lt=end)
-    local = TruncDay("bucket_start", tzinfo=tz)
-    term_rows = (
-        TermRollup.objects.filter(on_days, brand_id=brand_id)
-        .annotate(local=local)
-        .values_list("local", "term")
-        .annotate(n=Sum("mentions"))
-        .order_by()
-    )
-    by_day: dict[date, dict[str, int]] = {}
-    for start, term, n in term_rows:
-        by_day.setdefault(start.astimezone(tz).date(), {})[term] = n or 0
-    every_term = {term for terms in by_day.values() for term in terms}
-    totals = dict(
-        TermRollup.objects.filter(
-            brand_id=brand_id,
-            bucket_start__gte=since,
-            bucket_start__lt=until,
-            term__in=every_term,
+    day_ranges = [
+        (
+            datetime.combine(day, datetime.min.time(), tzinfo=tz),
+            datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz),
         )
-        .values_list("term")
-        .annotate(n=Sum("mentions"))
-        .order_by()
+        for day in days
+    ]
+    by_day: dict[date, dict[str, int]] = {}
+    for (index, term), n in term_sums(brand_ids=[brand_id], ranges=day_ranges).items():
+        by_day.setdefault(days[index], {})[term] = n
+    every_term = {term for terms in by_day.values() for term in terms}
+    totals = (
+        {
+            term: n
+            for (_, term), n in term_sums(
+                brand_ids=[brand_id], ranges=[(since, until)], terms=every_term
+            ).items()
+        }
+        if every_term
+        else {}
     )
     all_mentions = sum(mentions for mentions, _ in daily.values())
+    which_day = SqlCase(
+        *[When(author_cells_q(lo, hi), then=Value(i)) for i, (lo, hi) in enumerate(day_ranges)],
+        default=Value(-1),
+    )
+    on_days = functools.reduce(operator.or_, (author_cells_q(lo, hi) for lo, hi in day_ranges))
     author_rows = (
         AuthorRollup.objects.filter(on_days, brand_id=brand_id)
-        .annotate(local=local)
-        .values_list("local", "author_id")
+        .annotate(day_index=which_day)
+        .values_list("day_index", "author_id")
         .annotate(n=Sum("mentions"))
         .filter(n__gte=2)
         .order_by()
     )
     authors_by_day: dict[date, list[tuple[int, int]]] = {}
-    for start, author_id, n in author_rows:
-        authors_by_day.setdefault(start.astimezone(tz).date(), []).append((author_id, n))
+    for index, author_id, n in author_rows:
+        if index >= 0:
+            authors_by_day.setdefault(days[index], []).append((author_id, n))
     author_ids = {a for rows in authors_by_day.values() for a, _ in rows}
     authors = Author.objects.in_bulk(author_ids) if author_ids else {}
     out = {}

@@ -299,11 +299,14 @@ class FetchLog(models.Model):
 #
 # Kept by listening.rollups: incremented in the same transaction as the batch insert, moved
 # between labels by a correction, rebuilt from MentionMatch/Mention by ``rebuild_rollups``.
-# Every row is one UTC quarter-hour (bucket_start = published_at floored to 15 minutes): every
-# UTC offset in use is a multiple of 15 minutes, so any local day, week or month in any time
-# zone (India +5:30, Nepal +5:45, DST changes) is an exact range of buckets. Every rollup is
-# keyed by source too, so deleting a source or a brand takes its rows with it (CASCADE) and
-# the numbers stay exact without a recount. Django does that cascade, not the database: the
+# Each row covers one UTC time cell of ``span`` minutes starting at bucket_start: a quarter-hour
+# (15), an hour (60) or a day (1440); every mention is counted once at each span its table keeps.
+# Quarter-hours make any local day exact (every UTC offset in use is a multiple of 15 minutes:
+# India +5:30, Nepal +5:45, DST changes); hours and days keep a long range cheap to read: a
+# local day is read as the UTC day nearest to it, corrected by the hours and quarter-hours
+# between the two midnights (listening.rollups explains the arithmetic). Every rollup is keyed
+# by source too, so deleting a source or a brand takes its rows with it (CASCADE) and the
+# numbers stay exact without a recount. Django does that cascade, not the database: the
 # foreign keys have no database constraint, since checking three of them for every row
 # tripled the cost of an upsert (rollups are derived data; rebuild_rollups recounts them).
 _ROLLUP_FK = {
@@ -314,19 +317,30 @@ _ROLLUP_FK = {
 }
 
 
-class MentionRollup(models.Model):
-    """Per brand x quarter-hour x source x platform x effective label: mentions, reach and
-    engagement (the volume, sentiment, reach and breakdown charts)."""
+class RollupSpan(models.IntegerChoices):
+    QUARTER_HOUR = 15, "quarter-hour"
+    HOUR = 60, "hour"
+    DAY = 1440, "day"
 
-    # The key, and the charts' index: brand, then a time range. It is the primary key (no
-    # id column, no second index to keep on every upsert).
-    pk = models.CompositePrimaryKey("brand", "bucket_start", "source", "platform", "label")
+
+class MentionRollup(models.Model):
+    """Per brand x span x UTC cell x source x platform x effective label x language: mentions,
+    reach and engagement (the volume, sentiment, reach and breakdown charts). All three spans."""
+
+    # The key, and the charts' index: brand, span, then a time range. It is the primary key
+    # (no id column, no second index to keep on every upsert).
+    pk = models.CompositePrimaryKey(
+        "brand", "span", "bucket_start", "source", "platform", "label", "language"
+    )
     brand = models.ForeignKey(Brand, **_ROLLUP_FK)
+    span = models.PositiveSmallIntegerField(choices=RollupSpan.choices)
     bucket_start = models.DateTimeField()
     source = models.ForeignKey(Source, **_ROLLUP_FK)
     platform = models.CharField(max_length=32)
     # The effective label (MentionMatch.label).
     label = models.CharField(max_length=8, choices=Mention.Label.choices)
+    # Mention.language ("" when the source gives none).
+    language = models.CharField(max_length=20)
     mentions = models.BigIntegerField(default=0)
     # Sum of Mention.author_followers (a mention whose source does not say counts 0).
     reach = models.BigIntegerField(default=0)
@@ -334,38 +348,55 @@ class MentionRollup(models.Model):
     engagement = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
-        return f"{self.brand_id}@{self.bucket_start:%Y-%m-%d %H:%M} {self.label}: {self.mentions}"
+        return (
+            f"{self.brand_id}@{self.bucket_start:%Y-%m-%d %H:%M}/{self.span}m {self.label}:"
+            f" {self.mentions}"
+        )
 
 
 class AuthorRollup(models.Model):
-    """Per brand x quarter-hour x source x author: mentions, positive and negative (effective
-    labels) and the largest follower count seen (the top authors tables)."""
+    """Per brand x span x UTC cell x source x author: mentions, positive and negative
+    (effective labels), mentions that asked about buying, the largest follower count seen and
+    the latest mention's key (the authors tables and the funnel). Quarter-hours and days only:
+    distinct authors and maxima cannot be subtracted, so a range reads whole UTC days inside
+    it and quarter-hours at its two ends."""
 
-    pk = models.CompositePrimaryKey("brand", "bucket_start", "source", "author")
+    pk = models.CompositePrimaryKey("brand", "span", "bucket_start", "source", "author")
     brand = models.ForeignKey(Brand, **_ROLLUP_FK)
+    span = models.PositiveSmallIntegerField(choices=RollupSpan.choices)
     bucket_start = models.DateTimeField()
     source = models.ForeignKey(Source, **_ROLLUP_FK)
     author = models.ForeignKey(Author, **_ROLLUP_FK)
     mentions = models.BigIntegerField(default=0)
     positive = models.BigIntegerField(default=0)
     negative = models.BigIntegerField(default=0)
+    # Mentions that asked about buying (listening.rollups.asks_about_buying).
+    buying = models.BigIntegerField(default=0)
     reach_max = models.BigIntegerField(default=0)
+    # The author's latest mention in the cell and its effective label in one number:
+    # microseconds since 1970 x 4 + the label's code (listening.rollups.latest_key), so the
+    # latest over many cells is a plain max().
+    latest_key = models.BigIntegerField(default=-(2**63))
 
     def __str__(self) -> str:
-        return f"{self.brand_id}@{self.bucket_start:%Y-%m-%d %H:%M} {self.author_id}"
+        return f"{self.brand_id}@{self.bucket_start:%Y-%m-%d %H:%M}/{self.span}m {self.author_id}"
 
 
 class TermRollup(models.Model):
-    """Per brand x quarter-hour x source x term: how many mentions carry it (top terms and
+    """Per brand x span x UTC cell x source x term: how many mentions carry it (top terms and
     hashtags). Terms are the brand's matched terms and the text's hashtags, lowercased, at
-    most listening.rollups.TERMS_PER_MENTION per mention."""
+    most listening.rollups.TERMS_PER_MENTION per mention. All three spans."""
 
-    pk = models.CompositePrimaryKey("brand", "bucket_start", "source", "term")
+    pk = models.CompositePrimaryKey("brand", "span", "bucket_start", "source", "term")
     brand = models.ForeignKey(Brand, **_ROLLUP_FK)
+    span = models.PositiveSmallIntegerField(choices=RollupSpan.choices)
     bucket_start = models.DateTimeField()
     source = models.ForeignKey(Source, **_ROLLUP_FK)
     term = models.CharField(max_length=100)
     mentions = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
-        return f"{self.brand_id}@{self.bucket_start:%Y-%m-%d %H:%M} {self.term}: {self.mentions}"
+        return (
+            f"{self.brand_id}@{self.bucket_start:%Y-%m-%d %H:%M}/{self.span}m {self.term}:"
+            f" {self.mentions}"
+        )

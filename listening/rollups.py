@@ -1,14 +1,26 @@
 """Dashboard rollups (issue 12): kept with every write, read by every chart.
 
-Three tables (listening.models): MentionRollup (brand x quarter-hour x source x platform x
-effective label: mentions, reach, engagement), AuthorRollup (brand x quarter-hour x source x
-author: mentions, positive, negative, largest follower count) and TermRollup (brand x
-quarter-hour x source x term: mentions).
+Three tables (listening.models): MentionRollup (brand x cell x source x platform x effective
+label x language: mentions, reach, engagement), AuthorRollup (brand x cell x source x author:
+mentions, positive, negative, buying questions, largest follower count, latest mention) and
+TermRollup (brand x cell x source x term: mentions).
 
-Buckets are UTC quarter-hours. Every UTC offset in use is a multiple of 15 minutes (India
-+5:30, Nepal +5:45) and every daylight-saving change happens on a quarter-hour, so a local
-midnight is always a quarter-hour boundary in UTC: all of a bucket lies in one local day, and
-a local day, week or month in any time zone is an exact range of buckets.
+A cell is a UTC quarter-hour, hour or day (``span`` 15, 60 or 1440 minutes); each mention is
+counted once at every span its table keeps. Why three:
+
+- Every UTC offset in use is a multiple of 15 minutes (India +5:30, Nepal +5:45) and every
+  daylight-saving change happens on a quarter-hour, so a local midnight is always a
+  quarter-hour boundary in UTC: any local day, week or month in any time zone is an exact
+  range of quarter-hours.
+- Reading quarter-hours alone would read as many rows as a busy brand has mentions. So a sum
+  over [a, b) (sums only: counts, reach, engagement) is read as the UTC days between the UTC
+  midnights nearest to a and b, minus or plus the cells between each end and its nearest
+  midnight: at most 12 hours and 3 quarter-hours at each end (``_sum_cells``). A 90-day
+  daily chart in Kolkata reads 90 day cells and about 7 small cells per day boundary,
+  whatever the volume.
+- Distinct authors, maxima and the latest mention cannot be subtracted: author figures read
+  the whole UTC days inside [a, b) and the quarter-hours of its two partial days
+  (``_author_cells``).
 
 How they stay equal to the rows they count (tests/listening/test_rollups.py proves it):
 
@@ -19,10 +31,11 @@ How they stay equal to the rows they count (tests/listening/test_rollups.py prov
   CONFLICT DO UPDATE SET n = n + EXCLUDED.n per table, in key order (two workers adding to
   the same rows lock them in the same order); SQLite takes INSERT ... VALUES ... ON CONFLICT.
 - Corrections: engagement.services.sentiment_correct calls ``rollups_label_change``, which
-  moves the mention's count, reach and engagement from the old effective label to the new.
+  moves the mention's count, reach and engagement from the old effective label to the new,
+  and recounts the author's cells that hold it (the latest label may have changed).
 - Deletion: every rollup is keyed by source, and cascades with its brand, source and author,
   so deleting any of them is exact with no recount. A mention deleted on its own goes through
-  ``mentions_delete``, which recounts the quarter-hours it was in.
+  ``mentions_delete``, which recounts the UTC days it was in.
 - ``rebuild_rollups`` (``rollups_rebuild``) recounts a brand from MentionMatch and Mention, in
   one transaction that holds MentionMatch in SHARE mode (ingest, corrections and deletes of
   that moment wait, so nothing is counted twice or lost).
@@ -32,6 +45,7 @@ from __future__ import annotations
 
 import functools
 import io
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -41,16 +55,25 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
-from django.db.models import DateField, Max, Sum
-from django.db.models.functions import Trunc
+from django.db.models import Max, Q, Sum
 
 from listening.bulk import _esc
-from listening.models import AuthorRollup, Mention, MentionMatch, MentionRollup, TermRollup
+from listening.models import (
+    AuthorRollup,
+    Mention,
+    MentionMatch,
+    MentionRollup,
+    RollupSpan,
+    TermRollup,
+)
 
 if TYPE_CHECKING:
     from listening.bulk import MentionRow
 
+QUARTER_HOUR, HOUR, DAY = (int(span) for span in RollupSpan)
 BUCKET = timedelta(minutes=15)
+_HOUR = timedelta(hours=1)
+_DAY = timedelta(days=1)
 # Top terms stay bounded: the first TERMS_PER_MENTION distinct terms of a mention (its matched
 # terms in query order, then its hashtags in text order), each at most TERM_MAX_CHARS long.
 TERMS_PER_MENTION = 20
@@ -58,7 +81,40 @@ TERM_MAX_CHARS = 100
 # A hashtag: "#" not inside a word, then word characters, not all digits or underscores.
 _HASHTAG_RE = re.compile(r"(?<![\w#&])#(\w{1,100})")
 
+# Words of a customer asking about buying (Persuasion in the dashboard's funnel). English
+# only, whole words, any case, any run of spaces inside a phrase: "price", "how much",
+# "where can I get", ... Decided once per mention here, so the funnel counts it from rollups.
+BUYING_WORDS = (
+    "buy",
+    "buying",
+    "purchase",
+    "price",
+    "pricing",
+    "how much",
+    "cost",
+    "discount",
+    "coupon",
+    "in stock",
+    "order one",
+    "where can i get",
+    "sign up",
+    "subscribe",
+    "free trial",
+)
+_BUYING_RE = re.compile(
+    r"\b(?:" + "|".join(w.replace(" ", r"\s+") for w in BUYING_WORDS) + r")\b", re.IGNORECASE
+)
+
 _POSITIVE = str(Mention.Label.POSITIVE.value)
+_NEGATIVE = str(Mention.Label.NEGATIVE.value)
+# Label codes of latest_key: at the very same microsecond the more positive mention counts as
+# the later one (any fixed rule keeps incremental rollups equal to a rebuild).
+_LABEL_CODE = {_NEGATIVE: 0, str(Mention.Label.NEUTRAL.value): 1, _POSITIVE: 2}
+_CODE_LABEL = {code: label for label, code in _LABEL_CODE.items()}
+LATEST_POSITIVE_CODE = _LABEL_CODE[_POSITIVE]
+LATEST_NONE = -(2**63)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 # Reach and engagement sums saturate at the bigint columns' bounds instead of failing the batch:
 # one author with 2^63 - 1 followers (the bound outside.py keeps) twice in a quarter-hour would
 # otherwise overflow, and the store would refuse every good row with it (issue 9's rule). For
@@ -71,10 +127,9 @@ def _saturated(value: int) -> int:
     return max(-BIGINT_MAX, min(value, BIGINT_MAX))
 
 
-_NEGATIVE = str(Mention.Label.NEGATIVE.value)
-_MENTION_KEY = ("brand_id", "bucket_start", "source_id", "platform", "label")
-_AUTHOR_KEY = ("brand_id", "bucket_start", "source_id", "author_id")
-_TERM_KEY = ("brand_id", "bucket_start", "source_id", "term")
+_MENTION_KEY = ("brand_id", "span", "bucket_start", "source_id", "platform", "label", "language")
+_AUTHOR_KEY = ("brand_id", "span", "bucket_start", "source_id", "author_id")
+_TERM_KEY = ("brand_id", "span", "bucket_start", "source_id", "term")
 
 
 def bucket_floor(moment: datetime) -> datetime:
@@ -82,6 +137,36 @@ def bucket_floor(moment: datetime) -> datetime:
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
     return moment.replace(minute=moment.minute // 15 * 15, second=0, microsecond=0)
+
+
+def day_floor(moment: datetime) -> datetime:
+    """The UTC midnight at or before moment (aware)."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def day_ceil(moment: datetime) -> datetime:
+    """The UTC midnight at or after moment (aware)."""
+    floor = day_floor(moment)
+    return floor if floor == moment else floor + _DAY
+
+
+def asks_about_buying(text: str) -> bool:
+    """Whether a mention's text asks about buying (BUYING_WORDS)."""
+    return _BUYING_RE.search(text) is not None
+
+
+def latest_key(published_at: datetime, label: str) -> int:
+    """The number AuthorRollup.latest_key keeps for a mention: later is larger."""
+    return (published_at - _EPOCH) // _MICROSECOND * 4 + _LABEL_CODE.get(label, 1)
+
+
+def latest_label(key: int | None) -> str:
+    """The effective label a latest_key carries ("" for none)."""
+    if key is None or key == LATEST_NONE:
+        return ""
+    return _CODE_LABEL[key % 4]
 
 
 def mention_terms(matched_terms: Iterable[str], text: str) -> list[str]:
@@ -115,45 +200,92 @@ class _Fact:
     source_id: int
     platform: str
     label: str
+    language: str
     author_id: int | None
     followers: int | None
     engagement: int
+    buying: bool
     terms: list[str] | None  # None: leave TermRollup alone
 
 
+# The values each rollup keeps, after its key: sums, then maxima.
+_MENTION_SUMS, _AUTHOR_SUMS, _TERM_SUMS = 3, 4, 1  # author: mentions, positive, negative, buying
+
+
 class _Totals:
+    """A batch's additions, by quarter-hour; ``write`` adds the hour and day cells (each a
+    sum, or a max, of the quarter-hours in it) and upserts all of them."""
+
     def __init__(self) -> None:
         self.mentions: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
-        self.authors: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        self.authors: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, LATEST_NONE])
         self.terms: dict[tuple, list[int]] = defaultdict(lambda: [0])
 
-    def add(self, fact: _Fact, sign: int = 1, *, counts_mention: bool = True) -> None:
+    def add(self, fact: _Fact, sign: int = 1, *, authors: bool = True) -> None:
         bucket = bucket_floor(fact.published_at)
         reach = fact.followers or 0
-        row = self.mentions[(fact.brand_id, bucket, fact.source_id, fact.platform, fact.label)]
+        row = self.mentions[
+            (
+                fact.brand_id,
+                QUARTER_HOUR,
+                bucket,
+                fact.source_id,
+                fact.platform,
+                fact.label,
+                fact.language,
+            )
+        ]
         row[0] += sign
         row[1] += sign * reach
         row[2] += sign * fact.engagement
-        if fact.author_id is not None:
-            author = self.authors[(fact.brand_id, bucket, fact.source_id, fact.author_id)]
-            if counts_mention:
-                author[0] += sign
-                author[3] = max(author[3], reach)
+        if authors and fact.author_id is not None:
+            author = self.authors[
+                (fact.brand_id, QUARTER_HOUR, bucket, fact.source_id, fact.author_id)
+            ]
+            author[0] += sign
             author[1] += sign * (fact.label == _POSITIVE)
             author[2] += sign * (fact.label == _NEGATIVE)
+            author[3] += sign * fact.buying
+            author[4] = max(author[4], reach)
+            author[5] = max(author[5], latest_key(fact.published_at, fact.label))
         if fact.terms:
             for term in fact.terms:
-                self.terms[(fact.brand_id, bucket, fact.source_id, term)][0] += sign
+                self.terms[(fact.brand_id, QUARTER_HOUR, bucket, fact.source_id, term)][0] += sign
 
     def __len__(self) -> int:
         return len(self.mentions) + len(self.authors) + len(self.terms)
 
+    def _with_coarser(self) -> tuple[dict, dict, dict]:
+        """The quarter-hour cells plus the hour and day cells that hold them."""
+        out = []
+        for name, spans, sums in (
+            ("mentions", (HOUR, DAY), _MENTION_SUMS),
+            ("authors", (DAY,), _AUTHOR_SUMS),
+            ("terms", (HOUR, DAY), _TERM_SUMS),
+        ):
+            cells: dict[tuple, list[int]] = dict(getattr(self, name))
+            for key, values in getattr(self, name).items():
+                brand_id, _, start, *rest = key
+                for span in spans:
+                    coarse = (
+                        start.replace(minute=0) if span == HOUR else start.replace(hour=0, minute=0)
+                    )
+                    target = cells.get((brand_id, span, coarse, *rest))
+                    if target is None:
+                        cells[(brand_id, span, coarse, *rest)] = list(values)
+                        continue
+                    for i, value in enumerate(values):
+                        target[i] = target[i] + value if i < sums else max(target[i], value)
+            out.append(cells)
+        return out[0], out[1], out[2]
+
     def write(self) -> None:
+        tables = self._with_coarser()
         if connection.vendor == "postgresql":
-            _write_copy(self)
+            _write_copy(tables)
         else:
-            for kind, model, key, sums, maxes in _TABLES:
-                _upsert(model, key, sums, maxes, getattr(self, kind))
+            for (_, model, key, sums, maxes), rows in zip(_TABLES, tables, strict=True):
+                _upsert(model, key, sums, maxes, rows)
         self.mentions.clear()
         self.authors.clear()
         self.terms.clear()
@@ -161,9 +293,20 @@ class _Totals:
 
 _TABLES = (
     ("mentions", MentionRollup, _MENTION_KEY, ("mentions", "reach", "engagement"), ()),
-    ("authors", AuthorRollup, _AUTHOR_KEY, ("mentions", "positive", "negative"), ("reach_max",)),
+    (
+        "authors",
+        AuthorRollup,
+        _AUTHOR_KEY,
+        ("mentions", "positive", "negative", "buying"),
+        ("reach_max", "latest_key"),
+    ),
     ("terms", TermRollup, _TERM_KEY, ("mentions",), ()),
 )
+
+
+def _is_empty(values: list[int], sums: int) -> bool:
+    # A row of zero sums that carries no maximum is nothing a rebuild would write.
+    return not any(values[:sums]) and not any(v not in (0, LATEST_NONE) for v in values[sums:])
 
 
 def _conflict(table: str, key: Sequence[str], sums: Sequence[str], maxes: Sequence[str]) -> str:
@@ -189,7 +332,7 @@ def _upsert(
 ) -> None:
     """INSERT ... VALUES ... ON CONFLICT (key) DO UPDATE SET sum = sum + EXCLUDED.sum, in key
     order (SQLite; PostgreSQL takes _write_copy)."""
-    ordered = sorted((k, v) for k, v in rows.items() if any(v))
+    ordered = sorted((k, v) for k, v in rows.items() if not _is_empty(v, len(sums)))
     if not ordered:
         return
     table = model._meta.db_table
@@ -208,7 +351,8 @@ def _upsert(
                 params.extend(k[:at])
                 params.append(adapt(k[at]))
                 params.extend(k[at + 1 :])
-                params.extend(_saturated(v) for v in values)
+                params.extend(_saturated(v) for v in values[: len(sums)])
+                params.extend(values[len(sums) :])
             cursor.execute(
                 f"INSERT INTO {table} ({', '.join(columns)})"  # noqa: S608 (fixed names)
                 f" VALUES {', '.join([placeholder] * len(chunk))}{conflict}",
@@ -218,12 +362,14 @@ def _upsert(
 
 # One staging table for the three rollups: a row's kind says which; its key columns are named
 # as in the rollup, its numbers are n1.. in the rollup's order (sums, then maxes).
-_STAGING = "earshot_rollup_load"
+_STAGING = "earshot_rollup_load2"
 _STAGING_COLUMNS = (
-    "kind smallint, brand_id bigint, bucket_start timestamptz, source_id bigint, platform text,"
-    " label text, author_id bigint, term text, n1 bigint, n2 bigint, n3 bigint, n4 bigint"
+    "kind smallint, brand_id bigint, span smallint, bucket_start timestamptz, source_id bigint,"
+    " platform text, label text, language text, author_id bigint, term text, n1 bigint,"
+    " n2 bigint, n3 bigint, n4 bigint, n5 bigint, n6 bigint"
 )
-_STAGING_KEY_AT = {"platform": 4, "label": 5, "author_id": 6, "term": 7}
+_STAGING_KEY_AT = {"platform": 5, "label": 6, "language": 7, "author_id": 8, "term": 9}
+_STAGING_NUMBERS = 6
 
 
 @functools.cache
@@ -241,24 +387,25 @@ def _staging_insert_sql() -> str:
     return "; ".join(statements)
 
 
-def _write_copy(totals: _Totals) -> None:
+def _write_copy(tables: tuple[dict, dict, dict]) -> None:
     """The upserts on PostgreSQL: one COPY of every key into a per-connection staging table,
     then one INSERT ... SELECT ... ON CONFLICT DO UPDATE per rollup, sent together: three
     round trips a batch. Faster than VALUES rows (or unnest arrays) from 50 keys to 10,000.
     The INSERTs take keys in key order, so two workers lock rows in the same order."""
     stamps: dict[datetime, str] = {}
     lines = []
-    for kind, (name, _, key, _, _) in enumerate(_TABLES):
-        slots = [_STAGING_KEY_AT[c] for c in key[3:]]
-        for k, values in getattr(totals, name).items():
-            if not any(values):
+    for kind, ((_, _, key, sums, _), rows) in enumerate(zip(_TABLES, tables, strict=True)):
+        slots = [_STAGING_KEY_AT[c] for c in key[4:]]
+        for k, values in rows.items():
+            if _is_empty(values, len(sums)):
                 continue
-            stamp = stamps.get(k[1]) or stamps.setdefault(k[1], k[1].isoformat())
-            row = [str(kind), str(k[0]), stamp, str(k[2]), "\\N", "\\N", "\\N", "\\N"]
-            for slot, value in zip(slots, k[3:], strict=True):
+            stamp = stamps.get(k[2]) or stamps.setdefault(k[2], k[2].isoformat())
+            row = [str(kind), str(k[0]), str(k[1]), stamp, str(k[3])] + ["\\N"] * 5
+            for slot, value in zip(slots, k[4:], strict=True):
                 row[slot] = _esc(value) if isinstance(value, str) else str(value)
-            row.extend(str(_saturated(v)) for v in values)
-            row.extend(["\\N"] * (4 - len(values)))
+            row.extend(str(_saturated(v)) for v in values[: len(sums)])
+            row.extend(str(v) for v in values[len(sums) :])
+            row.extend(["\\N"] * (_STAGING_NUMBERS - len(values)))
             lines.append("\t".join(row))
     if not lines:
         return
@@ -290,6 +437,7 @@ def rollups_add(*, rows: Sequence[MentionRow], inserted: dict[str, int]) -> None
         if row.external_id not in inserted:
             continue
         engagement = _engagement(row.like_count, row.reply_count, row.repost_count)
+        buying = asks_about_buying(row.text)
         for brand_id, matched in row.matches:
             totals.add(
                 _Fact(
@@ -298,9 +446,11 @@ def rollups_add(*, rows: Sequence[MentionRow], inserted: dict[str, int]) -> None
                     source_id=row.source_id,
                     platform=row.platform,
                     label=row.label,
+                    language=row.language,
                     author_id=row.author_id,
                     followers=row.author_followers,
                     engagement=engagement,
+                    buying=buying,
                     terms=mention_terms(matched, row.text),
                 )
             )
@@ -309,9 +459,10 @@ def rollups_add(*, rows: Sequence[MentionRow], inserted: dict[str, int]) -> None
 
 def rollups_label_change(*, match_id: int, before: str, after: str) -> None:
     """Move one brand match from effective label ``before`` to ``after``: its count, reach
-    and engagement in MentionRollup, its positive/negative in AuthorRollup. Call in the
-    transaction that changes MentionMatch.label, once per change (not idempotent). Rows left
-    at zero are deleted, as a rebuild would not have them."""
+    and engagement in MentionRollup (at every span), and recount its author's AuthorRollup
+    cells (positive, negative and the latest label may all change). Call in the transaction
+    that changes MentionMatch.label, once per change (not idempotent). Rows left at zero are
+    deleted, as a rebuild would not have them."""
     if before == after:
         return
     row = (
@@ -321,6 +472,7 @@ def rollups_label_change(*, match_id: int, before: str, after: str) -> None:
             "published_at",
             "mention__source_id",
             "mention__platform",
+            "mention__language",
             "mention__author_id",
             "mention__author_followers",
             "mention__like_count",
@@ -331,41 +483,90 @@ def rollups_label_change(*, match_id: int, before: str, after: str) -> None:
     )
     if row is None:
         return
-    brand_id, published_at, source_id, platform, author_id, followers, *counts = row
+    brand_id, published_at, source_id, platform, language, author_id, followers, *counts = row
     fact = _Fact(
         brand_id=brand_id,
         published_at=published_at,
         source_id=source_id,
         platform=platform,
         label=before,
+        language=language,
         author_id=author_id,
         followers=followers,
         engagement=_engagement(*counts),
+        buying=False,
         terms=None,
     )
     totals = _Totals()
-    totals.add(fact, -1, counts_mention=False)
+    totals.add(fact, -1, authors=False)
     fact.label = after
-    totals.add(fact, 1, counts_mention=False)
+    totals.add(fact, 1, authors=False)
     totals.write()
+    quarter = bucket_floor(published_at)
     MentionRollup.objects.filter(
+        Q(span=QUARTER_HOUR, bucket_start=quarter)
+        | Q(span=HOUR, bucket_start=quarter.replace(minute=0))
+        | Q(span=DAY, bucket_start=day_floor(quarter)),
         brand_id=brand_id,
-        bucket_start=bucket_floor(published_at),
         source_id=source_id,
         platform=platform,
         label=before,
+        language=language,
         mentions__lte=0,
     ).delete()
+    if author_id is not None:
+        _author_cells_recount(brand_id, source_id, author_id, published_at)
+
+
+def _author_cells_recount(
+    brand_id: int, source_id: int, author_id: int, published_at: datetime
+) -> None:
+    """Recount one author's quarter-hour and day cells (of one brand and source) from the
+    stored rows: a maximum (the latest label) cannot be moved by adding."""
+    day = day_floor(published_at)
+    AuthorRollup.objects.filter(
+        Q(span=QUARTER_HOUR, bucket_start__gte=day, bucket_start__lt=day + _DAY)
+        | Q(span=DAY, bucket_start=day),
+        brand_id=brand_id,
+        source_id=source_id,
+        author_id=author_id,
+    ).delete()
+    rows = MentionMatch.objects.filter(
+        brand_id=brand_id,
+        published_at__gte=day,
+        published_at__lt=day + _DAY,
+        mention__source_id=source_id,
+        mention__author_id=author_id,
+    ).values_list("published_at", "label", "mention__author_followers", "mention__text")
+    totals = _Totals()
+    for moment, label, followers, text in rows:
+        totals.add(
+            _Fact(
+                brand_id=brand_id,
+                published_at=moment,
+                source_id=source_id,
+                platform="",
+                label=label,
+                language="",
+                author_id=author_id,
+                followers=followers,
+                engagement=0,
+                buying=asks_about_buying(text),
+                terms=None,
+            )
+        )
+    totals.mentions.clear()  # only the author's cells are recounted here
+    totals.write()
 
 
 def mentions_delete(*, mention_ids: Sequence[int]) -> int:
     """Delete mentions (with their matches, cases' links and so on, by CASCADE) and recount
-    the rollups of the quarter-hours they were in. Idempotent (a mention already gone is
+    the rollups of the UTC days they were in. Idempotent (a mention already gone is
     skipped). Returns how many mentions were deleted. Touches Mention and what cascades from
-    it, and the three rollup tables for the affected brands and quarter-hours."""
+    it, and the three rollup tables for the affected brands and days."""
     with transaction.atomic():
-        # As in a rebuild: a concurrent batch must not add to a quarter-hour between its
-        # recount's delete and insert.
+        # As in a rebuild: a concurrent batch must not add to a day between its recount's
+        # delete and insert.
         _lock_matches()
         affected = list(
             MentionMatch.objects.filter(mention_id__in=mention_ids).values_list(
@@ -373,12 +574,12 @@ def mentions_delete(*, mention_ids: Sequence[int]) -> int:
             )
         )
         deleted, _ = Mention.objects.filter(pk__in=mention_ids).delete()
-        buckets: dict[int, set[datetime]] = defaultdict(set)
+        days: dict[int, set[datetime]] = defaultdict(set)
         for brand_id, published_at in affected:
-            buckets[brand_id].add(bucket_floor(published_at))
-        for brand_id, starts in buckets.items():
+            days[brand_id].add(day_floor(published_at))
+        for brand_id, starts in days.items():
             for start in sorted(starts):
-                _rebuild_range(brand_id, start, start + BUCKET)
+                _rebuild_range(brand_id, start, start + _DAY)
     return deleted
 
 
@@ -392,34 +593,51 @@ def rollups_rebuild(
     until: datetime | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Recount one brand's rollups from MentionMatch and Mention, for the quarter-hours from
-    ``since`` (floored) to ``until`` (exclusive; both optional). One transaction; idempotent
-    (the same rows every time). Returns how many brand matches were counted.
+    """Recount one brand's rollups from MentionMatch and Mention, for the UTC days from
+    ``since`` (floored to its UTC midnight) to ``until`` (raised to a UTC midnight,
+    exclusive; both optional): a day cell is only ever recounted whole. One transaction;
+    idempotent (the same rows every time). Returns how many brand matches were counted.
     ``on_progress(n)`` is called as each month's n matches are counted."""
-    start = bucket_floor(since) if since else None
+    start = day_floor(since) if since else None
+    end = day_ceil(until) if until else None
     with transaction.atomic():
         _lock_matches()
         first_last = MentionMatch.objects.filter(brand_id=brand_id)
         if start is not None:
             first_last = first_last.filter(published_at__gte=start)
-        if until is not None:
-            first_last = first_last.filter(published_at__lt=until)
-        _delete_range(brand_id, start, until)
+        if end is not None:
+            first_last = first_last.filter(published_at__lt=end)
+        _delete_range(brand_id, start, end)
         bounds = first_last.order_by("published_at").values_list("published_at", flat=True)
         first = bounds.first()
         if first is None:
             return 0
         last = bounds.last()
         counted = 0
-        window = bucket_floor(first)
+        window = day_floor(first)
         while window <= last:
-            window_end = min(window + timedelta(days=31), until or datetime.max.replace(tzinfo=UTC))
+            window_end = min(window + timedelta(days=31), end or datetime.max.replace(tzinfo=UTC))
             n = _insert_range(brand_id, window, window_end)
             counted += n
             if on_progress is not None:
                 on_progress(n)
             window = window_end
         return counted
+
+
+def brands_missing_rollups() -> list[int]:
+    """Brands with stored mentions and no rollups at all: after the upgrade that made the
+    rollups (or restored mentions without them). One small query per brand."""
+    from brands.models import Brand
+
+    missing = []
+    for brand_id in Brand.objects.order_by("pk").values_list("pk", flat=True):
+        if (
+            MentionMatch.objects.filter(brand_id=brand_id).exists()
+            and not MentionRollup.objects.filter(brand_id=brand_id).exists()
+        ):
+            missing.append(brand_id)
+    return missing
 
 
 def _lock_matches() -> None:
@@ -435,6 +653,7 @@ def _rebuild_range(brand_id: int, start: datetime, end: datetime) -> None:
 
 
 def _delete_range(brand_id: int, start: datetime | None, end: datetime | None) -> None:
+    """Delete every cell of the brand that starts in [start, end) (UTC midnights)."""
     for model in (MentionRollup, AuthorRollup, TermRollup):
         qs = model.objects.filter(brand_id=brand_id)
         if start is not None:
@@ -445,59 +664,66 @@ def _delete_range(brand_id: int, start: datetime | None, end: datetime | None) -
 
 
 def _insert_range(brand_id: int, start: datetime, end: datetime) -> int:
-    """Count the brand's matches published in [start, end) (quarter-hour bounds) into the
+    """Count the brand's matches published in [start, end) (UTC midnights) into the
     rollups, which must hold nothing there yet. Returns how many matches were counted."""
     if connection.vendor == "postgresql":
         counted = _insert_range_sql(brand_id, start, end)
-        _insert_range_python(brand_id, start, end, terms_only=True)
+        _insert_range_python(brand_id, start, end, mentions=False)
         return counted
-    return _insert_range_python(brand_id, start, end, terms_only=False)
+    return _insert_range_python(brand_id, start, end, mentions=True)
 
 
-_BUCKET_SQL = "date_bin('15 minutes', mm.published_at, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+_ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
 
 
 def _insert_range_sql(brand_id: int, start: datetime, end: datetime) -> int:
+    """MentionRollup's cells of [start, end) in SQL: quarter-hours from the matches, then
+    hours and days from those quarter-hours."""
     matches = MentionMatch._meta.db_table
     mentions = Mention._meta.db_table
-    where = "mm.brand_id = %s AND mm.published_at >= %s AND mm.published_at < %s"
+    table = MentionRollup._meta.db_table
     params = [brand_id, start, end]
+    columns = (
+        "(brand_id, span, bucket_start, source_id, platform, label, language, mentions, reach,"
+        " engagement)"
+    )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {MentionRollup._meta.db_table}"  # noqa: S608 (fixed names)
-            " (brand_id, bucket_start, source_id, platform, label, mentions, reach, engagement)"
-            f" SELECT mm.brand_id, {_BUCKET_SQL}, m.source_id, m.platform, mm.label, count(*),"
+            f"INSERT INTO {table} {columns}"  # noqa: S608 (fixed names)
+            f" SELECT mm.brand_id, {QUARTER_HOUR},"
+            f" date_bin('15 minutes', mm.published_at, {_ORIGIN}), m.source_id, m.platform,"
+            " mm.label, m.language, count(*),"
             # sum(bigint) is numeric: bounded as the incremental path bounds it.
             f" least(coalesce(sum(m.author_followers), 0), {BIGINT_MAX}),"
             " least(coalesce(sum(coalesce(m.like_count, 0)::numeric"
             f" + coalesce(m.reply_count, 0) + coalesce(m.repost_count, 0)), 0), {BIGINT_MAX})"
             f" FROM {matches} mm JOIN {mentions} m ON m.id = mm.mention_id"
-            f" WHERE {where} GROUP BY 1, 2, 3, 4, 5",
+            " WHERE mm.brand_id = %s AND mm.published_at >= %s AND mm.published_at < %s"
+            " GROUP BY 1, 2, 3, 4, 5, 6, 7",
             params,
         )
+        for span, width in ((HOUR, "1 hour"), (DAY, "1 day")):
+            cursor.execute(
+                f"INSERT INTO {table} {columns}"  # noqa: S608 (fixed names)
+                f" SELECT brand_id, {span}, date_bin('{width}', bucket_start, {_ORIGIN}),"
+                " source_id, platform, label, language, sum(mentions),"
+                f" least(sum(reach), {BIGINT_MAX}), least(sum(engagement), {BIGINT_MAX})"
+                f" FROM {table} WHERE span = {QUARTER_HOUR} AND brand_id = %s"
+                " AND bucket_start >= %s AND bucket_start < %s GROUP BY 1, 2, 3, 4, 5, 6, 7",
+                params,
+            )
         cursor.execute(
-            f"INSERT INTO {AuthorRollup._meta.db_table}"  # noqa: S608 (fixed names)
-            " (brand_id, bucket_start, source_id, author_id, mentions, positive, negative,"
-            " reach_max)"
-            f" SELECT mm.brand_id, {_BUCKET_SQL}, m.source_id, m.author_id, count(*),"
-            " count(*) FILTER (WHERE mm.label = 'positive'),"
-            " count(*) FILTER (WHERE mm.label = 'negative'),"
-            " coalesce(max(m.author_followers), 0)"
-            f" FROM {matches} mm JOIN {mentions} m ON m.id = mm.mention_id"
-            f" WHERE {where} AND m.author_id IS NOT NULL GROUP BY 1, 2, 3, 4",
-            params,
-        )
-        cursor.execute(
-            f"SELECT coalesce(sum(mentions), 0) FROM {MentionRollup._meta.db_table}"  # noqa: S608
-            " WHERE brand_id = %s AND bucket_start >= %s AND bucket_start < %s",
+            f"SELECT coalesce(sum(mentions), 0) FROM {table}"  # noqa: S608
+            f" WHERE span = {DAY} AND brand_id = %s AND bucket_start >= %s AND bucket_start < %s",
             params,
         )
         return int(cursor.fetchone()[0])
 
 
-def _insert_range_python(brand_id: int, start: datetime, end: datetime, *, terms_only: bool) -> int:
-    """The same counts, streamed through _Totals (terms need Python's hashtag rule; SQLite
-    needs all of it). Written every few thousand keys, once their quarter-hour is past."""
+def _insert_range_python(brand_id: int, start: datetime, end: datetime, *, mentions: bool) -> int:
+    """The author and term cells (they need Python's buying and hashtag rules), and on
+    SQLite the mention cells too, streamed through _Totals: written every few thousand keys
+    once a day is past (the upserts add, so where the writes fall does not change a row)."""
     rows = (
         MentionMatch.objects.filter(
             brand_id=brand_id, published_at__gte=start, published_at__lt=end
@@ -509,6 +735,7 @@ def _insert_range_python(brand_id: int, start: datetime, end: datetime, *, terms
             "matched_terms",
             "mention__source_id",
             "mention__platform",
+            "mention__language",
             "mention__author_id",
             "mention__author_followers",
             "mention__like_count",
@@ -526,37 +753,250 @@ def _insert_range_python(brand_id: int, start: datetime, end: datetime, *, terms
         matched,
         source_id,
         platform,
+        language,
         author_id,
         followers,
         *rest,
     ) in rows.iterator(chunk_size=2000):
         *counts, text = rest
-        bucket = bucket_floor(published_at)
-        if bucket != current and len(totals) >= 5000:
+        day = day_floor(published_at)
+        if day != current and len(totals) >= 5000:
+            if not mentions:
+                totals.mentions.clear()
             totals.write()
-        current = bucket
-        fact = _Fact(
-            brand_id=brand_id,
-            published_at=published_at,
-            source_id=source_id,
-            platform=platform,
-            label=label,
-            author_id=author_id,
-            followers=followers,
-            engagement=_engagement(*counts),
-            terms=mention_terms(matched or [], text),
+        current = day
+        totals.add(
+            _Fact(
+                brand_id=brand_id,
+                published_at=published_at,
+                source_id=source_id,
+                platform=platform,
+                label=label,
+                language=language,
+                author_id=author_id,
+                followers=followers,
+                engagement=_engagement(*counts),
+                buying=asks_about_buying(text),
+                terms=mention_terms(matched or [], text),
+            )
         )
-        if terms_only:
-            for term in fact.terms or []:
-                totals.terms[(brand_id, bucket, source_id, term)][0] += 1
-        else:
-            totals.add(fact)
         counted += 1
+    if not mentions:
+        totals.mentions.clear()
     totals.write()
     return counted
 
 
 # --- Reading them (the dashboard's selectors build on these) -----------------------------------
+
+Range = tuple[datetime, datetime]
+
+
+def _on_grid(moment: datetime) -> datetime:
+    moment = moment.astimezone(UTC)
+    if moment != bucket_floor(moment):
+        raise ValueError(f"{moment.isoformat()} is not on a UTC quarter-hour")
+    return moment
+
+
+def _nearest_midnight(moment: datetime) -> datetime:
+    floor = day_floor(moment)
+    return floor if moment - floor <= timedelta(hours=12) else floor + _DAY
+
+
+def _small_cells(lo: datetime, hi: datetime) -> list[tuple[int, datetime]]:
+    """The hours and quarter-hours that tile [lo, hi) (quarter-hour bounds, under a day)."""
+    cells = []
+    first_hour = lo if lo.minute == 0 else lo.replace(minute=0) + _HOUR
+    last_hour = hi.replace(minute=0)
+    if first_hour >= last_hour:
+        moment = lo
+        while moment < hi:
+            cells.append((QUARTER_HOUR, moment))
+            moment += BUCKET
+        return cells
+    moment = lo
+    while moment < first_hour:
+        cells.append((QUARTER_HOUR, moment))
+        moment += BUCKET
+    while moment < last_hour:
+        cells.append((HOUR, moment))
+        moment += _HOUR
+    while moment < hi:
+        cells.append((QUARTER_HOUR, moment))
+        moment += BUCKET
+    return cells
+
+
+def _sum_cells(ranges: Sequence[Range]) -> dict[tuple[int, datetime], list[tuple[int, int]]]:
+    """The signed cells whose sum is each range's sum: (span, start) -> [(range index, +1 or
+    -1)]. For [a, b), with A and B the UTC midnights nearest to a and b:
+
+        sum[a, b) = sum of days [A, B) - sum[A, a) + sum[B, b)
+
+    where sum[X, y) for y before X means -sum[y, X), and each of those short stretches (12 hours
+    at most) is tiled by hours and at most 3 quarter-hours at each end. Exact for sums only."""
+    cells: dict[tuple[int, datetime], list[tuple[int, int]]] = defaultdict(list)
+    for index, (lo, hi) in enumerate(ranges):
+        lo, hi = _on_grid(lo), _on_grid(hi)
+        if hi <= lo:
+            continue
+        first, last = _nearest_midnight(lo), _nearest_midnight(hi)
+        day = first
+        while day < last:
+            cells[(DAY, day)].append((index, 1))
+            day += _DAY
+        for end, sign in ((lo, -1), (hi, 1)):
+            midnight = _nearest_midnight(end)
+            if end >= midnight:
+                pieces, direction = _small_cells(midnight, end), sign
+            else:
+                pieces, direction = _small_cells(end, midnight), -sign
+            for cell in pieces:
+                cells[cell].append((index, direction))
+    return cells
+
+
+def _cells_q(cells: Iterable[tuple[int, datetime]]) -> Q:
+    """A filter for exactly these cells: a range for the days (they come in runs), lists for
+    the rest."""
+    by_span: dict[int, list[datetime]] = defaultdict(list)
+    for span, start in cells:
+        by_span[span].append(start)
+    conditions = [Q(span=span, bucket_start__in=sorted(starts)) for span, starts in by_span.items()]
+    return functools.reduce(operator.or_, conditions)
+
+
+def _signed_sums(
+    model: Any,
+    *,
+    filters: Q,
+    ranges: Sequence[Range],
+    by: Sequence[str],
+    values: Sequence[str],
+) -> dict[tuple, list[int]]:
+    """Per range index and ``by`` columns: the sums of ``values`` over each range, read
+    from ``model``'s cells as _sum_cells says. PostgreSQL joins the signed cells (passed as
+    arrays) to the rollup and sums in SQL: the rows returned grow with ranges x facets, not
+    with mentions. SQLite sums the fetched cells in Python."""
+    cells = _sum_cells(ranges)
+    if not cells:
+        return {}
+    if connection.vendor == "postgresql":
+        return _signed_sums_sql(model, filters=filters, cells=cells, by=by, values=values)
+    out: dict[tuple, list[int]] = {}
+    rows = (
+        model.objects.filter(filters)
+        .filter(_cells_q(cells))
+        .values_list("span", "bucket_start", *by, *values)
+    )
+    for span, start, *rest in rows.iterator():
+        keys, numbers = rest[: len(by)], rest[len(by) :]
+        for index, sign in cells.get((span, start.astimezone(UTC)), ()):
+            target = out.setdefault((index, *keys), [0] * len(values))
+            for i, number in enumerate(numbers):
+                target[i] += sign * (number or 0)
+    return out
+
+
+def _signed_sums_sql(
+    model: Any, *, filters: Q, cells: dict, by: Sequence[str], values: Sequence[str]
+) -> dict[tuple, list[int]]:
+    spans, starts, indexes, signs = [], [], [], []
+    for (span, start), uses in cells.items():
+        for index, sign in uses:
+            spans.append(span)
+            starts.append(start)
+            indexes.append(index)
+            signs.append(sign)
+    # The rollup's own rows, filtered by the ORM (brand, source, ...), joined to the cells.
+    inner = model.objects.filter(filters).values_list("span", "bucket_start", *by, *values)
+    inner_sql, inner_params = inner.query.sql_with_params()
+    names = [f"r{i}" for i in range(2 + len(by) + len(values))]
+    keys = names[2 : 2 + len(by)]
+    sums = ", ".join(f"sum(c.sign * {n})" for n in names[2 + len(by) :])
+    sql = (
+        "SELECT c.idx" + "".join(f", r.{k}" for k in keys) + f", {sums}"  # noqa: S608
+        " FROM unnest(%s::smallint[], %s::timestamptz[], %s::int[], %s::int[])"
+        " AS c(span, start, idx, sign)"
+        f" CROSS JOIN LATERAL (SELECT * FROM ({inner_sql}) AS q ({', '.join(names)})"
+        f" WHERE q.{names[0]} = c.span AND q.{names[1]} = c.start) AS r"
+        " GROUP BY c.idx" + "".join(f", r.{k}" for k in keys)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [spans, starts, indexes, signs, *inner_params])
+        return {
+            (row[0], *row[1 : 1 + len(by)]): [int(v or 0) for v in row[1 + len(by) :]]
+            for row in cursor.fetchall()
+        }
+
+
+def mention_sums(
+    *,
+    brand_ids: Sequence[int],
+    ranges: Sequence[Range],
+    by: Sequence[str] = ("label",),
+    source_ids: Sequence[int] | None = None,
+    platforms: Sequence[str] | None = None,
+    caught_by: int | None = None,
+) -> dict[tuple, list[int]]:
+    """Mentions, reach and engagement of each range (UTC instants on quarter-hours), split by
+    ``by`` (MentionRollup columns: brand_id, label, platform, source_id, language):
+    {(range index, *by values): [mentions, reach, engagement]}, absent when nothing counted.
+    ``caught_by``: only what that brand's own sources fetched."""
+    if not brand_ids:
+        return {}
+    filters = Q(brand_id__in=list(brand_ids))
+    if source_ids is not None:
+        filters &= Q(source_id__in=list(source_ids))
+    if platforms is not None:
+        filters &= Q(platform__in=list(platforms))
+    if caught_by is not None:
+        filters &= Q(source__brand_id=caught_by)
+    sums = _signed_sums(
+        MentionRollup,
+        filters=filters,
+        ranges=ranges,
+        by=by,
+        values=("mentions", "reach", "engagement"),
+    )
+    # A cell pair that cancels out (nothing counted) is no figure.
+    return {key: value for key, value in sums.items() if any(value)}
+
+
+def term_sums(
+    *,
+    brand_ids: Sequence[int],
+    ranges: Sequence[Range],
+    terms: Iterable[str] | None = None,
+    hashtags_only: bool = False,
+) -> dict[tuple[int, str], int]:
+    """How many mentions carry each term in each range: {(range index, term): n > 0}."""
+    filters = Q(brand_id__in=list(brand_ids))
+    if terms is not None:
+        filters &= Q(term__in=list(terms))
+    if hashtags_only:
+        filters &= Q(term__startswith="#")
+    sums = _signed_sums(
+        TermRollup, filters=filters, ranges=ranges, by=("term",), values=("mentions",)
+    )
+    return {key: value[0] for key, value in sums.items() if value[0] > 0}
+
+
+def author_cells_q(lo: datetime, hi: datetime) -> Q:
+    """AuthorRollup cells that cover [lo, hi) exactly once: the UTC days inside it, and the
+    quarter-hours of the partial days at its ends."""
+    lo, hi = _on_grid(lo), _on_grid(hi)
+    first, last = day_ceil(lo), day_floor(hi)
+    if first >= last:
+        return Q(span=QUARTER_HOUR, bucket_start__gte=lo, bucket_start__lt=hi)
+    condition = Q(span=DAY, bucket_start__gte=first, bucket_start__lt=last)
+    if lo < first:
+        condition |= Q(span=QUARTER_HOUR, bucket_start__gte=lo, bucket_start__lt=first)
+    if last < hi:
+        condition |= Q(span=QUARTER_HOUR, bucket_start__gte=last, bucket_start__lt=hi)
+    return condition
+
 
 BUCKETS = ("day", "week", "month")
 BY_COLUMNS = {"label": "label", "platform": "platform", "source": "source_id", "brand": "brand_id"}
@@ -577,6 +1017,31 @@ def bucket_label(day: date, bucket: str) -> date:
     if bucket == "month":
         return day.replace(day=1)
     return day
+
+
+def local_buckets(
+    since: datetime, until: datetime, bucket: str, tz: ZoneInfo
+) -> list[tuple[date, datetime, datetime]]:
+    """The local day/week/month buckets of [since, until) (local midnights): (first local
+    day of the bucket, UTC start, UTC end), the first and last cut to the range."""
+    if bucket not in BUCKETS:
+        raise ValueError(f"bucket must be one of {BUCKETS}, not {bucket!r}")
+    out = []
+    day = since.astimezone(tz).date()
+    last_day = (until.astimezone(tz) - timedelta(microseconds=1)).date()
+    start = since
+    while day <= last_day:
+        label = bucket_label(day, bucket)
+        if bucket == "day":
+            following = day + timedelta(days=1)
+        elif bucket == "week":
+            following = label + timedelta(days=7)
+        else:
+            following = (label + timedelta(days=32)).replace(day=1)
+        end = min(local_range(following, following, tz)[0], until)
+        out.append((label, start, end))
+        start, day = end, following
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -600,14 +1065,10 @@ def mention_series(
     platforms: Sequence[str] | None = None,
 ) -> list[SeriesPoint]:
     """Mentions, reach and engagement per local day/week/month of local days start..end,
-    split by label, platform, source or brand (or not: by=None), from MentionRollup only.
-
-    The quarter-hours become local days in SQL (Django's Trunc with tzinfo: ``date_trunc(...,
-    bucket_start AT TIME ZONE tz)`` on PostgreSQL; exact, as a quarter-hour never straddles
-    a local midnight) and are grouped there, so a year reads a few hundred rows. Weeks start
-    on Monday (ISO). Sorted by bucket, then key. Uses mention_rollup_key (brand,
-    bucket_start). Empty buckets are absent: the caller fills its axis from ``local_range``.
-    """
+    split by label, platform, source or brand (or not: by=None), from MentionRollup only
+    (mention_sums: day cells plus the short stretches to each local midnight). Weeks start
+    on Monday (ISO). Sorted by bucket, then key. Empty buckets are absent: the caller fills
+    its axis from ``local_range``."""
     if bucket not in BUCKETS:
         raise ValueError(f"bucket must be one of {BUCKETS}, not {bucket!r}")
     if by is not None and by not in BY_COLUMNS:
@@ -616,25 +1077,20 @@ def mention_series(
         return []
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     lo, hi = local_range(start, end, zone)
-    qs = MentionRollup.objects.filter(
-        brand_id__in=brand_ids, bucket_start__gte=lo, bucket_start__lt=hi
+    buckets = local_buckets(lo, hi, bucket, zone)
+    sums = mention_sums(
+        brand_ids=brand_ids,
+        ranges=[(a, b) for _, a, b in buckets],
+        by=[BY_COLUMNS[by]] if by else [],
+        source_ids=source_ids,
+        platforms=platforms,
     )
-    if source_ids is not None:
-        qs = qs.filter(source_id__in=source_ids)
-    if platforms is not None:
-        qs = qs.filter(platform__in=platforms)
-    columns = ["b"] + ([BY_COLUMNS[by]] if by else [])
-    rows = (
-        qs.annotate(b=Trunc("bucket_start", bucket, output_field=DateField(), tzinfo=zone))
-        .values(*columns)
-        .annotate(n=Sum("mentions"), r=Sum("reach"), e=Sum("engagement"))
-        .order_by(*columns)
-    )
-    key = BY_COLUMNS[by] if by else None
-    return [
-        SeriesPoint(row["b"], row[key] if key else None, row["n"], row["r"], row["e"])
-        for row in rows
+    points = [
+        SeriesPoint(buckets[key[0]][0], key[1] if by else None, *values)
+        for key, values in sums.items()
     ]
+    points.sort(key=lambda p: (p.bucket, "" if p.key is None else str(p.key)))
+    return points
 
 
 @dataclass(frozen=True, slots=True)
@@ -658,10 +1114,20 @@ def authors_top(
     """The authors with the most mentions (order="mentions") or the largest follower count
     (order="reach") over local days start..end, from AuthorRollup (ties: author id)."""
     lo, hi = local_range(start, end, tz)
+    return authors_top_between(brand_ids=brand_ids, since=lo, until=hi, order=order, limit=limit)
+
+
+def authors_top_between(
+    *,
+    brand_ids: Sequence[int],
+    since: datetime,
+    until: datetime,
+    order: str = "mentions",
+    limit: int = 20,
+) -> list[AuthorTotal]:
+    """authors_top for [since, until) (UTC instants on quarter-hours)."""
     rows = (
-        AuthorRollup.objects.filter(
-            brand_id__in=brand_ids, bucket_start__gte=lo, bucket_start__lt=hi
-        )
+        AuthorRollup.objects.filter(author_cells_q(since, until), brand_id__in=list(brand_ids))
         .values("author_id")
         .annotate(
             n=Sum("mentions"), pos=Sum("positive"), neg=Sum("negative"), reach=Max("reach_max")
@@ -683,10 +1149,6 @@ def terms_top(
     """The most frequent terms (or only "#hashtags") over local days start..end, from
     TermRollup: (term, mentions) by count, then term."""
     lo, hi = local_range(start, end, tz)
-    qs = TermRollup.objects.filter(
-        brand_id__in=brand_ids, bucket_start__gte=lo, bucket_start__lt=hi
-    )
-    if hashtags_only:
-        qs = qs.filter(term__startswith="#")
-    rows = qs.values("term").annotate(n=Sum("mentions")).order_by("-n", "term")[:limit]
-    return [(r["term"], r["n"]) for r in rows]
+    counts = term_sums(brand_ids=brand_ids, ranges=[(lo, hi)], hashtags_only=hashtags_only)
+    ranked = sorted(((term, n) for (_, term), n in counts.items()), key=lambda t: (-t[1], t[0]))
+    return ranked[:limit]

@@ -28,6 +28,7 @@ from dashboard.timezones import SESSION_KEY
 from engagement.models import AuthorStanding, Case
 from engagement.services import sentiment_correct
 from listening.models import Author, Source
+from listening.rollups import rollups_rebuild
 from tests.engagement.conftest import (
     acme,
     admin_user,
@@ -472,7 +473,7 @@ def test_the_brand_list_offers_only_the_users_brands(client, marketer, acme, oth
         (SHARE, 9),
         (CARE, 10),
         (reverse("dashboard:authors"), 15),
-        (reverse("dashboard:funnel"), 13),
+        (reverse("dashboard:funnel"), 9),
     ],
 )
 def test_a_page_costs_the_same_queries_whatever_the_data(
@@ -497,6 +498,8 @@ def test_strangers_text_in_a_breakdown_stays_text(client, marketer, acme, week):
     hostile = "<b>x</b>&amp;"  # 20 characters at most
     Mention = type(week["happy"])
     Mention.objects.filter(pk=week["happy"].pk).update(language=hostile)
+    # The rollups keep the language ingest stored: a change behind their back needs a recount.
+    rollups_rebuild(brand_id=acme.pk)
     client.force_login(marketer)
     response = client.get(OVERVIEW, {"brand": acme.pk, "range": "7d"})
     body = response.content.decode()

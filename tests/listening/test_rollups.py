@@ -33,8 +33,11 @@ from listening.models import (
     TermRollup,
 )
 from listening.rollups import (
+    asks_about_buying,
     authors_top,
     bucket_floor,
+    latest_key,
+    latest_label,
     mention_series,
     mention_terms,
     mentions_delete,
@@ -84,10 +87,12 @@ def stored_rows() -> dict[str, set[tuple]]:
         "mentions": set(
             MentionRollup.objects.values_list(
                 "brand_id",
+                "span",
                 "bucket_start",
                 "source_id",
                 "platform",
                 "label",
+                "language",
                 "mentions",
                 "reach",
                 "engagement",
@@ -96,43 +101,60 @@ def stored_rows() -> dict[str, set[tuple]]:
         "authors": set(
             AuthorRollup.objects.values_list(
                 "brand_id",
+                "span",
                 "bucket_start",
                 "source_id",
                 "author_id",
                 "mentions",
                 "positive",
                 "negative",
+                "buying",
                 "reach_max",
+                "latest_key",
             )
         ),
         "terms": set(
             TermRollup.objects.values_list(
-                "brand_id", "bucket_start", "source_id", "term", "mentions"
+                "brand_id", "span", "bucket_start", "source_id", "term", "mentions"
             )
         ),
     }
 
 
+def _cells(moment: datetime, spans: tuple[int, ...]) -> list[tuple[int, datetime]]:
+    """The UTC cells (span in minutes, start) that hold a moment, counted independently of
+    listening.rollups: floor the minutes since midnight to the span."""
+    moment = moment.astimezone(UTC)
+    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    minutes = (moment - midnight) // timedelta(minutes=1)
+    return [(span, midnight + timedelta(minutes=minutes // span * span)) for span in spans]
+
+
 def direct_rows() -> dict[str, set[tuple]]:
     """The same rows counted straight from MentionMatch and Mention."""
     mentions: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
-    authors: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    authors: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, -(2**63)])
     terms: Counter = Counter()
     for match in MentionMatch.objects.select_related("mention"):
         m = match.mention
-        bucket = bucket_floor(match.published_at)
-        row = mentions[(match.brand_id, bucket, m.source_id, m.platform, match.label)]
-        row[0] += 1
-        row[1] += m.author_followers or 0
-        row[2] += (m.like_count or 0) + (m.reply_count or 0) + (m.repost_count or 0)
+        for span, start in _cells(match.published_at, (15, 60, 1440)):
+            row = mentions[
+                (match.brand_id, span, start, m.source_id, m.platform, match.label, m.language)
+            ]
+            row[0] += 1
+            row[1] += m.author_followers or 0
+            row[2] += (m.like_count or 0) + (m.reply_count or 0) + (m.repost_count or 0)
+            for term in mention_terms(match.matched_terms, m.text):
+                terms[(match.brand_id, span, start, m.source_id, term)] += 1
         if m.author_id is not None:
-            a = authors[(match.brand_id, bucket, m.source_id, m.author_id)]
-            a[0] += 1
-            a[1] += match.label == "positive"
-            a[2] += match.label == "negative"
-            a[3] = max(a[3], m.author_followers or 0)
-        for term in mention_terms(match.matched_terms, m.text):
-            terms[(match.brand_id, bucket, m.source_id, term)] += 1
+            for span, start in _cells(match.published_at, (15, 1440)):
+                a = authors[(match.brand_id, span, start, m.source_id, m.author_id)]
+                a[0] += 1
+                a[1] += match.label == "positive"
+                a[2] += match.label == "negative"
+                a[3] += asks_about_buying(m.text)
+                a[4] = max(a[4], m.author_followers or 0)
+                a[5] = max(a[5], latest_key(match.published_at, match.label))
     return {
         "mentions": {(*k, *v) for k, v in mentions.items()},
         "authors": {(*k, *v) for k, v in authors.items()},
@@ -165,12 +187,18 @@ def test_ingest_keeps_rollups_equal_to_a_direct_count(heard):
     assert rows == direct_rows()
     acme_day = {
         (label, n, reach, engagement)
-        for brand, bucket, _, platform, label, n, reach, engagement in rows["mentions"]
-        if brand == heard.pk and bucket == NOON and platform == "mastodon"
+        for brand, span, bucket, _, platform, label, _, n, reach, engagement in rows["mentions"]
+        if brand == heard.pk and span == 15 and bucket == NOON and platform == "mastodon"
     }
     # ann's two mentions: 100 + 120 followers, 3 likes + 1 repost; bob's: 50, 2 replies.
     assert acme_day == {("positive", 2, 220, 4), ("negative", 1, 50, 2)}
-    assert {r[3] for r in rows["terms"] if r[0] == heard.pk} >= {"acme", "#acme", "#happy"}
+    assert {r[4] for r in rows["terms"] if r[0] == heard.pk} >= {"acme", "#acme", "#happy"}
+    # The hour and the day hold the same figures (the day also holds dee's 23:30 mention).
+    hour = [r for r in rows["mentions"] if r[0] == heard.pk and r[1] == 60 and r[2] == NOON]
+    assert {(r[4], r[5], *r[7:]) for r in hour if r[4] == "mastodon"} == {
+        ("mastodon", "positive", 2, 220, 4),
+        ("mastodon", "negative", 1, 50, 2),
+    }
 
 
 def test_reach_and_engagement_saturate_instead_of_refusing_the_batch(acme, social, agent):
@@ -188,13 +216,15 @@ def test_reach_and_engagement_saturate_instead_of_refusing_the_batch(acme, socia
     assert result.new == 3 and result.failed == 0
 
     rows = stored_rows()
-    positive = [r for r in rows["mentions"] if r[4] == "positive"]
+    positive = [r for r in rows["mentions"] if r[5] == "positive" and r[1] == 15]
     assert [(n, reach, engagement) for *_, n, reach, engagement in positive] == [(2, most, most)]
     # A later mention in the same quarter-hour stays saturated, and a rebuild from the stored
     # mentions gives the very same rows as the incremental path.
     store(social, item("Acme again, great", author="big", author_followers=5))
     kept = stored_rows()
-    assert [r[5:] for r in kept["mentions"] if r[4] == "positive"] == [(3, most, most)]
+    assert [r[7:] for r in kept["mentions"] if r[5] == "positive" and r[1] == 1440] == [
+        (3, most, most)
+    ]
     call_command("rebuild_rollups")
     assert stored_rows() == kept
 
@@ -212,10 +242,15 @@ def test_storing_the_same_items_again_counts_nothing_twice(heard, social):
     assert (result.new, result.duplicate) == (1, 5)
     after = stored_rows()
     assert after == direct_rows()
-    # The one new mention is one new (neutral) row; every row before is as it was.
-    assert before["mentions"] < after["mentions"]
-    assert len(after["mentions"]) == len(before["mentions"]) + 1
-    assert before["authors"] <= after["authors"]
+
+    # The one new mention is one new (neutral) quarter-hour row; every quarter-hour row
+    # before is as it was (the hour and day that hold the new one grew by it).
+    def quarter_hours(rows: set[tuple]) -> set[tuple]:
+        return {r for r in rows if r[1] == 15}
+
+    assert quarter_hours(before["mentions"]) < quarter_hours(after["mentions"])
+    assert len(quarter_hours(after["mentions"])) == len(quarter_hours(before["mentions"])) + 1
+    assert quarter_hours(before["authors"]) <= quarter_hours(after["authors"])
 
 
 def test_a_correction_moves_the_count_reach_and_engagement_to_the_new_label(heard, agent):
@@ -226,12 +261,21 @@ def test_a_correction_moves_the_count_reach_and_engagement_to_the_new_label(hear
     rows = stored_rows()
     assert rows == direct_rows()
     assert not any(
-        r[4] == "negative" and r[0] == heard.pk and r[1] == NOON for r in rows["mentions"]
+        r[5] == "negative" and r[0] == heard.pk and r[2] == NOON for r in rows["mentions"]
     )
-    positive = [
-        r for r in rows["mentions"] if r[0] == heard.pk and r[1] == NOON and r[4] == "positive"
-    ]
-    assert [r[5:] for r in positive if r[3] == "mastodon"] == [(3, 270, 6)]
+    for span in (15, 60):
+        positive = [
+            r
+            for r in rows["mentions"]
+            if r[0] == heard.pk and r[1] == span and r[2] == NOON and r[5] == "positive"
+        ]
+        assert [r[7:] for r in positive if r[4] == "mastodon"] == [(3, 270, 6)]
+    # bob's author cells were recounted: his latest (only) mention is now positive.
+    bob_cells = [r for r in rows["authors"] if r[4] == bob.author_id and r[0] == heard.pk]
+    assert {(r[1], r[5], r[6], r[7], latest_label(r[10])) for r in bob_cells} == {
+        (15, 1, 1, 0, "positive"),
+        (1440, 1, 1, 0, "positive"),
+    }
 
 
 def test_deleting_mentions_a_source_or_a_brand_keeps_rollups_exact(heard, social, feed, agent):
@@ -268,17 +312,33 @@ def test_rebuild_rollups_produces_exactly_the_same_rows(heard, agent, capsys):
     assert stored_rows() == kept
 
 
-def test_rebuild_since_a_date_leaves_earlier_buckets_alone(heard):
-    MentionRollup.objects.filter(bucket_start__gte=datetime(2026, 11, 2, 18, tzinfo=UTC)).delete()
-    before_evening = {
-        r for r in stored_rows()["mentions"] if r[1] < datetime(2026, 11, 2, 18, tzinfo=UTC)
-    }
+def test_rebuild_since_a_moment_recounts_from_its_utc_day_and_leaves_earlier_days_alone(
+    heard, social
+):
+    store(social, item("Acme the day before", at=NOON - timedelta(days=1), author="eve"))
+    next_day = datetime(2026, 11, 2, tzinfo=UTC)
+    MentionRollup.objects.filter(brand=heard, bucket_start__gte=next_day).delete()
+    # A row planted in the earlier day shows that the rebuild does not touch it.
+    MentionRollup.objects.filter(brand=heard, bucket_start__lt=next_day, span=1440).update(
+        mentions=99
+    )
 
     counted = rollups_rebuild(brand_id=heard.pk, since=datetime(2026, 11, 2, 18, tzinfo=UTC))
 
-    assert counted == 1
-    assert stored_rows() == direct_rows()
-    assert before_evening <= stored_rows()["mentions"]
+    # Every Acme match of 2026-11-02 (UTC), not only those after 18:00: a day cell is only
+    # ever recounted whole.
+    assert (
+        counted
+        == MentionMatch.objects.filter(
+            brand=heard, published_at__gte=next_day, published_at__lt=next_day + timedelta(days=1)
+        ).count()
+    )
+    rows = stored_rows()
+    assert {r for r in rows["mentions"] if r[0] == heard.pk and r[2] >= next_day} == {
+        r for r in direct_rows()["mentions"] if r[0] == heard.pk and r[2] >= next_day
+    }
+    earlier = [r for r in rows["mentions"] if r[0] == heard.pk and r[2] < next_day]
+    assert [r[7] for r in earlier if r[1] == 1440] == [99]
 
 
 def test_rebuild_rollups_says_which_brand_is_unknown():
@@ -397,16 +457,17 @@ def test_a_batch_writes_each_rollup_table_with_one_upsert(acme, social):
 
     rollup_sql = [q["sql"] for q in ctx.captured_queries if "rollup" in q["sql"]]
     upserts = [one for sql in rollup_sql for one in sql.split("; ") if "ON CONFLICT" in one]
-    assert sorted(one.split(" (")[0] for one in upserts) == [
+    assert sorted({one.split(" (")[0] for one in upserts}) == [
         "INSERT INTO listening_authorrollup",
         "INSERT INTO listening_mentionrollup",
         "INSERT INTO listening_termrollup",
     ]
     # PostgreSQL: the staging table's CREATE IF NOT EXISTS, one COPY (not captured here), then
-    # the three INSERT ... SELECT sent in one round trip; SQLite: a VALUES statement a table.
-    assert len(rollup_sql) == (2 if connection.vendor == "postgresql" else 3)
+    # the three INSERT ... SELECT sent in one round trip; SQLite: VALUES statements.
+    if connection.vendor == "postgresql":
+        assert len(rollup_sql) == 2
     assert stored_rows() == direct_rows()
-    assert TermRollup.objects.filter(term="acme").aggregate(n=Sum("mentions"))["n"] == 151
+    assert TermRollup.objects.filter(term="acme", span=15).aggregate(n=Sum("mentions"))["n"] == 151
 
 
 ZONES = ["Asia/Kolkata", "Asia/Kathmandu", "America/New_York", "UTC"]
@@ -486,3 +547,16 @@ def test_deleting_mentions_in_the_admin_recounts_their_quarter_hours(heard, admi
     assert not any(
         r[4] == "negative" and r[0] == heard.pk and r[1] == NOON for r in stored_rows()["mentions"]
     )
+
+
+def test_migrate_counts_the_rollups_of_brands_that_have_none(heard):
+    # An install upgraded from before the rollups (or past listening 0011, which remade
+    # them) has mentions and no rollups: the next ``migrate`` counts them.
+    kept = stored_rows()
+    MentionRollup.objects.all().delete()
+    AuthorRollup.objects.all().delete()
+    TermRollup.objects.all().delete()
+
+    call_command("migrate", verbosity=0)
+
+    assert stored_rows() == kept == direct_rows()
