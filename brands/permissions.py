@@ -19,7 +19,10 @@ Role = Membership.Role
 
 
 class Action(StrEnum):
-    VIEW_MENTIONS = "view_mentions"  # mention lists (author pages and explanations: VIEW_QUEUE)
+    VIEW_MENTIONS = "view_mentions"  # mention lists (sentiment explanations: VIEW_QUEUE)
+    # Author pages (issue 12): marketers read them from the dashboard's authors page; what
+    # the page offers beyond reading asks VIEW_QUEUE (case links) and WORK_CASES (actions).
+    VIEW_AUTHORS = "view_authors"
     EXPORT = "export"  # CSV/JSONL exports, labelled corrections
     VIEW_DASHBOARD = "view_dashboard"
     VIEW_QUEUE = "view_queue"  # the queue and case pages
@@ -31,6 +34,7 @@ ALLOWED: dict[Action, frozenset[str]] = {
     Action.VIEW_MENTIONS: frozenset({Role.ADMIN, Role.MARKETER, Role.AGENT}),
     Action.EXPORT: frozenset({Role.ADMIN, Role.MARKETER}),
     Action.VIEW_DASHBOARD: frozenset({Role.ADMIN, Role.MARKETER}),
+    Action.VIEW_AUTHORS: frozenset({Role.ADMIN, Role.MARKETER, Role.AGENT}),
     Action.VIEW_QUEUE: frozenset({Role.ADMIN, Role.AGENT}),
     Action.WORK_CASES: frozenset({Role.ADMIN, Role.AGENT}),
     Action.CONFIGURE: frozenset({Role.ADMIN}),

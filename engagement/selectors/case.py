@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -521,10 +521,15 @@ class AuthorProfile:
 
 
 def author_profile_get(*, author_id: int, brand_id: int | None, user) -> AuthorProfile:
-    """An author as seen by one brand: 404 unless the user is a member and the brand heard them."""
+    """An author as seen by one brand: 404 unless the user is a member and the brand heard them.
+
+    Read-only, for every role that may read author pages (VIEW_AUTHORS, marketers included):
+    what the page links to or offers beyond reading is the view's to decide. Labels are the
+    brand's effective ones (MentionMatch.label: an agent's correction counts).
+    """
     if brand_id is None:
         raise Http404("No such page.")
-    require(user, brand_id, Action.VIEW_QUEUE)
+    require(user, brand_id, Action.VIEW_AUTHORS)
     author = Author.objects.filter(pk=author_id).first()
     brand = Brand.objects.filter(pk=brand_id).first()
     if author is None or brand is None:
@@ -538,9 +543,9 @@ def author_profile_get(*, author_id: int, brand_id: int | None, user) -> AuthorP
     if not cases and not heard.exists():
         raise Http404("No such page.")
     mentions = list(
-        Mention.objects.filter(author_id=author_id, matches__brand_id=brand_id).order_by(
-            "-published_at"
-        )[:100]
+        Mention.objects.filter(author_id=author_id, matches__brand_id=brand_id)
+        .annotate(effective_label=F("matches__label"))
+        .order_by("-published_at")[:100]
     )
     return AuthorProfile(
         author=author,
@@ -585,7 +590,7 @@ def author_trajectory(*, author: Author, brand: Brand) -> list[dict]:
                 "at": match.published_at,
                 "mention_id": mention.pk,
                 "compound": mention.compound,
-                "label": mention.label,
+                "label": match.label,
                 "text": mention.text,
                 "case_id": case.pk if case else None,
                 "case_kind": case.kind if case else "",

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
-from brands.permissions import Action
+from brands.permissions import Action, can
 from engagement import services
 from engagement.forms.case import (
     AssignForm,
@@ -633,6 +633,9 @@ def trajectory_svg(points: list[dict], *, width: int = 480, height: int = 140) -
 @login_required
 @require_GET
 def author_detail(request: HttpRequest, author_id: int) -> HttpResponse:
+    """The author as one brand heard them. Read-only for everyone who may open it (marketers
+    come from the dashboard's authors page); cases link to their pages only for roles that
+    may open those, so a marketer is never sent to a 403."""
     form = BrandRefForm(request.GET)
     brand_id = form.cleaned_data["brand"] if form.is_valid() else None
     profile = selectors.author_profile_get(
@@ -641,5 +644,9 @@ def author_detail(request: HttpRequest, author_id: int) -> HttpResponse:
     return render(
         request,
         "engagement/author.html",
-        {"profile": profile, "trajectory_svg": trajectory_svg(profile.trajectory)},
+        {
+            "profile": profile,
+            "trajectory_svg": trajectory_svg(profile.trajectory),
+            "can_open_cases": can(request.user, profile.brand.pk, Action.VIEW_QUEUE),
+        },
     )

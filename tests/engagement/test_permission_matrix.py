@@ -301,17 +301,18 @@ EXPECTED: dict[str, Route] = {
         data=lambda w: {"case": w.case.pk, "label": "neutral", "reason": "sarcasm"},
         **_WORK,
     ),
-    # Explanations and author pages are reached from the case page, and answer as it does
-    # (marketers 403, pinned in tests/engagement/test_views_case.py), although the comment on
-    # Action.VIEW_MENTIONS lists "author profiles, sentiment explanations" under it.
+    # Explanations are reached from the case page, and answer as it does (marketers 403,
+    # pinned in tests/engagement/test_views_case.py).
     "engagement:mention-explain": Route(
         Action.VIEW_QUEUE,
         OBJECT,
         kwargs=lambda w: {"mention_id": w.mention.pk},
         query=lambda w: {"case": w.case.pk},
     ),
+    # Author pages: marketers read them too (issue 12), from the dashboard's authors page;
+    # read-only for them (tests/engagement/test_views_author.py).
     "engagement:author": Route(
-        Action.VIEW_QUEUE,
+        Action.VIEW_AUTHORS,
         OBJECT,
         kwargs=lambda w: {"author_id": w.author.pk},
         query=lambda w: {"brand": w.acme.pk},
@@ -522,6 +523,7 @@ def test_another_brands_lists_show_nothing_of_acme(
         ("explorer", "agent", "dashboard:explorer", {"brand": "ACME"}, True),
         ("explorer-export", "marketer", "dashboard:explorer-export", {"brand": "ACME"}, False),
         ("author", "agent", "engagement:author", {"brand": "ACME"}, False),
+        ("author-marketer", "marketer", "engagement:author", {"brand": "ACME"}, False),
     ],
 )
 def test_acmes_own_lists_do_show_the_marker(world, label, role, name, query, htmx):

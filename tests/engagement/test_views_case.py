@@ -735,7 +735,8 @@ def test_the_author_page_needs_a_brand_that_heard_the_author(
 
 
 def every_route(case, mention, reply, saved):
-    """(method, url, data) for every route of urls/case.py."""
+    """(method, url, data) for every route of urls/case.py but the author page, which
+    marketers may read (tests/engagement/test_views_author.py)."""
     return [
         ("get", url("case", case.pk), {}),
         ("post", url("case-claim", case.pk), {}),
@@ -753,7 +754,6 @@ def every_route(case, mention, reply, saved):
         ("post", url("mention-correct", mention.pk), {"case": case.pk, "label": "neutral"}),
         ("get", url("mention-explain", mention.pk), {"case": case.pk}),
         ("post", url("case-similar-reply", case.pk), {"text": "x", "cases": [case.pk]}),
-        ("get", url("author", case.author_id), {"brand": case.brand_id}),
     ]
 
 
