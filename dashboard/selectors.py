@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Case as SqlCase
 from django.db.models import Count, Max, Q, QuerySet, Sum, Value, When
@@ -23,9 +24,11 @@ from listening.models import (
 from listening.rollups import (
     LATEST_POSITIVE_CODE,
     author_cells_q,
+    authors_top_between,
     latest_label,
     local_buckets,
     mention_sums,
+    rollups_generation,
     term_sums,
 )
 
@@ -410,14 +413,94 @@ class Funnel:
     retention: int | None = None
 
 
-def brand_funnel(*, brand_id: int, since: datetime, until: datetime) -> Funnel:
-    """The brand's funnel over [since, until), from AuthorRollup (whole UTC days inside the
-    range, quarter-hours at its ends) and the cases answered in it. Two queries.
+# Figures that read every author of a range (O(authors who spoke in it), unlike the rest of
+# the dashboard) are computed once per range and per change of the brand's author rollups
+# (listening.models.RollupGeneration) and kept in Django's cache; a change bumps the
+# generation, so a stale figure is never served. A day covers a dashboard's working session.
+AUTHOR_FIGURES_SECONDS = 24 * 3600
 
-    Per author over the range: mentions (engagement: two or more), the latest effective
-    label (the largest latest_key; persuasion: positive) and mentions that asked about
-    buying (persuasion: one or more; listening.rollups.BUYING_WORDS)."""
-    answered = list(
+
+def _author_figures(kind: str, brand_id: int, since: datetime, until: datetime, compute):
+    generation = rollups_generation(brand_id)
+    key = (
+        f"earshot:dashboard:{kind}:{brand_id}:{generation}:"
+        f"{since.timestamp():.0f}:{until.timestamp():.0f}"
+    )
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, AUTHOR_FIGURES_SECONDS)
+    return value
+
+
+def top_author_ids(
+    *, brand_id: int, since: datetime, until: datetime, limit: int
+) -> tuple[list[int], list[int]]:
+    """The brand's authors with the most mentions, and with the largest follower count, in
+    [since, until) (AuthorRollup; ties: author id). Cached per rollup generation."""
+
+    def compute() -> tuple[list[int], list[int]]:
+        return tuple(
+            [
+                row.author_id
+                for row in authors_top_between(
+                    brand_ids=[brand_id], since=since, until=until, order=order, limit=limit
+                )
+            ]
+            for order in ("mentions", "reach")
+        )
+
+    return _author_figures(f"top{limit}", brand_id, since, until, compute)
+
+
+def _funnel_authors(*, brand_id: int, since: datetime, until: datetime) -> tuple[int, int, int]:
+    """(authors, repeat authors, repeat authors persuaded) of the brand in [since, until),
+    from AuthorRollup. Per author over the range: mentions (repeat: two or more), the latest
+    effective label (the largest latest_key; persuaded: positive) and mentions that asked
+    about buying (persuaded: one or more). One query over the range's author cells."""
+    per_author = (
+        AuthorRollup.objects.filter(author_cells_q(since, until), brand_id=brand_id)
+        .values("author_id")
+        .annotate(n=Sum("mentions"), buying=Sum("buying"), latest=Max("latest_key"))
+        .order_by()
+    )
+    if connection.vendor != "postgresql":
+        authors = repeat = persuaded = 0
+        for row in per_author:
+            authors += 1
+            if row["n"] >= 2:
+                repeat += 1
+                persuaded += row["buying"] > 0 or latest_label(row["latest"]) == "positive"
+        return authors, repeat, persuaded
+    sql, params = per_author.query.sql_with_params()
+    with connection.cursor() as cursor:
+        # The latest label is latest_key's last two bits (listening.rollups.latest_key).
+        cursor.execute(
+            "SELECT count(*), count(*) FILTER (WHERE n >= 2),"  # noqa: S608 (the ORM's SQL)
+            " count(*) FILTER (WHERE n >= 2 AND (buying > 0 OR latest & 3 = %s))"
+            f" FROM ({sql}) AS q",
+            [LATEST_POSITIVE_CODE, *params],
+        )
+        authors, repeat, persuaded = cursor.fetchone()
+    return authors, repeat, persuaded
+
+
+def brand_funnel(*, brand_id: int, since: datetime, until: datetime) -> Funnel:
+    """The brand's funnel over [since, until).
+
+    Engagement: authors with two mentions or more in the range, or whose care case was
+    answered in it; persuasion: those of them whose latest effective label in the range is
+    positive or who asked about buying (listening.rollups.BUYING_WORDS). The counts over
+    every author of the range are cached (_author_figures); the answered authors, which
+    change as agents reply, are read each time with their own figures."""
+    awareness, repeat, persuaded = _author_figures(
+        "funnel",
+        brand_id,
+        since,
+        until,
+        lambda: _funnel_authors(brand_id=brand_id, since=since, until=until),
+    )
+    answered = (
         Case.objects.filter(
             brand_id=brand_id,
             kind=Case.Kind.CARE,
@@ -425,37 +508,24 @@ def brand_funnel(*, brand_id: int, since: datetime, until: datetime) -> Funnel:
             first_response_at__lt=until,
             author_id__isnull=False,
         )
-        .values_list("author_id", flat=True)
+        .values("author_id")
         .distinct()
     )
-    per_author = (
-        AuthorRollup.objects.filter(author_cells_q(since, until), brand_id=brand_id)
+    # Answered authors who spoke in the range but only once: engaged by the conversation.
+    once = (
+        AuthorRollup.objects.filter(
+            author_cells_q(since, until), brand_id=brand_id, author_id__in=answered
+        )
         .values("author_id")
         .annotate(n=Sum("mentions"), buying=Sum("buying"), latest=Max("latest_key"))
-        .order_by()
+        .filter(n__lt=2)
+        .values_list("buying", "latest")
     )
-    if connection.vendor == "postgresql":
-        # The latest label is latest_key's last two bits (listening.rollups.latest_key).
-        sql, params = per_author.query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*), count(*) FILTER (WHERE engaged),"  # noqa: S608 (ORM SQL)
-                " count(*) FILTER (WHERE engaged AND (buying > 0 OR latest & 3 = %s))"
-                f" FROM (SELECT q.author_id, q.buying, q.latest,"
-                f" (q.n >= 2 OR q.author_id = ANY(%s)) AS engaged FROM ({sql}) AS q) AS a",
-                [LATEST_POSITIVE_CODE, answered, *params],
-            )
-            awareness, engagement, persuasion = cursor.fetchone()
-        return Funnel(awareness=awareness, engagement=engagement, persuasion=persuasion)
-    awareness = engagement = persuasion = 0
-    answered_set = set(answered)
-    for row in per_author:
-        awareness += 1
-        if row["n"] >= 2 or row["author_id"] in answered_set:
-            engagement += 1
-            if row["buying"] > 0 or latest_label(row["latest"]) == "positive":
-                persuasion += 1
-    return Funnel(awareness=awareness, engagement=engagement, persuasion=persuasion)
+    engaged, persuasion = repeat, persuaded
+    for buying, latest in once:
+        engaged += 1
+        persuasion += buying > 0 or latest_label(latest) == "positive"
+    return Funnel(awareness=awareness, engagement=engaged, persuasion=persuasion)
 
 
 SPIKE_DRIVERS_LISTED = 3

@@ -63,6 +63,7 @@ from dashboard.selectors import (
     source_names,
     spike_drivers,
     standing_author_ids,
+    top_author_ids,
 )
 from dashboard.spikes import BASELINE_DAYS, spikes_find
 from dashboard.timezones import SESSION_KEY, is_zone, user_zone, zone_names
@@ -77,7 +78,7 @@ from listening.exports import (
     spreadsheet_safe_row,
 )
 from listening.outside import web_url
-from listening.rollups import authors_top, terms_top
+from listening.rollups import terms_top
 from listening.selectors import iterate
 
 PAGE_SIZE = 50
@@ -883,29 +884,9 @@ def authors(request: HttpRequest) -> HttpResponse:
     with timezone.override(user_zone(request)):
         shell = _shell(request, "authors")
         period, brand = shell.period, shell.brand
-        zone = timezone.get_current_timezone()
-        by_volume = [
-            row.author_id
-            for row in authors_top(
-                brand_ids=[brand.pk],
-                start=period.first,
-                end=period.last,
-                tz=zone,
-                order="mentions",
-                limit=AUTHORS_LISTED,
-            )
-        ]
-        by_reach = [
-            row.author_id
-            for row in authors_top(
-                brand_ids=[brand.pk],
-                start=period.first,
-                end=period.last,
-                tz=zone,
-                order="reach",
-                limit=AUTHORS_LISTED,
-            )
-        ]
+        by_volume, by_reach = top_author_ids(
+            brand_id=brand.pk, since=period.since, until=period.until, limit=AUTHORS_LISTED
+        )
         advocates = standing_author_ids(
             brand_id=brand.pk, standing=AuthorStanding.Standing.ADVOCATE, limit=AUTHORS_LISTED
         )

@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_delete, post_migrate
 
 
 def _rollups_fill(sender, *, using: str = "default", verbosity: int = 1, **kwargs) -> None:
@@ -22,6 +22,22 @@ def _rollups_fill(sender, *, using: str = "default", verbosity: int = 1, **kwarg
             print(f"  Counted the dashboard rollups of brand {brand_id}: {counted:,} mentions.")
 
 
+def _rollups_cascaded(sender, instance, **kwargs) -> None:
+    """A source or an author deleted takes its rollup rows with it (Django's CASCADE): the
+    figures cached from them (dashboard.selectors) must be counted again."""
+    from brands.models import Brand
+    from listening.models import Source
+    from listening.rollups import generations_bump
+
+    if isinstance(instance, Source):
+        # A source's rows count its brand and the competitors it watches.
+        watched = Brand.competitors.through.objects.filter(from_brand_id=instance.brand_id)
+        brand_ids = [instance.brand_id, *watched.values_list("to_brand_id", flat=True)]
+    else:
+        brand_ids = list(Brand.objects.values_list("pk", flat=True))
+    generations_bump(brand_ids)
+
+
 class ListeningConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "listening"
@@ -29,3 +45,9 @@ class ListeningConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_rollups_fill, sender=self, dispatch_uid="listening_rollups_fill")
+        for model in ("Source", "Author"):
+            post_delete.connect(
+                _rollups_cascaded,
+                sender=self.get_model(model),
+                dispatch_uid=f"listening_rollups_cascaded_{model}",
+            )

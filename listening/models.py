@@ -400,3 +400,22 @@ class TermRollup(models.Model):
             f"{self.brand_id}@{self.bucket_start:%Y-%m-%d %H:%M}/{self.span}m {self.term}:"
             f" {self.mentions}"
         )
+
+
+class RollupGeneration(models.Model):
+    """How many times a brand's AuthorRollup changed: the dashboard caches the figures that
+    read every author of a range (top authors, the funnel) under this number, so they are
+    computed once per change and range (dashboard.selectors). Bumped after each commit
+    that changes the brand's author cells (listening.rollups)."""
+
+    brand = models.OneToOneField(
+        Brand,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+    )
+    generation = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.brand_id}: {self.generation}"

@@ -75,3 +75,13 @@ def pytest_report_header(config):
     backend = os.environ.get("EARSHOT_TEST_BACKEND", "as configured")
     broker = os.environ.get("EARSHOT_TEST_BROKER", "as configured")
     return f"earshot: database={backend} broker={broker}"
+
+
+@pytest.fixture(autouse=True)
+def _cache_cleared():
+    """Each test starts with an empty Django cache: the dashboard keys cached figures by
+    brand id and rollup generation, which a rolled-back test database hands out again."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

@@ -95,4 +95,21 @@ class Migration(migrations.Migration):
                 ("mentions", models.BigIntegerField(default=0)),
             ],
         ),
+        migrations.CreateModel(
+            name="RollupGeneration",
+            fields=[
+                (
+                    "brand",
+                    models.OneToOneField(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="brands.brand",
+                    ),
+                ),
+                ("generation", models.BigIntegerField(default=0)),
+            ],
+        ),
     ]

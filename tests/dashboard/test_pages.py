@@ -472,8 +472,8 @@ def test_the_brand_list_offers_only_the_users_brands(client, marketer, acme, oth
         (OVERVIEW, 13),
         (SHARE, 9),
         (CARE, 10),
-        (reverse("dashboard:authors"), 15),
-        (reverse("dashboard:funnel"), 9),
+        (reverse("dashboard:authors"), 16),
+        (reverse("dashboard:funnel"), 11),
     ],
 )
 def test_a_page_costs_the_same_queries_whatever_the_data(

@@ -460,12 +460,14 @@ def test_a_batch_writes_each_rollup_table_with_one_upsert(acme, social):
     assert sorted({one.split(" (")[0] for one in upserts}) == [
         "INSERT INTO listening_authorrollup",
         "INSERT INTO listening_mentionrollup",
+        "INSERT INTO listening_rollupgeneration",
         "INSERT INTO listening_termrollup",
     ]
     # PostgreSQL: the staging table's CREATE IF NOT EXISTS, one COPY (not captured here), then
-    # the three INSERT ... SELECT sent in one round trip; SQLite: VALUES statements.
+    # the three INSERT ... SELECT sent in one round trip, and the generation's bump; SQLite:
+    # VALUES statements.
     if connection.vendor == "postgresql":
-        assert len(rollup_sql) == 2
+        assert len(rollup_sql) == 3
     assert stored_rows() == direct_rows()
     assert TermRollup.objects.filter(term="acme", span=15).aggregate(n=Sum("mentions"))["n"] == 151
 
