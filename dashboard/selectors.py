@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -500,26 +501,36 @@ def brand_funnel(*, brand_id: int, since: datetime, until: datetime) -> Funnel:
         until,
         lambda: _funnel_authors(brand_id=brand_id, since=since, until=until),
     )
-    answered = (
-        Case.objects.filter(
-            brand_id=brand_id,
-            kind=Case.Kind.CARE,
-            first_response_at__gte=since,
-            first_response_at__lt=until,
-            author_id__isnull=False,
+    answered = sorted(
+        set(
+            Case.objects.filter(
+                brand_id=brand_id,
+                kind=Case.Kind.CARE,
+                first_response_at__gte=since,
+                first_response_at__lt=until,
+                author_id__isnull=False,
+            ).values_list("author_id", flat=True)
         )
-        .values("author_id")
-        .distinct()
     )
-    # Answered authors who spoke in the range but only once: engaged by the conversation.
-    once = (
-        AuthorRollup.objects.filter(
-            author_cells_q(since, until), brand_id=brand_id, author_id__in=answered
+
+    def once_figures() -> list[tuple[int, int]]:
+        # Answered authors who spoke in the range but only once: engaged by the conversation.
+        return list(
+            AuthorRollup.objects.filter(
+                author_cells_q(since, until), brand_id=brand_id, author_id__in=answered
+            )
+            .values("author_id")
+            .annotate(n=Sum("mentions"), buying=Sum("buying"), latest=Max("latest_key"))
+            .filter(n__lt=2)
+            .values_list("buying", "latest")
         )
-        .values("author_id")
-        .annotate(n=Sum("mentions"), buying=Sum("buying"), latest=Max("latest_key"))
-        .filter(n__lt=2)
-        .values_list("buying", "latest")
+
+    # Keyed by the answered authors too: a new answer is a new set.
+    digest = hashlib.blake2b(repr(answered).encode(), digest_size=12).hexdigest()
+    once = (
+        _author_figures(f"answered:{digest}", brand_id, since, until, once_figures)
+        if answered
+        else []
     )
     engaged, persuasion = repeat, persuaded
     for buying, latest in once:

@@ -378,6 +378,15 @@ class AuthorRollup(models.Model):
     # latest over many cells is a plain max().
     latest_key = models.BigIntegerField(default=-(2**63))
 
+    class Meta:
+        indexes = [
+            # One author's figures over a range (the authors tables' rows, answered authors in
+            # the funnel, the author page) without reading every author of the range.
+            models.Index(
+                fields=["brand", "author", "span", "bucket_start"], name="authorrollup_author_idx"
+            ),
+        ]
+
     def __str__(self) -> str:
         return f"{self.brand_id}@{self.bucket_start:%Y-%m-%d %H:%M}/{self.span}m {self.author_id}"
 

@@ -82,6 +82,14 @@ class Migration(migrations.Migration):
                 ("reach_max", models.BigIntegerField(default=0)),
                 ("latest_key", models.BigIntegerField(default=-(2**63))),
             ],
+            options={
+                "indexes": [
+                    models.Index(
+                        fields=["brand", "author", "span", "bucket_start"],
+                        name="authorrollup_author_idx",
+                    )
+                ],
+            },
         ),
         migrations.CreateModel(
             name="TermRollup",
