@@ -15,7 +15,7 @@ counted once at every span its table keeps. Why three:
 - Reading quarter-hours alone would read as many rows as a busy brand has mentions. So a sum
   over [a, b) (sums only: counts, reach, engagement) is read as the UTC days between the UTC
   midnights nearest to a and b, minus or plus the cells between each end and its nearest
-  midnight: at most 12 hours and 3 quarter-hours at each end (``_sum_cells``). A 90-day
+  midnight: at most 12 hours and 3 quarter-hours at each end (``_sum_plan``). A 90-day
   daily chart in Kolkata reads 90 day cells and about 7 small cells per day boundary,
   whatever the volume.
 - Distinct authors, maxima and the latest mention cannot be subtracted: author figures read
@@ -862,33 +862,72 @@ def _small_cells(lo: datetime, hi: datetime) -> list[tuple[int, datetime]]:
     return cells
 
 
-def _sum_cells(ranges: Sequence[Range]) -> dict[tuple[int, datetime], list[tuple[int, int]]]:
-    """The signed cells whose sum is each range's sum: (span, start) -> [(range index, +1 or
-    -1)]. For [a, b), with A and B the UTC midnights nearest to a and b:
+@dataclass(slots=True)
+class _SumPlan:
+    """Which cells to read and how to add them up into each range's sum.
 
-        sum[a, b) = sum of days [A, B) - sum[A, a) + sum[B, b)
+    For [a, b), with A and B the UTC midnights nearest to a and b:
 
-    where sum[X, y) for y before X means -sum[y, X), and each of those short stretches (12 hours
-    at most) is tiled by hours and at most 3 quarter-hours at each end. Exact for sums only."""
+        sum[a, b) = sum of days [A, B) + fragment(b) - fragment(a)
+
+    where fragment(t) is sum[A, t) when t is after its midnight A and -sum[t, A) when
+    before: 12 hours at most, tiled by hours and at most 3 quarter-hours at each end. Each
+    day run and each fragment is a *part*, summed once in SQL; adjacent ranges (a chart's
+    buckets) share their boundary's fragment. Exact for sums only."""
+
+    cells: dict[tuple[int, datetime], list[tuple[int, int]]]  # (span, start) -> (part, sign)
+    ranges: list[list[tuple[int, int]]]  # per range: (part, sign)
+
+
+def _sum_plan(ranges: Sequence[Range]) -> _SumPlan:
     cells: dict[tuple[int, datetime], list[tuple[int, int]]] = defaultdict(list)
-    for index, (lo, hi) in enumerate(ranges):
+    fragments: dict[datetime, int] = {}
+    plan = _SumPlan(cells=cells, ranges=[])
+    part_count = 0
+
+    def fragment(end: datetime) -> int:
+        nonlocal part_count
+        if end in fragments:
+            return fragments[end]
+        part = fragments[end] = part_count
+        part_count += 1
+        midnight = _nearest_midnight(end)
+        if end >= midnight:
+            pieces, sign = _small_cells(midnight, end), 1
+        else:
+            pieces, sign = _small_cells(end, midnight), -1
+        for cell in pieces:
+            cells[cell].append((part, sign))
+        return part
+
+    for lo, hi in ranges:
         lo, hi = _on_grid(lo), _on_grid(hi)
         if hi <= lo:
+            plan.ranges.append([])
             continue
-        first, last = _nearest_midnight(lo), _nearest_midnight(hi)
-        day = first
+        days = part_count
+        part_count += 1
+        day, last = _nearest_midnight(lo), _nearest_midnight(hi)
         while day < last:
-            cells[(DAY, day)].append((index, 1))
+            cells[(DAY, day)].append((days, 1))
             day += _DAY
-        for end, sign in ((lo, -1), (hi, 1)):
-            midnight = _nearest_midnight(end)
-            if end >= midnight:
-                pieces, direction = _small_cells(midnight, end), sign
-            else:
-                pieces, direction = _small_cells(end, midnight), -sign
-            for cell in pieces:
-                cells[cell].append((index, direction))
-    return cells
+        plan.ranges.append([(days, 1), (fragment(hi), 1), (fragment(lo), -1)])
+    return plan
+
+
+def _combine(plan: _SumPlan, parts: dict[tuple, list[int]], width: int) -> dict[tuple, list[int]]:
+    """Each range's sums from its parts' sums ({(part, *keys): sums})."""
+    by_part: dict[int, list[tuple[tuple, list[int]]]] = defaultdict(list)
+    for (part, *keys), sums in parts.items():
+        by_part[part].append((tuple(keys), sums))
+    out: dict[tuple, list[int]] = {}
+    for index, uses in enumerate(plan.ranges):
+        for part, sign in uses:
+            for keys, sums in by_part.get(part, ()):
+                target = out.setdefault((index, *keys), [0] * width)
+                for i, value in enumerate(sums):
+                    target[i] += sign * value
+    return out
 
 
 def _cells_q(cells: Iterable[tuple[int, datetime]]) -> Q:
@@ -910,39 +949,40 @@ def _signed_sums(
     values: Sequence[str],
 ) -> dict[tuple, list[int]]:
     """Per range index and ``by`` columns: the sums of ``values`` over each range, read
-    from ``model``'s cells as _sum_cells says. PostgreSQL joins the signed cells (passed as
-    arrays) to the rollup and sums in SQL: the rows returned grow with ranges x facets, not
-    with mentions. SQLite sums the fetched cells in Python."""
-    cells = _sum_cells(ranges)
-    if not cells:
+    from ``model``'s cells as _sum_plan says. PostgreSQL joins the signed cells (passed as
+    arrays) to the rollup and sums each part in SQL: the rows returned grow with ranges x
+    facets, not with mentions. SQLite sums the fetched cells in Python."""
+    plan = _sum_plan(ranges)
+    if not plan.cells:
         return {}
     if connection.vendor == "postgresql":
-        return _signed_sums_sql(model, filters=filters, cells=cells, by=by, values=values)
-    out: dict[tuple, list[int]] = {}
-    rows = (
-        model.objects.filter(filters)
-        .filter(_cells_q(cells))
-        .values_list("span", "bucket_start", *by, *values)
-    )
-    for span, start, *rest in rows.iterator():
-        keys, numbers = rest[: len(by)], rest[len(by) :]
-        for index, sign in cells.get((span, start.astimezone(UTC)), ()):
-            target = out.setdefault((index, *keys), [0] * len(values))
-            for i, number in enumerate(numbers):
-                target[i] += sign * (number or 0)
-    return out
+        parts = _part_sums_sql(model, filters=filters, cells=plan.cells, by=by, values=values)
+    else:
+        parts = {}
+        rows = (
+            model.objects.filter(filters)
+            .filter(_cells_q(plan.cells))
+            .values_list("span", "bucket_start", *by, *values)
+        )
+        for span, start, *rest in rows.iterator():
+            keys, numbers = rest[: len(by)], rest[len(by) :]
+            for part, sign in plan.cells.get((span, start.astimezone(UTC)), ()):
+                target = parts.setdefault((part, *keys), [0] * len(values))
+                for i, number in enumerate(numbers):
+                    target[i] += sign * (number or 0)
+    return _combine(plan, parts, len(values))
 
 
-def _signed_sums_sql(
+def _part_sums_sql(
     model: Any, *, filters: Q, cells: dict, by: Sequence[str], values: Sequence[str]
 ) -> dict[tuple, list[int]]:
-    spans, quarters, indexes, signs = [], [], [], []
+    spans, quarters, parts, signs = [], [], [], []
     for (span, start), uses in cells.items():
         quarter = (start - _EPOCH) // BUCKET  # an integer array parses far faster than dates
-        for index, sign in uses:
+        for part, sign in uses:
             spans.append(span)
             quarters.append(quarter)
-            indexes.append(index)
+            parts.append(part)
             signs.append(sign)
     # The rollup's own rows, filtered by the ORM (brand, source, ...), joined to the cells.
     inner = model.objects.filter(filters).values_list("span", "bucket_start", *by, *values)
@@ -956,18 +996,18 @@ def _signed_sums_sql(
             f'r.{name} COLLATE "C"' if field.get_internal_type() == "CharField" else f"r.{name}"
         )
     sums = ", ".join(f"sum(c.sign * r.{n})" for n in names[2 + len(by) :])
-    grouped = ", ".join(["c.idx", *keys])
+    grouped = ", ".join(["c.part", *keys])
     sql = (
         f"SELECT {grouped}, {sums}"  # noqa: S608 (fixed names and the ORM's own SQL)
-        " FROM (SELECT u.span, to_timestamp(u.quarter * 900) AS start, u.idx, u.sign"
+        " FROM (SELECT u.span, to_timestamp(u.quarter * 900) AS start, u.part, u.sign"
         " FROM unnest(%s::smallint[], %s::bigint[], %s::int[], %s::smallint[])"
-        " AS u(span, quarter, idx, sign)) AS c"
+        " AS u(span, quarter, part, sign)) AS c"
         f" CROSS JOIN LATERAL (SELECT * FROM ({inner_sql}) AS q ({', '.join(names)})"
         f" WHERE q.{names[0]} = c.span AND q.{names[1]} = c.start) AS r"
         f" GROUP BY {grouped}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [spans, quarters, indexes, signs, *inner_params])
+        cursor.execute(sql, [spans, quarters, parts, signs, *inner_params])
         return {
             (row[0], *row[1 : 1 + len(by)]): [int(v or 0) for v in row[1 + len(by) :]]
             for row in cursor.fetchall()
