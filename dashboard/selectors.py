@@ -9,13 +9,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
+from django.contrib.postgres.aggregates import StringAgg
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Case as SqlCase
-from django.db.models import Count, Max, Q, QuerySet, Sum, Value, When
+from django.db.models import CharField, Count, Func, Max, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Cast, Coalesce, Concat
 
 from brands.models import Brand
 from engagement.models import AuthorStanding, CareSettings, Case, SentimentCorrection
+from engagement.selectors.care_report import (
+    CareFigures,
+    care_cases_in_period,
+    care_figures,
+    care_figures_by_bucket,
+)
 from listening.models import (
     Author,
     AuthorRollup,
@@ -298,6 +306,88 @@ def care_backlog(*, brand_id: int, now: datetime) -> list[tuple[str, int]]:
         .aggregate(**counts)
     )
     return [(label, row[f"age{i}"] or 0) for i, (label, _, _) in enumerate(BACKLOG_AGES)]
+
+
+# The care figures are exact medians and percentiles over every case of a period, computed
+# in Python (engagement.selectors.care_report, which ``care_report`` prints too): O(cases).
+# The dashboard computes them once per period and state of its cases: the key holds a
+# fingerprint of every field they read, taken in SQL, and how many due times have passed.
+
+
+def _cases_fingerprint(*, brand: Brand, since: datetime, until: datetime, now: datetime) -> str:
+    cases = care_cases_in_period(brand=brand, since=since, until=until).order_by()
+    row = cases.aggregate(
+        n=Count("id"),
+        overdue=Count("id", filter=Q(first_response_at__isnull=True, first_response_due__lt=now)),
+        state=Func(
+            StringAgg(
+                Concat(
+                    Cast("id", CharField()),
+                    Value("|"),
+                    Coalesce(Cast("assignee__username", CharField()), Value("")),
+                    *[
+                        part
+                        for name in (
+                            "opened_at",
+                            "needs_answer_at",
+                            "first_response_at",
+                            "first_response_due",
+                            "resolved_at",
+                            "status",
+                            "outcome",
+                            "is_history",
+                        )
+                        for part in (Value("|"), Coalesce(Cast(name, CharField()), Value("")))
+                    ],
+                    output_field=CharField(),
+                ),
+                delimiter=",",
+                ordering="id",
+            ),
+            function="md5",
+            output_field=CharField(),
+        ),
+    )
+    return f"{row['n']}:{row['overdue']}:{row['state']}"
+
+
+def care_figures_of_period(
+    *, brand: Brand, since: datetime, until: datetime, now: datetime
+) -> CareFigures:
+    """care_figures for [since, until), computed once per state of the period's cases
+    (PostgreSQL; SQLite, the one-machine set-up, computes them each time)."""
+    if connection.vendor != "postgresql":
+        return care_figures(brand=brand, since=since, until=until, now=now)
+    key = (
+        f"earshot:dashboard:care:{brand.pk}:{since.timestamp():.0f}:{until.timestamp():.0f}:"
+        + _cases_fingerprint(brand=brand, since=since, until=until, now=now)
+    )
+    figures = cache.get(key)
+    if figures is None:
+        figures = care_figures(brand=brand, since=since, until=until, now=now)
+        cache.set(key, figures, AUTHOR_FIGURES_SECONDS)
+    return figures
+
+
+def care_figures_over_time(
+    *, brand: Brand, bounds: list[datetime], now: datetime
+) -> list[dict[str, object]]:
+    """care_figures_by_bucket, computed once per state of the buckets' cases."""
+    if len(bounds) < 2:
+        return []
+    key = (
+        f"earshot:dashboard:care-buckets:{brand.pk}:"
+        + hashlib.blake2b(
+            repr([b.timestamp() for b in bounds]).encode(), digest_size=12
+        ).hexdigest()
+        + ":"
+        + _cases_fingerprint(brand=brand, since=bounds[0], until=bounds[-1], now=now)
+    )
+    figures = cache.get(key)
+    if figures is None:
+        figures = care_figures_by_bucket(brand=brand, bounds=bounds, now=now)
+        cache.set(key, figures, AUTHOR_FIGURES_SECONDS)
+    return figures
 
 
 def care_enabled(*, brand_id: int) -> bool:

@@ -57,6 +57,8 @@ from dashboard.selectors import (
     brand_with_competitors,
     care_backlog,
     care_enabled,
+    care_figures_of_period,
+    care_figures_over_time,
     mention_facts,
     mention_languages,
     mention_totals,
@@ -68,7 +70,7 @@ from dashboard.selectors import (
 from dashboard.spikes import BASELINE_DAYS, spikes_find
 from dashboard.timezones import SESSION_KEY, is_zone, user_zone, zone_names
 from engagement.models import AuthorStanding
-from engagement.selectors.care_report import OUTCOME_KEYS, care_figures, care_figures_by_bucket
+from engagement.selectors.care_report import OUTCOME_KEYS
 from listening.exports import (
     CORRECTION_FIELDS,
     MENTION_FIELDS,
@@ -657,13 +659,15 @@ def care(request: HttpRequest) -> HttpResponse:
         period = shell.period
         now = timezone.now()
         brand = shell.brand
-        report = care_figures(brand=brand, since=period.since, until=period.until, now=now)
-        previous = care_figures(
+        report = care_figures_of_period(
+            brand=brand, since=period.since, until=period.until, now=now
+        )
+        previous = care_figures_of_period(
             brand=brand, since=period.previous_since, until=period.previous_until, now=now
         )
         buckets, keys, labels = _time_axis(shell)
         bounds = [day_start(first) for _, first, _ in buckets] + [period.until]
-        over_time = care_figures_by_bucket(brand=brand, bounds=bounds, now=now)
+        over_time = care_figures_over_time(brand=brand, bounds=bounds, now=now)
         enabled = care_enabled(brand_id=brand.pk)
         if report.figures["cases"]:
             empty = ""

@@ -1,5 +1,6 @@
-"""Figures over every author of a range (top authors, the funnel) are cached per rollup
-generation: served again while nothing changed, counted again as soon as anything did."""
+"""Figures over every author or every case of a range (top authors, the funnel, the care
+figures) are cached: served again while nothing changed, counted again as soon as anything
+did."""
 
 # ruff: noqa: F401, F811 (fixtures imported for pytest to find, and used as parameters)
 
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.django_db
 
 FUNNEL = reverse("dashboard:funnel")
 AUTHORS = reverse("dashboard:authors")
+CARE = reverse("dashboard:care")
 
 
 @pytest.fixture
@@ -109,3 +111,43 @@ def test_top_authors_follow_new_mentions(client, marketer, acme, spoken):
     for _ in range(3):
         spoken["say"]("erin", "acme again", 0.5)
     assert tops()[0] == ["erin@social.example", "carol@social.example", "dave@social.example"]
+
+
+def test_care_figures_follow_every_change_of_the_cases(client, marketer, acme, social_source):
+    now = timezone.now()
+    mention = store_mention(social_source, "acme where is my parcel", published_at=now)
+    case = Case.objects.create(
+        brand=acme,
+        author=mention.author,
+        opened_at=now - timedelta(hours=3),
+        first_response_due=now + timedelta(hours=1),
+        status=Case.Status.OPEN,
+        priority=1.0,
+        priority_band="low",
+    )
+    client.force_login(marketer)
+
+    def figures() -> tuple:
+        with CaptureQueriesContext(connection) as queries:
+            f = client.get(CARE, {"brand": acme.pk, "range": "7d"}).context["figures"]
+        return (
+            f["cases"],
+            f["answered"],
+            f["first_response_median_s"],
+            f["sla_first_response_met_pct"],
+        ), len(queries)
+
+    first, cold = figures()
+    assert first == (1, 0, None, None)
+    again, warm = figures()
+    assert again == first and warm < cold
+
+    # The due time passes unanswered (no write at all): missed.
+    Case.objects.filter(pk=case.pk).update(first_response_due=now - timedelta(minutes=1))
+    assert figures()[0] == (1, 0, None, 0.0)
+
+    # An answer, written behind the ORM's back as a bulk update would be.
+    Case.objects.filter(pk=case.pk).update(
+        first_response_due=now + timedelta(hours=1), first_response_at=now - timedelta(hours=2)
+    )
+    assert figures()[0] == (1, 1, 3600.0, 100.0)
