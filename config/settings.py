@@ -281,6 +281,14 @@ EARSHOT_DISPATCH_INTERVAL = env.int("EARSHOT_DISPATCH_INTERVAL", default=30)
 EARSHOT_BACKOFF_AFTER_FAILURES = env.int("EARSHOT_BACKOFF_AFTER_FAILURES", default=3)
 EARSHOT_BACKOFF_MAX_SECONDS = env.int("EARSHOT_BACKOFF_MAX_SECONDS", default=24 * 3600)
 
+# Outgoing mail (the weekly report e-mail, issue 12): printed to the console log unless
+# EMAIL_URL names a server in django-environ's form, e.g.
+# smtp+tls://user:password@smtp.example.com:587; EMAIL_URL_FILE reads it from a file.
+vars().update(environ.Env.email_url_config(_secret("EMAIL_URL", "consolemail://")))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Earshot <earshot@localhost>")
+# Where users reach this instance: e-mails link to pages with it (no trailing slash).
+EARSHOT_BASE_URL = env.str("EARSHOT_BASE_URL", default="http://localhost:8000").rstrip("/")
+
 # Quiet by design (issue 11, config/logging.py): the periodic tasks log a line only when they
 # did something ("succeeded ...: 12", not the received/sent bookkeeping of every 5-second run),
 # and a 403/404 is one django.request line without a traceback. Warnings and errors always pass.
@@ -327,6 +335,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "engagement.tasks.followups_evaluate_task",
         "schedule": 600.0,
         "options": {"expires": 600.0},
+    },
+    # Weekly report e-mails: hourly, so each subscriber's goes out in the first hour of
+    # their local Monday; a subscription gets each week once (dashboard/services.py).
+    "dashboard-send-weekly-reports": {
+        "task": "dashboard.tasks.weekly_reports_send_task",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
     },
 }
 if "demo" in INSTALLED_APPS:
