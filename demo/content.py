@@ -18,6 +18,13 @@ comment under it; authors with karma) and a Mastodon instance's hashtag timeline
 tagged with their brands' hashtags, replies, accounts from a handful of followers to over a
 hundred thousand). Both keep the whole 90-day window, as a search index or a timeline does,
 and number their items from the grid, so ids never change either.
+
+So that every dashboard page has something to show (issue 12), the content also follows a
+fixed calendar: outage and launch days that the overview finds as spikes, care conversations
+that Acme's care account answers (with every follow-up outcome), regulars who praise or pan
+Acme, people writing in Spanish or German, and competitors of different size and mood. Those
+come as extra Hacker News comments and toots, numbered from their day, so they are as fixed
+as the grid (see "Events" and the sections at the end).
 """
 
 from __future__ import annotations
@@ -39,31 +46,40 @@ __all__ = [
     "FEEDS",
     "HN_SPEC",
     "MASTODON_SPEC",
+    "LAUNCHES",
+    "REGULARS",
     "DemoAccount",
     "DemoBrand",
     "DemoItem",
     "FeedSpec",
     "HnItem",
     "Toot",
+    "day_number",
+    "event_days",
+    "extra_toots_of_day",
     "feed_for",
     "feed_items",
     "feed_etag",
     "feed_last_modified",
+    "hn_extra_items_of_day",
     "hn_hit",
     "hn_item_at",
     "hn_items",
     "hn_karma",
+    "is_launch_day",
+    "is_outage_day",
     "item_at",
     "item_time",
     "render_feed",
     "toot_at",
+    "toot_get",
     "toot_html",
     "toot_status",
     "toots",
 ]
 
 # Bump when templates or rendering change: it is part of every ETag, so pollers refetch.
-CONTENT_VERSION = "1"
+CONTENT_VERSION = "2"
 # The grid's origin. Fixed forever: moving it would change every item's time.
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 DEMO_WINDOW = timedelta(days=90)
@@ -113,6 +129,59 @@ INITECH = DemoBrand(
 )
 # The main brand first; the others are its competitors.
 BRANDS: tuple[DemoBrand, ...] = (ACME, GLOBEX, INITECH)
+# How often a post is about each brand: Globex is the bigger rival, Initech the smaller.
+BRAND_WEIGHTS = (60, 24, 16)
+# Fewer of the Mastodon grid's toots are about Acme: its #acmemobile timeline also carries the
+# extra toots of the outage and launch days and of care conversations, and the first poll
+# reads at most 400 statuses (see EXTRA_SLOTS).
+MASTODON_BRAND_WEIGHTS = (44, 31, 25)
+# Moods: share of Globex's neutral posts that are praise instead, of Initech's praise that is
+# a complaint, and of Acme's complaints that are calmer (neutral or praise), so that the share
+# of voice page shows three brands of different standing, and an Acme outage day stands out
+# against days whose negative share is moderate and steady (dashboard/spikes.py).
+GLOBEX_TILT = 0.6
+INITECH_TILT = 0.45
+ACME_CALM = 0.3
+
+
+# --- Events ---------------------------------------------------------------------------------
+# Days that stand out, on a calendar as fixed as the grid: an Acme outage every
+# EVENT_PERIOD_DAYS days (UTC), and a launch half a period after each outage. Any 30 days
+# hold at least one whole day of each, and the 28 days before a day hold at most two others,
+# so the overview's spike rule (dashboard/spikes.py) finds both against a quiet baseline.
+# On an outage day every post about Acme is about the outage, and a thread of angry Hacker
+# News comments adds to them (a negative-share and volume spike, driven by #acmedown and the
+# commenters who come back again and again); on a launch day the Mastodon timeline and Hacker
+# News fill with news and praise of the new product (a volume spike, driven by its hashtag
+# and the press).
+
+EVENT_PERIOD_DAYS = 26
+OUTAGE_PHASE = 5
+LAUNCH_PHASE = 18
+
+
+def day_number(moment: datetime) -> int:
+    """The UTC day of ``moment``, counted from EPOCH's day."""
+    return (moment.astimezone(UTC).date() - EPOCH.date()).days
+
+
+def is_outage_day(moment: datetime) -> bool:
+    return day_number(moment) % EVENT_PERIOD_DAYS == OUTAGE_PHASE
+
+
+def is_launch_day(moment: datetime) -> bool:
+    return day_number(moment) % EVENT_PERIOD_DAYS == LAUNCH_PHASE
+
+
+def event_days(kind: str, since: datetime, until: datetime) -> list[datetime]:
+    """The starts (UTC midnights) of the outage or launch days that begin in [since, until)."""
+    phase = {"outage": OUTAGE_PHASE, "launch": LAUNCH_PHASE}[kind]
+    days = []
+    for n in range(day_number(since), day_number(until) + 1):
+        start = EPOCH + timedelta(days=n)
+        if n % EVENT_PERIOD_DAYS == phase and since <= start < until:
+            days.append(start)
+    return days
 
 
 # --- Feeds ----------------------------------------------------------------------------------
@@ -328,6 +397,23 @@ NEUTRAL = (
     "Where can I find the {b} roaming price list for Switzerland?",
 )
 
+# What people write on an outage day, whatever the source: all of it angry, all of it about
+# the outage, most with the hashtag that trends that day.
+OUTAGE = (
+    "{b} is down everywhere. Dead phone, dead internet. Furious and fed up. #acmedown",
+    "Total {b} outage: my {device} has had no service for {hours} hours and not a word "
+    "from them. Useless. #acmedown",
+    "Cannot call my kids, cannot work, cannot pay for parking. {b} outage again and zero "
+    "updates. Awful. #acmedown",
+    "{b} dead again since {when}. No signal at all. Ridiculous and infuriating. #acmedown",
+    "{b} down across the whole country and support hangs up on everyone. Angry and sick of "
+    "it. #acmedown",
+    "Lost a day of work to the {b} outage. No compensation, no apology. Disgraceful.",
+    "Another {b} outage. Terrible network, terrible communication, terrible company. #acmedown",
+    "No service from {b} again. My mum has no way to call for help. Unacceptable and scary. "
+    "#acmedown",
+)
+
 # Posts that name two brands: share of voice counts them for both.
 COMPARISON_NEGATIVE = (
     "Left {o} for {b} and I regret it. Dropped calls every day and nobody ever calls back. Awful.",
@@ -504,29 +590,47 @@ def _spelling(brand: DemoBrand, rng: random.Random) -> str:
     return rng.choice(brand.spellings)
 
 
-def _choose_content(spec: FeedSpec, rng: random.Random) -> tuple[str, str, str, str | None]:
-    """(intent, template, main brand name, other brand name or None) for one item."""
+def _choose_content(spec: FeedSpec, rng: random.Random, k: int) -> tuple[str, str, str, str | None]:
+    """(intent, template, main brand name, other brand name or None) for grid item k."""
     if rng.random() < 0.10:
         return "noise", rng.choice(NOISE), "", None
     neg, pos, _neu = spec.mix
     roll = rng.random()
     intent = "negative" if roll < neg else "positive" if roll < neg + pos else "neutral"
+    outage = is_outage_day(item_time(spec, k))
     if spec.name == "community" and rng.random() < 0.04:
+        if outage:
+            return "negative", rng.choice(OUTAGE), ACME.name, None
         return "official", rng.choice(OFFICIAL), ACME.name, None
     # Mostly about Acme; a fair share about each competitor; some compare two brands.
-    brand = rng.choices(BRANDS, weights=(62, 20, 18))[0]
+    weights = MASTODON_BRAND_WEIGHTS if spec.name == "mastodon" else BRAND_WEIGHTS
+    brand = rng.choices(BRANDS, weights=weights)[0]
+    # The brands differ in mood, not only in volume (a draw of its own, so that the other
+    # items keep their content).
+    tilt = _unit("tilt", spec.name, k)
+    if brand is GLOBEX and intent == "neutral" and tilt < GLOBEX_TILT:
+        intent = "positive"
+    elif brand is INITECH and intent == "positive" and tilt < INITECH_TILT:
+        intent = "negative"
+    elif brand is ACME and intent == "negative" and tilt < ACME_CALM:
+        intent = "positive" if tilt < ACME_CALM / 2 else "neutral"
+    if brand is ACME and outage:
+        # On an outage day everyone who writes about Acme writes about the outage.
+        return "negative", rng.choice(OUTAGE), ACME.name, None
     if rng.random() < 0.14:
-        pool = {
-            "negative": COMPARISON_NEGATIVE,
-            "positive": COMPARISON_POSITIVE,
-            "neutral": COMPARISON_NEUTRAL,
-        }[intent]
         # Comparisons are mostly between Acme and one rival, in either direction.
         rival = rng.choice((GLOBEX, INITECH))
         if brand is ACME or rng.random() < 0.5:
             main, other = (ACME, rival) if brand is ACME else (brand, ACME)
         else:
             main, other = brand, (INITECH if brand is GLOBEX else GLOBEX)
+        if other is ACME and outage:
+            intent = "negative"
+        pool = {
+            "negative": COMPARISON_NEGATIVE,
+            "positive": COMPARISON_POSITIVE,
+            "neutral": COMPARISON_NEUTRAL,
+        }[intent]
         return intent, rng.choice(pool), main.name, other.name
     pool = {"negative": NEGATIVE, "positive": POSITIVE, "neutral": NEUTRAL}[intent]
     return intent, rng.choice(pool), brand.name, None
@@ -567,7 +671,7 @@ def item_at(spec: FeedSpec, k: int) -> DemoItem:
     """Item k of a feed: the same every time, on every machine."""
     # A str seed is hashed with SHA-512 by random.seed: stable across processes and versions.
     rng = random.Random(f"earshot-demo:{spec.name}:{k}")
-    intent, template, brand_name, other_name = _choose_content(spec, rng)
+    intent, template, brand_name, other_name = _choose_content(spec, rng, k)
     brand, other = _brand(brand_name), _brand(other_name)
     values = _slot_values(rng, brand, other)
     text = template.format(**values)
@@ -907,7 +1011,7 @@ def _html_paragraphs(text: str) -> str:
 def hn_item_at(k: int) -> HnItem:
     """Grid item k of the demo HN index: the same every time, on every machine."""
     rng = random.Random(f"earshot-demo:hn:{k}")
-    intent, template, brand_name, other_name = _choose_content(HN_SPEC, rng)
+    intent, template, brand_name, other_name = _choose_content(HN_SPEC, rng, k)
     brand, other = _brand(brand_name), _brand(other_name)
     values = _slot_values(rng, brand, other)
     # Nobody writes @handles on HN: the brand goes by its name.
@@ -969,8 +1073,17 @@ def hn_item_at(k: int) -> HnItem:
 
 
 def hn_items(now: datetime) -> list[HnItem]:
-    """Every item of the last 90 days at `now`, newest first (an index keeps them all)."""
-    return [hn_item_at(k) for k in reversed(visible_indexes(HN_SPEC, now, limit=None))]
+    """Every item of the last 90 days at `now`, the grid's and the extra comments, newest
+    first (an index keeps them all)."""
+    grid = [hn_item_at(k) for k in visible_indexes(HN_SPEC, now, limit=None)]
+    first, last = day_number(now - DEMO_WINDOW), day_number(now)
+    extra = [
+        item
+        for day in range(max(first, 0), last + 1)
+        for item in hn_extra_items_of_day(day)
+        if now - DEMO_WINDOW < item.published <= now
+    ]
+    return sorted(grid + extra, key=lambda item: (item.published, item.object_id), reverse=True)
 
 
 def _iso_ms(moment: datetime) -> str:
@@ -1078,6 +1191,7 @@ class Toot:
     reblogs: int
     intent: str
     brands: tuple[str, ...]
+    language: str = "en"
 
     @property
     def url(self) -> str:
@@ -1124,13 +1238,16 @@ def toot_at(k: int) -> Toot:
         if intent not in REPLIES:
             intent = "neutral"
         official = brand_name == ACME.name and intent == "negative" and rng.random() < 0.5
+        if brand_name == ACME.name and is_outage_day(item_time(MASTODON_SPEC, k)):
+            # Nobody answers calmly on an outage day, the brand included (see OUTAGE).
+            intent, official = "negative", False
         if official:
             intent, template = "official", rng.choice(OFFICIAL)
         else:
             template = rng.choice(REPLIES[intent])
         other_name = None
     else:
-        intent, template, brand_name, other_name = _choose_content(MASTODON_SPEC, rng)
+        intent, template, brand_name, other_name = _choose_content(MASTODON_SPEC, rng, k)
         official = False
         parent = None
     brand, other = _brand(brand_name), _brand(other_name)
@@ -1141,6 +1258,11 @@ def toot_at(k: int) -> Toot:
     elif intent == "negative" and rng.random() < 0.15:
         text = f"{text} {rng.choice(NEGATIVE_EMOJI)}"
     account = ACME_CARE if official else _mastodon_account(rng, intent)
+    regular = (
+        _regular_for(k, intent) if parent is None and brand is ACME and other is None else None
+    )
+    if regular is not None:
+        account = regular.account
     hashtags = tuple(b.hashtag.lstrip("#") for b in (brand, other) if b is not None)
     if intent == "noise":
         hashtags = ("mobile",)
@@ -1166,15 +1288,32 @@ def toot_at(k: int) -> Toot:
 
 
 def toots(now: datetime) -> list[Toot]:
-    """Every toot of the last 90 days at `now`, newest first."""
-    return [toot_at(k) for k in reversed(visible_indexes(MASTODON_SPEC, now, limit=None))]
+    """Every toot of the last 90 days at `now`, the grid's and the extra ones, newest first."""
+    grid = [toot_at(k) for k in visible_indexes(MASTODON_SPEC, now, limit=None)]
+    # An extra toot is published up to EXTRA_SPAN_DAYS after the day its group starts.
+    first, last = day_number(now - DEMO_WINDOW) - EXTRA_SPAN_DAYS, day_number(now)
+    extra = [
+        toot
+        for day in range(max(first, 0), last + 1)
+        for toot in extra_toots_of_day(day)
+        if now - DEMO_WINDOW < toot.published <= now
+    ]
+    return sorted(grid + extra, key=lambda toot: int(toot.id), reverse=True)
+
+
+def toot_get(index: int) -> Toot:
+    """A toot by index: the grid's from 0 up, the extra ones below 0 (see EXTRA_SLOTS)."""
+    if index >= 0:
+        return toot_at(index)
+    day, slot = divmod(-index - 1, EXTRA_SLOTS)
+    return extra_toots_of_day(day)[slot]
 
 
 def toot_html(toot: Toot) -> str:
     """The content HTML as Mastodon renders it: mention and hashtag links in a paragraph."""
     parts = []
     if toot.in_reply_to is not None:
-        to = toot_at(toot.in_reply_to).account
+        to = toot_get(toot.in_reply_to).account
         parts.append(
             f'<span class="h-card" translate="no"><a href="{to.url}" class="u-url mention">'
             f"@<span>{to.handle}</span></a></span>"
@@ -1194,14 +1333,14 @@ def toot_status(toot: Toot, replies_count: int) -> dict[str, object]:
     return {
         "id": toot.id,
         "created_at": _iso_ms(toot.published),
-        "in_reply_to_id": toot_at(toot.in_reply_to).id if toot.in_reply_to is not None else None,
+        "in_reply_to_id": toot_get(toot.in_reply_to).id if toot.in_reply_to is not None else None,
         "in_reply_to_account_id": (
-            toot_at(toot.in_reply_to).account.id if toot.in_reply_to is not None else None
+            toot_get(toot.in_reply_to).account.id if toot.in_reply_to is not None else None
         ),
         "sensitive": bool(toot.spoiler_text),
         "spoiler_text": toot.spoiler_text,
         "visibility": "public",
-        "language": "en",
+        "language": toot.language,
         "uri": f"https://{MASTODON_HOST}/users/{account.handle}/statuses/{toot.id}",
         "url": toot.url,
         "replies_count": replies_count,
@@ -1221,10 +1360,10 @@ def toot_status(toot: Toot, replies_count: int) -> dict[str, object]:
         "mentions": (
             [
                 {
-                    "id": toot_at(toot.in_reply_to).account.id,
-                    "username": toot_at(toot.in_reply_to).account.handle,
-                    "acct": f"{toot_at(toot.in_reply_to).account.handle}@{MASTODON_HOST}",
-                    "url": toot_at(toot.in_reply_to).account.url,
+                    "id": toot_get(toot.in_reply_to).account.id,
+                    "username": toot_get(toot.in_reply_to).account.handle,
+                    "acct": f"{toot_get(toot.in_reply_to).account.handle}@{MASTODON_HOST}",
+                    "url": toot_get(toot.in_reply_to).account.url,
                 }
             ]
             if toot.in_reply_to is not None
@@ -1234,3 +1373,401 @@ def toot_status(toot: Toot, replies_count: int) -> dict[str, object]:
             {"name": tag, "url": f"https://{MASTODON_HOST}/tags/{tag}"} for tag in toot.hashtags
         ],
     }
+
+
+# --- Mastodon: the days and the people that stand out -----------------------------------------
+# Besides the grid, the #acmemobile timeline carries what makes every dashboard page worth
+# reading (issue 12): a launch day's news and praise (see "Events"), care conversations that
+# Acme's care account answers, each follow-up outcome in turn, and people who write in
+# Spanish or German. Each day's extra toots come from that day alone, so they are as fixed as
+# the grid's; their indexes are below zero: -(day * EXTRA_SLOTS + j + 1) for the j-th extra
+# toot of the groups that start on UTC day `day` (day_number). The advocates and detractors
+# among the regulars take over some of the grid's own toots instead (toot_at).
+#
+# Budget: the Mastodon connector reads at most EARSHOT_MAX_PAGES_PER_POLL (10) pages of 40
+# statuses per poll, and the first poll must bring the whole 90 days, as for the other
+# sources. The grid tags 150 to 220 toots #acmemobile in 90 days (MASTODON_BRAND_WEIGHTS) and
+# the extra ones add 140 to 165: under 380 together over four years of windows
+# (tests/demo/test_dashboard_content.py checks the sum).
+
+EXTRA_SLOTS = 100
+# A group's last toot (a follow-up) comes at most this many days after the group's day.
+EXTRA_SPAN_DAYS = 5
+
+LAUNCHES = (
+    ("Nimbus X3", "nimbusx3"),
+    ("Home 5G box", "acmehome5g"),
+    ("Travel Pass Plus", "travelpassplus"),
+    ("Orion 6", "orion6"),
+)
+LAUNCH_POSTS = {
+    "positive": (
+        "Launch day: picked up the {launch} from {b} in {city} this morning. Fantastic, "
+        "and the staff were brilliant.",
+        "The {launch} from {b} is great. Fast, simple and fairly priced. Love it.",
+        "Really impressed with the {launch}. {b} got this one right. Happy customer!",
+        "Ordered the {launch} from {b} the minute it went live. Smooth checkout, excellent deal.",
+    ),
+    "neutral": (
+        "How much is the {launch} on {b}? Thinking of ordering one today.",
+        "Where can I get the {launch} from {b} in {city}?",
+        "Does the {launch} from {b} work with the {plan} plan?",
+    ),
+}
+LAUNCH_NEWS = (
+    "{b} launches the {launch} today, with stores in {city} opening early.",
+    "{b} says the {launch} is available from {amount} a month on its {plan} plan.",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Regular:
+    """Someone who writes about Acme again and again in the #acmemobile timeline: an
+    advocate (positive), a detractor (negative) or someone writing in their own language
+    (neutral questions and news)."""
+
+    account: DemoAccount
+    intent: str
+    language: str = "en"
+
+
+REGULARS = (
+    Regular(DemoAccount("hana_wolfe", "Hana Wolfe", 2_340), "positive"),
+    Regular(DemoAccount("tobi_adeyemi", "Tobi Adeyemi", 860), "positive"),
+    Regular(DemoAccount("clara_voss", "Clara Voss (phone reviews)", 15_700), "positive"),
+    Regular(DemoAccount("ranting_rob", "Rob Kerrigan", 420), "negative"),
+    Regular(DemoAccount("wendy_kaur", "Wendy Kaur", 1_150), "negative"),
+    Regular(DemoAccount("nils_ek", "Nils Ekström", 95), "negative"),
+)
+# Share of the grid's own toots about Acme alone (not replies) that a regular of the same
+# mood writes instead of someone new.
+REGULAR_SHARE = {"positive": 0.4, "negative": 0.35}
+# Regulars who write in their own language, each every FOREIGN_EVERY_DAYS days (extra toots,
+# on a schedule so that any 30 days hold a few of each language), but on outage days.
+FOREIGN_WRITERS = (
+    Regular(DemoAccount("lucia_m", "Lucía Martín", 640), "neutral", "es"),
+    Regular(DemoAccount("jonas_b", "Jonas Becker", 310), "neutral", "de"),
+)
+FOREIGN_EVERY_DAYS = 4
+# Written for the demo in Spanish and German: questions and news, which score neutral.
+FOREIGN = {
+    "es": (
+        "¿Alguien sabe si {b} tiene cobertura 5G en Valencia? Me mudo el mes que viene.",
+        "{b} abre una tienda nueva en Sevilla la semana que viene.",
+        "¿Cuánto cuesta el roaming de {b} en Marruecos?",
+        "{b} publica el nuevo mapa de cobertura para Madrid.",
+        "Me he cambiado a la tarifa {plan} de {b} para el viaje.",
+        "¿Qué tarifa de {b} usáis para una tableta?",
+    ),
+    "de": (
+        "Weiß jemand, ob {b} eSIM auf dem {device} unterstützt?",
+        "{b} eröffnet am Montag einen Laden in Hamburg.",
+        "Neue Netzabdeckungskarte von {b} für Berlin ist online.",
+        "Wie lange dauert eine Rufnummernmitnahme zu {b} normalerweise?",
+        "{b} ändert ab nächsten Monat den Preis für den Tarif {plan}.",
+        "Welchen Tarif von {b} nutzt ihr für ein Tablet?",
+    ),
+}
+
+
+def _regular_for(k: int, intent: str) -> Regular | None:
+    """The regular who writes grid toot k (about Acme alone, not a reply), or None."""
+    if _unit("regular", k) >= REGULAR_SHARE.get(intent, 0.0):
+        return None
+    mates = [r for r in REGULARS if r.intent == intent]
+    return mates[int(_unit("regular-who", k) * len(mates))]
+
+
+# Care conversations, every CARE_EVERY_DAYS days: a customer's post, Acme's care account
+# answering after a while, and (but for "no_further_word") the customer's next post, whose
+# tone gives the case's follow-up outcome (engagement/followup.py). Each outcome has its own
+# first posts, and the i-th follow-up goes with the i-th first post, so that the compounds
+# before and after the answer give that outcome.
+CARE_EVERY_DAYS = 3
+CARE_OUTCOMES = ("converted", "improved", "unchanged", "worsened", "no_further_word")
+CARE_POSTS = {
+    "converted": (
+        "My {b} bill shows a charge of {amount} I never agreed to. Not happy.",
+        "Frustrated: my {b} eSIM stopped working after the update.",
+    ),
+    "improved": (
+        "{b} has been down at my place in {city} since yesterday. Awful service, I am "
+        "furious and fed up.",
+        "Billed twice by {b} again. Angry, disgusted and tired of chasing it.",
+    ),
+    "unchanged": (
+        "Still waiting for my {b} refund. Annoying.",
+        "Signal in my flat in {city} is weak again with {b}. Annoying.",
+    ),
+    "worsened": (
+        "Is the {b} network being worked on in {city}? My {device} shows one bar today.",
+        "How do I get {b} to check a charge on my bill?",
+    ),
+    "no_further_word": (
+        "{b} charged me twice for roaming this month. Really frustrating.",
+        "The {b} app will not let me pay my bill. Annoying and stressful.",
+    ),
+}
+CARE_FOLLOWUPS = {
+    "converted": (
+        "Sorted in ten minutes. The charge is gone and support was really friendly. Great "
+        "service, thank you!",
+        "Thanks {b}, it works again. Quick and helpful, much appreciated.",
+    ),
+    "improved": (
+        "Update: the {b} engineers came round and the signal is back for now.",
+        "Update: {b} says the second charge will be returned next week.",
+    ),
+    "unchanged": (
+        "Still the same with {b} today. Annoying.",
+        "Two days later the signal is still weak with {b}. Annoying.",
+    ),
+    "worsened": (
+        "Now it is much worse: no calls at all, and {b} stopped answering. Terrible, angry "
+        "and disappointed.",
+        "Now {b} charged me again and nobody replies. Awful, furious and disgusted.",
+    ),
+}
+CARE_ANSWERS = (
+    "Sorry about this! Please send us a direct message with your account number and we will "
+    "look into it {when}.",
+    "Thanks for letting us know. Our team is checking this now and we will update you here.",
+    "We are on it: an engineer is looking at your account now. Thanks for your patience.",
+)
+# Hours from the customer's post to the brand's answer, and from the answer to the
+# customer's next post: some answers come within the hour, some miss the two-day SLA.
+CARE_ANSWER_HOURS = (0.4, 1.5, 3.0, 6.5, 14.0, 27.0, 55.0)
+CARE_FOLLOWUP_HOURS = (2.0, 5.0, 9.0, 20.0, 30.0)
+# Customers named from their own pool, one per conversation for 100 conversations, so no
+# follow-up is mistaken for another conversation's.
+CARE_FIRST = (
+    "Nora",
+    "Bilal",
+    "Keiko",
+    "Dario",
+    "Freya",
+    "Emeka",
+    "Ingrid",
+    "Yusuf",
+    "Amara",
+    "Pavel",
+)
+CARE_LAST = (
+    "Bexley", "Castellano", "Dunmore", "Eriksen", "Faraday", "Garrow", "Holm", "Iwu",
+    "Jablonski", "Kettering",
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Draft:
+    published: datetime
+    account: DemoAccount
+    text: str
+    intent: str
+    hashtags: tuple[str, ...] = ("acmemobile",)
+    parent: int | None = None  # the slot (j) of the toot it replies to, on the same day
+    language: str = "en"
+
+
+def _at(day: int, hours: float) -> datetime:
+    return EPOCH + timedelta(days=day, hours=hours)
+
+
+def _off_outage_day(moment: datetime) -> datetime:
+    # Acme's care team and its happy customers do not post on an outage day: its negative
+    # share stays the outage's own (the team answers the next day, at the same hour).
+    return moment + timedelta(days=1) if is_outage_day(moment) else moment
+
+
+def _acme_values(rng: random.Random) -> dict[str, str]:
+    values = _slot_values(rng, ACME, None)
+    values["b"] = rng.choice(("Acme", "Acme Mobile"))
+    return values
+
+
+def _foreign_drafts(day: int, rng: random.Random) -> list[_Draft]:
+    drafts = []
+    for n, writer in enumerate(FOREIGN_WRITERS):
+        if day % FOREIGN_EVERY_DAYS != (2 * n + 1) % FOREIGN_EVERY_DAYS:
+            continue
+        text = rng.choice(FOREIGN[writer.language]).format(**_acme_values(rng))
+        moment = _at(day, 9 + 10 * rng.random())
+        drafts.append(_Draft(moment, writer.account, text, "neutral", language=writer.language))
+    return drafts
+
+
+def _launch_drafts(day: int, rng: random.Random) -> list[_Draft]:
+    """Nine toots about the new product: the press, a reviewer twice, customers."""
+    launch, tag = LAUNCHES[(day // EVENT_PERIOD_DAYS) % len(LAUNCHES)]
+    reviewer = next(r.account for r in REGULARS if r.account.handle == "clara_voss")
+    posters: list[tuple[DemoAccount, str, tuple[str, ...]]] = [
+        (MASTODON_NEWS[1], "neutral", LAUNCH_NEWS),
+        (MASTODON_NEWS[0], "neutral", LAUNCH_NEWS),
+        (MASTODON_NEWS[1], "neutral", LAUNCH_NEWS),
+        (reviewer, "positive", LAUNCH_POSTS["positive"]),
+        (reviewer, "positive", LAUNCH_POSTS["positive"]),
+    ]
+    for n in range(4):
+        intent = "neutral" if n % 2 else "positive"
+        posters.append((_mastodon_account(rng, intent), intent, LAUNCH_POSTS[intent]))
+    drafts = []
+    for n, (account, intent, pool) in enumerate(posters):
+        values = _acme_values(rng) | {"launch": launch}
+        moment = _at(day, 8 + 12 * n / len(posters) + rng.random())
+        text = rng.choice(pool).format(**values)
+        drafts.append(_Draft(moment, account, text, intent, ("acmemobile", tag)))
+    return drafts
+
+
+def _care_drafts(day: int, rng: random.Random) -> list[_Draft]:
+    number = day // CARE_EVERY_DAYS
+    outcome = CARE_OUTCOMES[number % len(CARE_OUTCOMES)]
+    first = CARE_FIRST[number % len(CARE_FIRST)]
+    last = CARE_LAST[(number // len(CARE_FIRST) + number) % len(CARE_LAST)]
+    customer = DemoAccount(
+        f"{first}_{last}".lower(),
+        f"{first} {last}",
+        int(10 ** (1 + 2 * _unit("care-followers", number))),
+    )
+    values = _acme_values(rng)
+    asked = _at(day, 8 + 10 * rng.random())
+    pair = rng.randrange(len(CARE_POSTS[outcome]))
+    post = CARE_POSTS[outcome][pair].format(**values)
+    intent = "neutral" if outcome == "worsened" else "negative"
+    drafts = [_Draft(asked, customer, post, intent)]
+    delay = timedelta(hours=CARE_ANSWER_HOURS[number % len(CARE_ANSWER_HOURS)])
+    answered = _off_outage_day(asked + delay)
+    answer = rng.choice(CARE_ANSWERS).format(**values)
+    drafts.append(_Draft(answered, ACME_CARE, answer, "official", parent=0))
+    if outcome in CARE_FOLLOWUPS:
+        hours = CARE_FOLLOWUP_HOURS[number % len(CARE_FOLLOWUP_HOURS)]
+        later = _off_outage_day(answered + timedelta(hours=hours))
+        text = CARE_FOLLOWUPS[outcome][pair].format(**values)
+        mood = {"converted": "positive", "improved": "neutral"}.get(outcome, "negative")
+        drafts.append(_Draft(later, customer, text, mood, parent=1))
+    return drafts
+
+
+@functools.lru_cache(maxsize=512)
+def extra_toots_of_day(day: int) -> tuple[Toot, ...]:
+    """The extra toots of the groups that start on UTC day ``day`` (see EXTRA_SLOTS)."""
+    rng = random.Random(f"earshot-demo:mastodon-extra:{day}")
+    start = _at(day, 0)
+    if is_outage_day(start):
+        # The grid's own posts about Acme that day are about the outage (_choose_content),
+        # and the HN thread (hn_extra_items_of_day) makes it a flood: nothing calm here.
+        return ()
+    drafts: list[_Draft] = []
+    if is_launch_day(start):
+        drafts += _launch_drafts(day, rng)
+    if day % CARE_EVERY_DAYS == 0:
+        base = len(drafts)
+        for draft in _care_drafts(day, rng):
+            if draft.parent is not None:
+                draft.parent += base
+            drafts.append(draft)
+    drafts += _foreign_drafts(day, rng)
+    assert len(drafts) <= EXTRA_SLOTS
+    found = []
+    for j, draft in enumerate(drafts):
+        index = -(day * EXTRA_SLOTS + j + 1)
+        millis = int(draft.published.timestamp() * 1000)
+        reach = math.sqrt(draft.account.followers)
+        parent = draft.parent
+        found.append(
+            Toot(
+                index=index,
+                # Like toot_id, with a sequence number the grid's toots never use.
+                id=str((millis << 16) | 0x8000 | (j & 0x7FFF)),
+                published=draft.published,
+                account=draft.account,
+                text=draft.text,
+                spoiler_text="",
+                hashtags=draft.hashtags,
+                in_reply_to=-(day * EXTRA_SLOTS + parent + 1) if parent is not None else None,
+                favourites=int(reach * 1.5 * _unit("extra-favs", index)),
+                reblogs=int(reach * 0.4 * _unit("extra-boosts", index)),
+                intent=draft.intent,
+                brands=(ACME.name,),
+                language=draft.language,
+            )
+        )
+    return tuple(found)
+
+
+# --- Hacker News: the daily chatter and the event days -----------------------------------------
+# Extra comments under the grid's latest story, in numbers the grid's randomness cannot give:
+# a steady few about Acme every day (one of each mood, so a day's negative share stays near a
+# third and an outage day's stands out, dashboard/spikes.py), all about the outage on an
+# outage day, plus a thread of angry ones from a few users who comment again and again (what
+# drove the spike), and a thread about the new product on a launch day. Object ids from
+# HN_EXTRA_ID_BASE + day * EXTRA_SLOTS + j; a search index keeps them all (no budget issue:
+# the HN connector reads up to 1000 hits a poll).
+
+HN_EXTRA_ID_BASE = HN_ID_BASE + 5_000_000
+HN_DAILY_MOODS = ("neutral", "positive", "negative")
+HN_OUTAGE_USERS = ("packetloss", "grumpyops", "nullroute", "backhaul")
+HN_LAUNCH_USERS = ("spectrum_nerd", "kestrel_dev", "lateral", "meiling")
+
+
+def _hn_story_before(moment: datetime) -> int:
+    """The grid index of the latest story published before ``moment``."""
+    step = HN_SPEC.step_hours * 3600
+    origin = EPOCH + timedelta(hours=HN_SPEC.offset_hours)
+    k = math.floor((moment - origin).total_seconds() / step)
+    while k > 0 and (not _hn_is_story(k) or item_time(HN_SPEC, k) >= moment):
+        k -= 1
+    return k
+
+
+@functools.lru_cache(maxsize=512)
+def hn_extra_items_of_day(day: int) -> tuple[HnItem, ...]:
+    """The extra HN comments of UTC day ``day`` (day_number), oldest first."""
+    rng = random.Random(f"earshot-demo:hn-extra:{day}")
+    start = EPOCH + timedelta(days=day)
+    drafts: list[tuple[float, str, str, str]] = []  # (hour, author, intent, text)
+    if is_outage_day(start):
+        count = len(HN_DAILY_MOODS) + 12
+        for n in range(count):
+            author = HN_OUTAGE_USERS[n % len(HN_OUTAGE_USERS)] if n < 12 else rng.choice(HN_USERS)
+            text = rng.choice(OUTAGE).format(**_acme_values(rng))
+            drafts.append((7 + 14 * n / count + rng.random(), author, "negative", text))
+    else:
+        for n, intent in enumerate(HN_DAILY_MOODS):
+            pool = HN_COMMENTS[intent] + {"negative": NEGATIVE, "positive": POSITIVE}.get(
+                intent, NEUTRAL
+            )
+            text = rng.choice(pool).format(**_acme_values(rng))
+            drafts.append((3 + 6 * n + 5 * rng.random(), rng.choice(HN_USERS), intent, text))
+    if is_launch_day(start):
+        launch, _ = LAUNCHES[(day // EVENT_PERIOD_DAYS) % len(LAUNCHES)]
+        for n in range(11):
+            intent = "neutral" if n % 3 == 2 else "positive"
+            pool = LAUNCH_NEWS if n == 0 else LAUNCH_POSTS[intent]
+            values = _acme_values(rng) | {"launch": launch}
+            author = HN_LAUNCH_USERS[n % len(HN_LAUNCH_USERS)]
+            text = rng.choice(pool).format(**values)
+            drafts.append((8 + n + rng.random(), author, intent, text))
+    items = []
+    for j, (hour, author, intent, text) in enumerate(sorted(drafts)):
+        published = start + timedelta(hours=hour)
+        story = _hn_story_before(published)
+        items.append(
+            HnItem(
+                index=-(day * EXTRA_SLOTS + j + 1),
+                object_id=HN_EXTRA_ID_BASE + day * EXTRA_SLOTS + j,
+                kind="comment",
+                published=published,
+                author=author,
+                title="",
+                url="",
+                story_text="",
+                comment_text=_html_paragraphs(text),
+                points=None,
+                story_id=HN_ID_BASE + story,
+                parent_id=HN_ID_BASE + story,
+                intent=intent,
+                brands=(ACME.name,),
+            )
+        )
+    return tuple(items)

@@ -36,11 +36,16 @@ DEMO_LIVE_DAYS = 3
 # overdue and some are not, right after loading and a day later (tests/demo/test_care.py).
 DEMO_FIRST_RESPONSE_MINUTES = 2 * 24 * 60
 DEMO_RESOLUTION_MINUTES = 5 * 24 * 60
+# A week of follow-up after the first response (the default is two): the care page of the
+# last 30 days then holds cases whose window has closed "no further word" as well as cases
+# still being watched (demo/content.py: care conversations, issue 12).
+DEMO_FOLLOWUP_DAYS = 7
 # The model defaults: settings still at these were never tuned, so the demo may set its own.
 _DEFAULT_SLAS = (
     CareSettings._meta.get_field("first_response_minutes").default,
     CareSettings._meta.get_field("resolution_minutes").default,
 )
+_DEFAULT_FOLLOWUP_DAYS = CareSettings._meta.get_field("followup_days").default
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,15 +106,16 @@ TAGS: tuple[DemoTag, ...] = (
 
 
 def demo_care_set_up(*, brand: Brand, changes: list[str]) -> None:
-    """The demo brand's care settings (care on, the demo's SLAs while still at the defaults),
-    saved replies and tags with their auto-tag rules. Idempotent: adds what is missing and
-    never overwrites what someone changed. Touches CareSettings, SavedReply, Tag,
-    AutoTagRule; appends a line per change to ``changes``."""
+    """The demo brand's care settings (care on, the demo's SLAs and follow-up window while
+    still at the defaults), saved replies and tags with their auto-tag rules. Idempotent:
+    adds what is missing and never overwrites what someone changed. Touches CareSettings,
+    SavedReply, Tag, AutoTagRule; appends a line per change to ``changes``."""
     care, created = CareSettings.objects.get_or_create(
         brand=brand,
         defaults={
             "first_response_minutes": DEMO_FIRST_RESPONSE_MINUTES,
             "resolution_minutes": DEMO_RESOLUTION_MINUTES,
+            "followup_days": DEMO_FOLLOWUP_DAYS,
         },
     )
     if not created and (care.first_response_minutes, care.resolution_minutes) == _DEFAULT_SLAS:
@@ -123,6 +129,11 @@ def demo_care_set_up(*, brand: Brand, changes: list[str]) -> None:
             f"{DEMO_FIRST_RESPONSE_MINUTES // 60} h, resolution within "
             f"{DEMO_RESOLUTION_MINUTES // (24 * 60)} days"
         )
+    if care.followup_days == _DEFAULT_FOLLOWUP_DAYS:
+        # An older demo's settings, never tuned: the demo's follow-up window.
+        care.followup_days = DEMO_FOLLOWUP_DAYS
+        care.save(update_fields=["followup_days"])
+        changes.append(f"Set the follow-up window of {brand.name} to {DEMO_FOLLOWUP_DAYS} days")
 
     have = set(SavedReply.objects.filter(brand=brand).values_list("title", flat=True))
     new_replies = [
