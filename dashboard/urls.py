@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboard import views
+from dashboard import views, views_report
 from dashboard.explorer import views as explorer_views
 
 app_name = "dashboard"
@@ -14,6 +14,8 @@ urlpatterns = [
     path("authors/", views.authors, name="authors"),
     path("funnel/", views.funnel, name="funnel"),
     path("care/", views.care, name="care"),
+    path("report/", views_report.report, name="report"),
+    path("report/subscription/", views_report.report_subscription, name="report-subscription"),
     path("timezone/", views.timezone_set, name="timezone"),
     path("mentions/", views.mentions, name="mentions"),
     path("mentions.csv", views.mentions_export, name="mentions-export"),
