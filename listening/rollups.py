@@ -1006,8 +1006,11 @@ def _part_sums_sql(
         f" WHERE q.{names[0]} = c.span AND q.{names[1]} = c.start) AS r"
         f" GROUP BY {grouped}"
     )
+    # Each array goes as one text literal ('{1,2,...}'): psycopg2 would spell a list out as
+    # ARRAY[1, 2, ...], thousands of constants that took longer to parse than to run.
+    arrays = ["{" + ",".join(map(str, values)) + "}" for values in (spans, quarters, parts, signs)]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [spans, quarters, parts, signs, *inner_params])
+        cursor.execute(sql, [*arrays, *inner_params])
         return {
             (row[0], *row[1 : 1 + len(by)]): [int(v or 0) for v in row[1 + len(by) :]]
             for row in cursor.fetchall()
