@@ -17,10 +17,16 @@ from django.http import HttpRequest
 SESSION_KEY = "earshot_tz"
 
 
+# Files of a tz database that are not zones a user lives in: "localtime" is the host's own
+# zone (the web host's for Python, the database host's for PostgreSQL, which can differ, so
+# the days counted would not be the days shown), the others are build artefacts.
+NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 @cache
 def zone_names() -> tuple[str, ...]:
     """The IANA zones a user may choose, sorted (the host's tz database)."""
-    return tuple(sorted(zoneinfo.available_timezones()))
+    return tuple(sorted(zoneinfo.available_timezones() - NOT_ZONES))
 
 
 def is_zone(name: str) -> bool:
