@@ -372,14 +372,13 @@ def care_figures_of_period(
 def care_figures_over_time(
     *, brand: Brand, bounds: list[datetime], now: datetime
 ) -> list[dict[str, object]]:
-    """care_figures_by_bucket, computed once per state of the buckets' cases."""
-    if len(bounds) < 2:
-        return []
+    """care_figures_by_bucket, computed once per state of the buckets' cases (PostgreSQL)."""
+    if len(bounds) < 2 or connection.vendor != "postgresql":
+        return care_figures_by_bucket(brand=brand, bounds=bounds, now=now)
+    stamps = repr([b.timestamp() for b in bounds]).encode()
     key = (
         f"earshot:dashboard:care-buckets:{brand.pk}:"
-        + hashlib.blake2b(
-            repr([b.timestamp() for b in bounds]).encode(), digest_size=12
-        ).hexdigest()
+        + hashlib.blake2b(stamps, digest_size=12).hexdigest()
         + ":"
         + _cases_fingerprint(brand=brand, since=bounds[0], until=bounds[-1], now=now)
     )
