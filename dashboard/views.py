@@ -11,8 +11,14 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -37,6 +43,7 @@ from dashboard.charts import (
     ratio,
     totals_by,
 )
+from dashboard.engaged_panel import engaged_panel
 from dashboard.forms import (
     DEFAULT_RANGE,
     RANGE_CHOICES,
@@ -303,7 +310,9 @@ def _shell(request: HttpRequest, tab: str) -> Shell:
         brands=list(brands_for(request.user, Action.VIEW_DASHBOARD)),
         form=form,
         period=period,
-        zone=timezone.get_current_timezone_name(),
+        # The zone's IANA key: get_current_timezone_name() gives a fixed-offset zone's
+        # abbreviation ("+14" for Etc/GMT-14), which matches no choice of the selector.
+        zone=str(timezone.get_current_timezone()),
         tab=tab,
         explorer=explorer_url(),
     )
@@ -318,7 +327,8 @@ def _shell(request: HttpRequest, tab: str) -> Shell:
 
 
 def _render_page(request: HttpRequest, template: str, shell: Shell, context: dict):
-    charts = context.get("charts", [])
+    # Table panels (the most engaged mentions) give their CSV button a chart's spec too.
+    charts = [*context.get("charts", []), *context.get("table_panels", [])]
     return render(
         request,
         template,
@@ -636,11 +646,29 @@ def overview(request: HttpRequest) -> HttpResponse:
             }
             for name, value, before, unit in headline
         ]
+        engaged = engaged_panel(
+            brand_id=brand_id,
+            brand_name=shell.brand.name,
+            since=period.since,
+            until=period.until,
+            first=period.first,
+            last=period.last,
+            zone=timezone.get_current_timezone(),
+            mentions=totals.mentions,
+            empty=empty,
+        )
         return _render_page(
             request,
             "dashboard/overview.html",
             shell,
-            {"charts": charts, "figures": figures, "totals": totals, "spikes": spikes},
+            {
+                "charts": charts,
+                "figures": figures,
+                "totals": totals,
+                "spikes": spikes,
+                "engaged": engaged,
+                "table_panels": [engaged],
+            },
         )
 
 
@@ -861,6 +889,10 @@ def share(request: HttpRequest) -> HttpResponse:
         )
 
 
+# A page's address with its filters is far shorter; a longer "next" is not one of ours.
+NEXT_MAX_CHARS = 2000
+
+
 @require_POST
 @login_required
 def timezone_set(request: HttpRequest) -> HttpResponse:
@@ -870,11 +902,17 @@ def timezone_set(request: HttpRequest) -> HttpResponse:
         return HttpResponse("Unknown time zone.", status=400, content_type="text/plain")
     request.session[SESSION_KEY] = name
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    # Only a path of this site, of a sane length. Not redirect(): it would try a bare word
+    # ("x", or U+FFFD that invalid UTF-8 decodes to) as a view name and answer 500.
+    if not (
+        target.startswith("/")
+        and len(target) <= NEXT_MAX_CHARS
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
         target = reverse("dashboard:overview")
-    return redirect(target)
+    return HttpResponseRedirect(target)
 
 
 AUTHORS_LISTED = 20
@@ -976,7 +1014,7 @@ def authors(request: HttpRequest) -> HttpResponse:
             {
                 "charts": [chart],
                 "tables": tables,
-                "can_open_authors": can(request.user, brand.pk, Action.VIEW_QUEUE),
+                "can_open_authors": can(request.user, brand.pk, Action.VIEW_AUTHORS),
             },
         )
 
