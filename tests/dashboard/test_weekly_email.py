@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from brands.models import Membership
 from dashboard.models import ReportSubscription
@@ -238,3 +240,17 @@ def test_the_task_is_in_the_beat_schedule(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["dashboard-send-weekly-reports"]
     assert entry["task"] == "dashboard.tasks.weekly_reports_send_task"
     assert entry["schedule"] <= 3600  # hourly: within the first hour of a local Monday
+
+
+def test_subscribers_of_one_brand_and_zone_share_its_figures(acme, last_week):
+    users = [make_user(f"m{n}", acme, Membership.Role.MARKETER) for n in range(4)]
+    ReportSubscription.objects.create(user=users[0], brand=acme)
+    with CaptureQueriesContext(connection) as one:
+        weekly_reports_send(now=NOW)
+    for user in users[1:]:
+        ReportSubscription.objects.create(user=user, brand=acme)
+    with CaptureQueriesContext(connection) as four:
+        weekly_reports_send(now=NOW + timedelta(days=7))
+    assert len(mail.outbox) == 5
+    # Each more subscriber costs their roles and the claim of their week, not the figures.
+    assert len(four) <= len(one) + 3 * 2, [q["sql"] for q in four.captured_queries]
