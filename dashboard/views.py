@@ -19,6 +19,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import render
+from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -37,7 +38,6 @@ from dashboard.charts import (
     brand_colour,
     bucket_days,
     bucket_label,
-    change,
     drill_link,
     explorer_url,
     ratio,
@@ -53,6 +53,7 @@ from dashboard.forms import (
     PeriodForm,
     day_start,
 )
+from dashboard.report import headline_figures, period_spikes
 from dashboard.selectors import (
     author_rows,
     brand_corrections_for_export,
@@ -70,11 +71,9 @@ from dashboard.selectors import (
     mention_languages,
     mention_totals,
     source_names,
-    spike_drivers,
     standing_author_ids,
     top_author_ids,
 )
-from dashboard.spikes import BASELINE_DAYS, spikes_find
 from dashboard.timezones import SESSION_KEY, is_zone, user_zone, zone_names
 from engagement.models import AuthorStanding
 from engagement.selectors.care_report import OUTCOME_KEYS
@@ -326,10 +325,25 @@ def _shell(request: HttpRequest, tab: str) -> Shell:
     return shell
 
 
+class _PageResponse(TemplateResponse):
+    """A charted page, rendered after its view returned but in the time zone the view ran
+    in. Unrendered, it hands its figures to the printable report (dashboard/views_report.py
+    reads context_data and never renders the page)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.zone = timezone.get_current_timezone()
+
+    @property
+    def rendered_content(self) -> str:
+        with timezone.override(self.zone):
+            return super().rendered_content
+
+
 def _render_page(request: HttpRequest, template: str, shell: Shell, context: dict):
     # Table panels (the most engaged mentions) give their CSV button a chart's spec too.
     charts = [*context.get("charts", []), *context.get("table_panels", [])]
-    return render(
+    return _PageResponse(
         request,
         template,
         {
@@ -390,46 +404,7 @@ def _breakdown_chart(
 
 
 TERMS_LISTED = 10
-SPIKES_LISTED = 10
 SPIKE_COLOUR = "#24292f"
-
-
-def _spikes(shell: Shell) -> list:
-    """The period's spikes (dashboard/spikes.py), newest first, with what drove them and a
-    link to their mentions. Three to six queries: the days, then the drivers."""
-    period, brand = shell.period, shell.brand
-    zone = timezone.get_current_timezone()
-    start = period.first - timedelta(days=BASELINE_DAYS)
-    since = day_start(start)
-    daily: dict[date, tuple[int, int]] = {}
-    for fact in mention_facts(
-        brand_ids=[brand.pk], since=since, until=period.until, bucket="day", tz=zone
-    ):
-        mentions, negative = daily.get(fact.bucket, (0, 0))
-        daily[fact.bucket] = (
-            mentions + fact.mentions,
-            negative + (fact.mentions if fact.label == "negative" else 0),
-        )
-    found = spikes_find(daily=daily, first=period.first, last=period.last)
-    found = sorted(found, key=lambda spike: (spike.day, spike.kind), reverse=True)[:SPIKES_LISTED]
-    drivers = spike_drivers(
-        brand_id=brand.pk,
-        days=sorted({spike.day for spike in found}),
-        tz=zone,
-        daily=daily,
-        since=since,
-        until=period.until,
-    )
-    for spike in found:
-        spike.terms, spike.authors = drivers.get(spike.day, ([], []))
-        spike.link = drill_link(
-            shell.explorer,
-            brand.pk,
-            spike.day,
-            spike.day,
-            label="negative" if spike.kind == "negative" else "",
-        )
-    return found
 
 
 def _term_charts(shell: Shell, *, empty: str) -> list[Chart]:
@@ -542,7 +517,11 @@ def overview(request: HttpRequest) -> HttpResponse:
             empty=empty,
             note=f"One bar per {period.bucket}, in {shell.zone}.",
         )
-        spikes = _spikes(shell) if not empty else []
+        spikes = (
+            period_spikes(brand=shell.brand, period=period, explorer=shell.explorer)
+            if not empty
+            else []
+        )
         spike_days = {spike.day for spike in spikes}
         if spike_days:
             volume.colours = [
@@ -627,25 +606,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             _breakdown_chart(shell, languages, "lang", "languages", "By language", empty=empty),
             *_term_charts(shell, empty=empty),
         ]
-        headline = [
-            ("Mentions", totals.mentions, previous.mentions, "count"),
-            ("Estimated reach", totals.reach, previous.reach, "count"),
-            ("Engagement", totals.engagement, previous.engagement, "count"),
-            ("Net sentiment", totals.net_sentiment, previous.net_sentiment, "percent"),
-        ]
-        figures = [
-            {
-                "name": name,
-                "value": value,
-                "previous": before,
-                "unit": unit,
-                "change": change(value, before) if unit == "count" else None,
-                "points": (None if value is None or before is None else round(value - before, 1))
-                if unit == "percent"
-                else None,
-            }
-            for name, value, before, unit in headline
-        ]
+        figures = headline_figures(totals=totals, previous=previous)
         engaged = engaged_panel(
             brand_id=brand_id,
             brand_name=shell.brand.name,
