@@ -130,18 +130,22 @@ INITECH = DemoBrand(
 # The main brand first; the others are its competitors.
 BRANDS: tuple[DemoBrand, ...] = (ACME, GLOBEX, INITECH)
 # How often a post is about each brand: Globex is the bigger rival, Initech the smaller.
-BRAND_WEIGHTS = (60, 24, 16)
+BRAND_WEIGHTS = (58, 28, 14)
 # Fewer of the Mastodon grid's toots are about Acme: its #acmemobile timeline also carries the
 # extra toots of the outage and launch days and of care conversations, and the first poll
 # reads at most 400 statuses (see EXTRA_SLOTS).
 MASTODON_BRAND_WEIGHTS = (44, 31, 25)
-# Moods: share of Globex's neutral posts that are praise instead, of Initech's praise that is
-# a complaint, and of Acme's complaints that are calmer (neutral or praise), so that the share
-# of voice page shows three brands of different standing, and an Acme outage day stands out
-# against days whose negative share is moderate and steady (dashboard/spikes.py).
-GLOBEX_TILT = 0.6
-INITECH_TILT = 0.45
-ACME_CALM = 0.3
+# Moods, per brand: {written intent: (the intent instead, share of posts moved)}. Globex's
+# customers are the happy ones, Initech's the angry ones, so the share of voice page shows
+# three brands of different standing whatever 30 days it shows; some of Acme's complaints
+# are calmer, so that an outage day stands out against days whose negative share is
+# moderate (dashboard/spikes.py). The overall mix stays within what
+# tests/demo/test_content.py measures.
+BRAND_MOODS: dict[str, dict[str, tuple[str, float]]] = {
+    GLOBEX.name: {"neutral": ("positive", 0.5), "negative": ("positive", 0.25)},
+    INITECH.name: {"positive": ("negative", 0.8), "neutral": ("negative", 0.5)},
+    ACME.name: {"negative": ("neutral", 0.2)},
+}
 
 
 # --- Events ---------------------------------------------------------------------------------
@@ -607,13 +611,9 @@ def _choose_content(spec: FeedSpec, rng: random.Random, k: int) -> tuple[str, st
     brand = rng.choices(BRANDS, weights=weights)[0]
     # The brands differ in mood, not only in volume (a draw of its own, so that the other
     # items keep their content).
-    tilt = _unit("tilt", spec.name, k)
-    if brand is GLOBEX and intent == "neutral" and tilt < GLOBEX_TILT:
-        intent = "positive"
-    elif brand is INITECH and intent == "positive" and tilt < INITECH_TILT:
-        intent = "negative"
-    elif brand is ACME and intent == "negative" and tilt < ACME_CALM:
-        intent = "positive" if tilt < ACME_CALM / 2 else "neutral"
+    moved = BRAND_MOODS[brand.name].get(intent)
+    if moved is not None and _unit("tilt", spec.name, k) < moved[1]:
+        intent = moved[0]
     if brand is ACME and outage:
         # On an outage day everyone who writes about Acme writes about the outage.
         return "negative", rng.choice(OUTAGE), ACME.name, None
@@ -1705,7 +1705,7 @@ def extra_toots_of_day(day: int) -> tuple[Toot, ...]:
 # the HN connector reads up to 1000 hits a poll).
 
 HN_EXTRA_ID_BASE = HN_ID_BASE + 5_000_000
-HN_DAILY_MOODS = ("neutral", "positive", "negative")
+HN_DAILY_MOODS = ("neutral", "positive", "neutral")
 HN_OUTAGE_USERS = ("packetloss", "grumpyops", "nullroute", "backhaul")
 HN_LAUNCH_USERS = ("spectrum_nerd", "kestrel_dev", "lateral", "meiling")
 
