@@ -342,7 +342,7 @@ def _cases_fingerprint(*, brand: Brand, since: datetime, until: datetime, now: d
                     output_field=CharField(),
                 ),
                 delimiter=",",
-                ordering="id",
+                order_by="id",
             ),
             function="md5",
             output_field=CharField(),

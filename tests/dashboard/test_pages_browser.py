@@ -21,6 +21,10 @@ from tests.browser import SCREENSHOTS, skip_without_chromium
 from tests.dashboard.test_explorer_browser import assert_clean, watched
 from tests.engagement.conftest import PASSWORD, acme, agent, marketer, social_source, store_mention
 
+# The README's dashboard screenshots come from the demo (test_demo_pages_browser.py); these
+# pages hold a small sample, kept for looking at only.
+VAR_SCREENSHOTS = SCREENSHOTS.parents[1] / "var" / "screenshots"
+
 skip_without_chromium()
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -86,7 +90,7 @@ def test_a_marketer_reads_the_overview_and_clicks_a_bar_to_its_mentions(
     expect(page.get_by_role("link", name="Last 7 days")).to_have_attribute("aria-current", "true")
     expect(page.locator(".figure").first).to_contain_text("12")
     assert_clean(page, "overview")
-    page.screenshot(path=str(SCREENSHOTS / "dashboard-overview.png"), full_page=True)
+    page.screenshot(path=str(VAR_SCREENSHOTS / "sample-overview.png"), full_page=True)
 
     # The table view holds the same numbers as links.
     page.get_by_text("Table of “Mentions”").click()
@@ -135,7 +139,7 @@ def test_a_marketer_reads_the_care_page(watched, live_server, marketer, agent, a
     expect(page.locator("tr[data-agent]")).to_have_count(2)  # the agent, and nobody
     expect(page.locator(f'tr[data-agent="{agent.username}"] td').first).to_have_text("3")
     assert_clean(page, "care")
-    page.screenshot(path=str(SCREENSHOTS / "dashboard-care.png"), full_page=True)
+    page.screenshot(path=str(VAR_SCREENSHOTS / "sample-care.png"), full_page=True)
 
     # The tabs keep brand and range; keyboard users reach the figures from the chart.
     page.locator('canvas[data-chart="outcomes"]').focus()
@@ -155,12 +159,12 @@ def test_a_marketer_reads_the_authors_and_funnel_pages(watched, live_server, mar
     expect(page.locator("#authors-volume tr[data-author]")).to_have_count(1)
     expect(page.locator("#authors-volume tr[data-author] td").nth(1)).to_have_text("12")
     assert_clean(page, "authors")
-    page.screenshot(path=str(SCREENSHOTS / "dashboard-authors.png"), full_page=True)
+    page.screenshot(path=str(VAR_SCREENSHOTS / "sample-authors.png"), full_page=True)
     page.get_by_role("link", name="Funnel", exact=True).click()
     drawn(page, "funnel")
     expect(page.locator('tr[data-step="awareness"] td').first).to_have_text("1")
     assert_clean(page, "funnel")
-    page.screenshot(path=str(SCREENSHOTS / "dashboard-funnel.png"), full_page=True)
+    page.screenshot(path=str(VAR_SCREENSHOTS / "sample-funnel.png"), full_page=True)
     page.get_by_role("link", name="Authors", exact=True).click()
     page.locator("#authors-volume").get_by_role("link", name="Mentions").click()
     expect(page).to_have_url(re.compile(r"/dashboard/explorer/\?.*author=carol%40social.example"))
@@ -190,4 +194,4 @@ def test_a_marketer_compares_the_brand_with_its_competitors(
     colour = page.evaluate("getComputedStyle(document.querySelector('.swatch')).backgroundColor")
     assert colour != "rgb(102, 112, 133)", colour  # not the grey default
     assert_clean(page, "share of voice")
-    page.screenshot(path=str(SCREENSHOTS / "dashboard-share.png"), full_page=True)
+    page.screenshot(path=str(VAR_SCREENSHOTS / "sample-share.png"), full_page=True)
