@@ -16,7 +16,7 @@ from django.db.models import Case as SqlCase
 from django.db.models import CharField, Count, Func, Max, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Cast, Coalesce, Concat
 
-from brands.models import Brand
+from brands.models import Brand, handle_normalise
 from engagement.models import AuthorStanding, CareSettings, Case, SentimentCorrection
 from engagement.selectors.care_report import (
     CareFigures,
@@ -527,20 +527,41 @@ def top_author_ids(
     *, brand_id: int, since: datetime, until: datetime, limit: int
 ) -> tuple[list[int], list[int]]:
     """The brand's authors with the most mentions, and with the largest follower count, in
-    [since, until) (AuthorRollup; ties: author id). Cached per rollup generation."""
+    [since, until) (AuthorRollup; ties: author id), leaving out the brand's own accounts
+    (Brand.handles: its care account answers a lot but is no voice of the market). Cached
+    per rollup generation."""
+
+    own = Brand.objects.get(pk=brand_id).own_handle_keys
 
     def compute() -> tuple[list[int], list[int]]:
-        return tuple(
+        spare = 10 if own else 0  # own accounts are few: a few more rows cover them
+        tops = [
             [
                 row.author_id
                 for row in authors_top_between(
-                    brand_ids=[brand_id], since=since, until=until, order=order, limit=limit
+                    brand_ids=[brand_id],
+                    since=since,
+                    until=until,
+                    order=order,
+                    limit=limit + spare,
                 )
             ]
             for order in ("mentions", "reach")
-        )
+        ]
+        if own:
+            handles = dict(
+                Author.objects.filter(pk__in={a for top in tops for a in top}).values_list(
+                    "pk", "handle"
+                )
+            )
+            tops = [
+                [a for a in top if handle_normalise(handles.get(a, "")) not in own] for top in tops
+            ]
+        return tops[0][:limit], tops[1][:limit]
 
-    return _author_figures(f"top{limit}", brand_id, since, until, compute)
+    # The brand's handles are part of the key: editing them takes effect at once.
+    own_key = hashlib.blake2b(repr(sorted(own)).encode(), digest_size=8).hexdigest()
+    return _author_figures(f"top{limit}:{own_key}", brand_id, since, until, compute)
 
 
 def _funnel_authors(*, brand_id: int, since: datetime, until: datetime) -> tuple[int, int, int]:

@@ -112,6 +112,14 @@ def test_top_authors_follow_new_mentions(client, marketer, acme, spoken):
         spoken["say"]("erin", "acme again", 0.5)
     assert tops()[0] == ["erin@social.example", "carol@social.example", "dave@social.example"]
 
+    # erin turns out to be the brand's own account: no voice of the market.
+    acme.handles = "@Erin"
+    acme.save()
+    assert tops() == (
+        ["carol@social.example", "dave@social.example"],
+        ["dave@social.example", "carol@social.example"],
+    )
+
 
 def test_care_figures_follow_every_change_of_the_cases(client, marketer, acme, social_source):
     now = timezone.now()

@@ -473,7 +473,7 @@ def test_the_brand_list_offers_only_the_users_brands(client, marketer, acme, oth
         (OVERVIEW, 15),  # 2 of them: the most engaged mentions, then their authors
         (SHARE, 9),
         (CARE, 13),
-        (reverse("dashboard:authors"), 16),
+        (reverse("dashboard:authors"), 18),
         (reverse("dashboard:funnel"), 11),
     ],
 )
