@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 from dashboard.models import ReportSubscription
 from engagement.models import AuthorStanding, Case
-from tests.browser import SCREENSHOTS, skip_without_chromium
+from tests.browser import skip_without_chromium
 from tests.dashboard.test_explorer_browser import assert_clean, watched
 from tests.dashboard.test_pages_browser import drawn, sign_in
 from tests.engagement.conftest import PASSWORD, acme, agent, marketer, social_source, store_mention
@@ -96,7 +96,6 @@ def test_a_marketer_prints_the_report_on_a_few_pages(watched, live_server, marke
     expect(page.locator(".topbar")).to_be_visible()
     expect(page.get_by_role("button", name="Print / save as PDF")).to_be_visible()
     assert_clean(page, "report")
-    page.screenshot(path=str(SCREENSHOTS / "dashboard-report.png"), full_page=True)
 
     page.emulate_media(media="print")
     for hidden in (".topbar", ".dash-tabs", ".dash-period", ".dash-tz", ".report-subscribe"):
@@ -118,7 +117,6 @@ def test_a_marketer_prints_the_report_on_a_few_pages(watched, live_server, marke
     page.set_viewport_size({"width": 794, "height": 1123})
     page.wait_for_timeout(300)
     pdf = page.pdf(format="A4", print_background=True)
-    (SCREENSHOTS / "dashboard-report.pdf").write_bytes(pdf)
     assert 2 <= pdf_pages(pdf) <= 6, pdf_pages(pdf)
 
     # Three months by week print on no more pages.
