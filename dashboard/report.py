@@ -7,7 +7,7 @@ This module imports no view: views.py imports it.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -16,7 +16,7 @@ from brands.models import Brand
 from dashboard.charts import change, drill_link
 from dashboard.forms import Period, day_start, period_of
 from dashboard.models import ReportSubscription
-from dashboard.selectors import MentionTotals, mention_facts, mention_totals, spike_drivers
+from dashboard.selectors import MentionTotals, daily_mentions, mention_totals, spike_drivers
 from dashboard.spikes import BASELINE_DAYS, Spike, spikes_find
 
 SPIKES_LISTED = 10
@@ -62,15 +62,7 @@ def period_spikes(*, brand: Brand, period: Period, explorer: str) -> list[Spike]
     zone = timezone.get_current_timezone()
     start = period.first - timedelta(days=BASELINE_DAYS)
     since = day_start(start)
-    daily: dict[date, tuple[int, int]] = {}
-    for fact in mention_facts(
-        brand_ids=[brand.pk], since=since, until=period.until, bucket="day", tz=zone
-    ):
-        mentions, negative = daily.get(fact.bucket, (0, 0))
-        daily[fact.bucket] = (
-            mentions + fact.mentions,
-            negative + (fact.mentions if fact.label == "negative" else 0),
-        )
+    daily = daily_mentions(brand_id=brand.pk, since=since, until=period.until, tz=zone)
     found = spikes_find(daily=daily, first=period.first, last=period.last)
     found = sorted(found, key=lambda spike: (spike.day, spike.kind), reverse=True)[:SPIKES_LISTED]
     drivers = spike_drivers(

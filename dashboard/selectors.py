@@ -227,6 +227,36 @@ class MentionTotals:
         return round(100 * (self.positive - self.negative) / scored, 1)
 
 
+def daily_mentions(
+    *, brand_id: int, since: datetime, until: datetime, tz: tzinfo
+) -> dict[date, tuple[int, int]]:
+    """Per local day of [since, until) (local midnights): (mentions, negative mentions), the
+    spike rule's input. One query over the rollups, by label only."""
+    buckets = local_buckets(since, until, "day", tz)
+    sums = mention_sums(
+        brand_ids=[brand_id], ranges=[(start, end) for _, start, end in buckets], by=("label",)
+    )
+    daily: dict[date, tuple[int, int]] = {}
+    for (index, label), (n, _, _) in sums.items():
+        mentions, negative = daily.get(buckets[index][0], (0, 0))
+        daily[buckets[index][0]] = (mentions + n, negative + (n if label == "negative" else 0))
+    return daily
+
+
+def facts_totals(facts: Iterable[MentionFact]) -> MentionTotals:
+    """The totals of facts (of one brand) summed: the period's when the facts cover it."""
+    sums = dict.fromkeys(("mentions", "positive", "neutral", "negative", "reach", "engagement"), 0)
+    for fact in facts:
+        sums["mentions"] += fact.mentions
+        sums[fact.label] = sums.get(fact.label, 0) + fact.mentions
+        sums["reach"] += fact.reach
+        sums["engagement"] += fact.engagement
+    return MentionTotals(**{key: sums[key] for key in MENTION_TOTAL_FIELDS})
+
+
+MENTION_TOTAL_FIELDS = ("mentions", "positive", "neutral", "negative", "reach", "engagement")
+
+
 def mention_totals(
     *, brand_ids: list[int], since: datetime, until: datetime, caught_by: int | None = None
 ) -> dict[int, MentionTotals]:

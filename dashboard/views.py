@@ -67,8 +67,8 @@ from dashboard.selectors import (
     care_enabled,
     care_figures_of_period,
     care_figures_over_time,
+    facts_totals,
     mention_facts,
-    mention_languages,
     mention_totals,
     source_names,
     standing_author_ids,
@@ -486,9 +486,8 @@ def overview(request: HttpRequest) -> HttpResponse:
             bucket=period.bucket,
             tz=timezone.get_current_timezone(),
         )
-        totals = mention_totals(brand_ids=[shell.brand.pk], since=period.since, until=period.until)[
-            shell.brand.pk
-        ]
+        # The buckets cover the period exactly: its totals are theirs.
+        totals = facts_totals(facts)
         previous = mention_totals(
             brand_ids=[shell.brand.pk], since=period.previous_since, until=period.previous_until
         )[shell.brand.pk]
@@ -582,10 +581,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         def mentions_by(attribute: str) -> dict:
             return {key: sums["mentions"] for key, sums in totals_by(facts, attribute).items()}
 
-        languages = (
-            mention_languages(brand_id=brand_id, since=period.since, until=period.until)
-            if facts
-            else {}
+        languages = dict(
+            sorted(mentions_by("language").items(), key=lambda item: (-item[1], item[0]))
         )
         charts = [
             volume,

@@ -470,7 +470,7 @@ def test_the_brand_list_offers_only_the_users_brands(client, marketer, acme, oth
 @pytest.mark.parametrize(
     ("url", "queries"),
     [
-        (OVERVIEW, 15),  # 2 of them: the most engaged mentions, then their authors
+        (OVERVIEW, 13),  # 2 of them: the most engaged mentions, then their authors
         (SHARE, 9),
         (CARE, 13),
         (reverse("dashboard:authors"), 18),
