@@ -205,11 +205,24 @@ def text_cap(text: str) -> tuple[str, bool]:
     return text[:limit].rstrip(), True
 
 
+# A URL of printable ASCII without spaces, http(s), whose host is letters, digits, dots and
+# hyphens with at most a numeric port: web_url keeps it as it is (strip has nothing to remove,
+# urlsplit finds that host and never raises for it). Nearly every URL an item carries is one,
+# and web_url runs for two URLs of every item heard, so they skip the general rule (issue 12).
+_PLAIN_WEB_URL_RE = re.compile(
+    r"[hH][tT][tT][pP][sS]?://[A-Za-z0-9.-]+(?::[0-9]*)?(?:[/?#][!-~]*)?"
+)
+
+
 def web_url(url: str) -> str:
     """The one link rule: url (stripped) when it is an absolute http(s) URL with a host and
     nothing a browser would read oddly (spaces, controls, bidi overrides), else "". Strangers'
     URLs become links, and are stored, only through this (javascript:, data:, relative: no)."""
-    url = (url or "").strip()
+    if not url:
+        return ""
+    if _PLAIN_WEB_URL_RE.fullmatch(url) is not None:
+        return url
+    url = url.strip()
     if not url[:8].lower().startswith(("http://", "https://")):
         return ""
     if " " in url or not url.isprintable():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -224,3 +225,54 @@ def test_bounded_json_refuses_every_depth_past_the_limit(depth, opener):
 )
 def test_only_absolute_web_urls_become_links(url, link):
     assert web_url(url) == link
+
+
+def web_url_by_urlsplit(url: str) -> str:
+    """web_url's rule spelled out with urlsplit alone, as it was before its fast path."""
+    url = url.strip()
+    if not url[:8].lower().startswith(("http://", "https://")):
+        return ""
+    if " " in url or not url.isprintable():
+        return ""
+    try:
+        return url if urlsplit(url).hostname else ""
+    except ValueError:
+        return ""
+
+
+url_like = st.builds(
+    "".join,
+    st.tuples(
+        st.sampled_from(["http://", "https://", "HTTPS://", "hTtP://", "http:/", "ftp://", ""]),
+        st.text(alphabet=st.sampled_from("aZ09.-_:@[]/?#%\\ é\u202e\x00\t"), max_size=30),
+    ),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(url_like | hostile_text)
+def test_web_url_keeps_exactly_what_urlsplit_finds_a_host_in(url):
+    assert web_url(url) == web_url_by_urlsplit(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://ok.example",
+        "http://ok.example:8080/a",
+        "https://ok.example:/a",
+        "https://ok.example?q",
+        "https://ok.example#top",
+        "https://user@ok.example/",
+        "https://ok.example:port/",
+        "https://ok.example\\evil/",
+        "https://[::1]/",
+        "https://[::1/",
+        "https:///path",
+        "https://:80/",
+        "https://é.example/",
+        "https://ok.example/é",
+    ],
+)
+def test_web_url_agrees_with_urlsplit_on_hosts_ports_and_odd_netlocs(url):
+    assert web_url(url) == web_url_by_urlsplit(url)
