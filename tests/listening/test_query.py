@@ -4,6 +4,7 @@
 # ruff: noqa: F401, F811
 
 import io
+import re
 import unicodedata
 
 import pytest
@@ -734,3 +735,25 @@ def test_the_test_a_query_page_refuses_an_oversized_query_with_the_limit(admin_c
     response = admin_client.get(reverse("admin:listening_brand_test_query"), {"query": query})
     assert response.status_code == 200
     assert "The query has too many terms: 257, the limit is 256" in response.text
+
+
+# The ASCII fast path of the tokeniser (a byte table instead of a regex) must find exactly the
+# words of re.ASCII's \w+, which is what the matcher meant by a word before it.
+ASCII_WORD_RE = re.compile(r"\w+", re.ASCII)
+
+
+def test_every_ascii_character_splits_or_joins_words_as_ascii_word_runs() -> None:
+    for code in range(128):
+        text = f"acme{chr(code)}mobile {chr(code)}x{chr(code)}"
+        assert MatchDocument(text).tokens.words == ASCII_WORD_RE.findall(text.casefold()), code
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(alphabet=st.characters(max_codepoint=127), max_size=80))
+def test_ascii_texts_split_into_the_same_words_as_an_ascii_word_regex(text: str) -> None:
+    assert MatchDocument(text).tokens.words == ASCII_WORD_RE.findall(text.casefold())
+
+
+def test_an_underscore_joins_words_and_a_hyphen_splits_them() -> None:
+    assert match("acme", "acme_corp is not acme-corp") == ["acme"]
+    assert match("acme", "acme_corp only") is None
