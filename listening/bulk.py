@@ -1,4 +1,4 @@
-"""Batch inserts of mentions and their brand matches.
+"""Batch inserts of mentions, their brand matches and their authors, and the batch's id lookup.
 
 On PostgreSQL rows go in with COPY into a per-connection temporary table and one
 INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING, which measured about 2.4x faster than
@@ -6,19 +6,27 @@ Django's bulk_create here (40k vs 17k rows/s) and tells us exactly which rows we
 two workers store the same feed at once. Other databases (SQLite in embedded mode) use
 bulk_create inside the caller's transaction, which SQLite serialises (IMMEDIATE mode).
 
-Callers must be inside transaction.atomic().
+Authors and the lookup of already stored ids pass each column as one array parameter on
+PostgreSQL: a statement with a parameter per value (a 1,000-value IN list, a VALUES row per
+author) cost more to parse and plan than to run (issue 12, measured below).
+
+Callers of the inserts must be inside transaction.atomic().
 """
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
 
-from listening.models import Mention, MentionMatch
+from listening.models import Author, Mention, MentionMatch
+
+# SQLite limits bound parameters per statement; PostgreSQL takes the ids as one array.
+_ID_LOOKUP_CHUNK = 5000
 
 _MENTION_COLUMNS = (
     "source_id",
@@ -223,3 +231,127 @@ def _matches_insert(rows: list[MentionRow], inserted: dict[str, int]) -> None:
             ],
             batch_size=500,
         )
+
+
+def mention_external_ids_stored(source_id: int, external_ids: Sequence[str]) -> set[str]:
+    """Those of external_ids that the source has already stored.
+
+    On PostgreSQL the ids are one array parameter: for a feed's 1,000 ids, 20 lookups took
+    0.14-0.20 s against 0.50-0.77 s as an IN list of 1,000 parameters (most of it planning
+    and Django building the lookup), measured on a loaded 2-core machine.
+    """
+    if not external_ids:
+        return set()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT external_id FROM {Mention._meta.db_table}"  # noqa: S608 (fixed names)
+                " WHERE source_id = %s AND external_id = ANY(%s)",
+                [source_id, list(external_ids)],
+            )
+            return {external_id for (external_id,) in cursor.fetchall()}
+    stored: set[str] = set()
+    for start in range(0, len(external_ids), _ID_LOOKUP_CHUNK):
+        chunk = external_ids[start : start + _ID_LOOKUP_CHUNK]
+        stored.update(
+            Mention.objects.filter(source_id=source_id, external_id__in=chunk).values_list(
+                "external_id", flat=True
+            )
+        )
+    return stored
+
+
+@dataclass(slots=True)
+class AuthorRow:
+    platform: str
+    handle: str
+    display_name: str
+    profile_url: str
+    # None: the item did not say, and the stored count is left alone.
+    followers: int | None
+
+
+def authors_upsert(
+    rows: Sequence[AuthorRow], *, updated_at: datetime
+) -> dict[tuple[str, str], int]:
+    """Insert or refresh authors; return {(platform, handle): id} for every row.
+
+    Each (platform, handle) must appear once. Rows are written in the order given (callers
+    sort them, so two workers upserting overlapping authors lock rows in the same order). A
+    row with a follower count refreshes the stored one; a row without leaves it alone.
+    On PostgreSQL each column is one array parameter: 20 batches of 357 authors, each in its
+    own transaction, took 1.15-1.34 s against 1.8-2.3 s through bulk_create's VALUES list
+    (0.1 against 0.35 s of it in Python), measured on a loaded 2-core machine.
+    """
+    with_followers = [r for r in rows if r.followers is not None]
+    without_followers = [r for r in rows if r.followers is None]
+    if connection.vendor != "postgresql":
+        return _authors_bulk_create(with_followers, without_followers, updated_at=updated_at)
+    refreshed = (
+        "display_name = EXCLUDED.display_name, profile_url = EXCLUDED.profile_url,"
+        " updated_at = EXCLUDED.updated_at"
+    )
+    ids: dict[tuple[str, str], int] = {}
+    with connection.cursor() as cursor:
+        for group, assignments in (
+            (with_followers, f"{refreshed}, followers = EXCLUDED.followers"),
+            (without_followers, refreshed),
+        ):
+            if not group:
+                continue
+            cursor.execute(
+                f"INSERT INTO {Author._meta.db_table}"  # noqa: S608 (fixed names)
+                " (platform, handle, display_name, profile_url, followers, updated_at)"
+                " SELECT platform, handle, display_name, profile_url, followers, %s"
+                " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[])"
+                " AS new_author (platform, handle, display_name, profile_url, followers)"
+                f" ON CONFLICT (platform, handle) DO UPDATE SET {assignments}"
+                " RETURNING platform, handle, id",
+                [
+                    updated_at,
+                    [r.platform for r in group],
+                    [r.handle for r in group],
+                    [r.display_name for r in group],
+                    [r.profile_url for r in group],
+                    [r.followers for r in group],
+                ],
+            )
+            ids.update(((platform, handle), pk) for platform, handle, pk in cursor.fetchall())
+    return ids
+
+
+def _authors_bulk_create(
+    with_followers: list[AuthorRow], without_followers: list[AuthorRow], *, updated_at: datetime
+) -> dict[tuple[str, str], int]:
+    authors: list[Author] = []
+    for group, fields in (
+        (with_followers, ["display_name", "profile_url", "followers", "updated_at"]),
+        (without_followers, ["display_name", "profile_url", "updated_at"]),
+    ):
+        if not group:
+            continue
+        objs = [
+            Author(
+                platform=r.platform,
+                handle=r.handle,
+                display_name=r.display_name,
+                profile_url=r.profile_url,
+                followers=r.followers,
+                updated_at=updated_at,
+            )
+            for r in group
+        ]
+        Author.objects.bulk_create(
+            objs, update_conflicts=True, unique_fields=["platform", "handle"], update_fields=fields
+        )
+        authors.extend(objs)
+    if all(a.pk for a in authors):
+        return {(a.platform, a.handle): a.pk for a in authors}
+    ids: dict[tuple[str, str], int] = {}
+    for platform in {a.platform for a in authors}:
+        handles = [a.handle for a in authors if a.platform == platform]
+        for handle, pk in Author.objects.filter(platform=platform, handle__in=handles).values_list(
+            "handle", "pk"
+        ):
+            ids[(platform, handle)] = pk
+    return ids

@@ -21,7 +21,13 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from brands.models import Brand, handle_normalise
-from listening.bulk import MentionRow, mentions_insert
+from listening.bulk import (
+    AuthorRow,
+    MentionRow,
+    authors_upsert,
+    mention_external_ids_stored,
+    mentions_insert,
+)
 from listening.connectors.base import (
     Connector,
     ConnectorError,
@@ -31,7 +37,7 @@ from listening.connectors.base import (
 )
 from listening.connectors.http import fetch_budget
 from listening.connectors.registry import SourceState, connector_for, polled_kinds
-from listening.models import Author, FetchLog, Mention, Source
+from listening.models import FetchLog, Source
 from listening.outside import SafeItem, item_make_safe, text_cap
 from listening.query import CompiledQuery, MatchDocument, QueryError, compile_query
 from listening.rollups import rollups_add
@@ -39,9 +45,6 @@ from listening.sentiment import Scorer, SentimentScores, get_scorer
 from listening.text import clean_text, join_title_body
 
 logger = logging.getLogger(__name__)
-
-# SQLite limits bound parameters per statement; PostgreSQL is happy with large IN lists.
-_ID_LOOKUP_CHUNK = 5000
 
 
 # --- Brands and sources ------------------------------------------------------------------
@@ -355,18 +358,6 @@ class StoreResult:
         return total
 
 
-def _existing_external_ids(source_id: int, external_ids: Sequence[str]) -> set[str]:
-    existing: set[str] = set()
-    for start in range(0, len(external_ids), _ID_LOOKUP_CHUNK):
-        chunk = external_ids[start : start + _ID_LOOKUP_CHUNK]
-        existing.update(
-            Mention.objects.filter(source_id=source_id, external_id__in=chunk).values_list(
-                "external_id", flat=True
-            )
-        )
-    return existing
-
-
 def _authors_upsert(items: Sequence[tuple[str, RawItem]]) -> dict[tuple[str, str], int]:
     """Create or refresh the authors of (platform, item) pairs; return {(platform, handle): id}.
 
@@ -374,8 +365,7 @@ def _authors_upsert(items: Sequence[tuple[str, RawItem]]) -> dict[tuple[str, str
     The follower count is refreshed when the item carries one (reach changes over time); an
     item without one leaves the stored count alone.
     """
-    by_key: dict[tuple[str, str], Author] = {}
-    now = timezone.now()
+    by_key: dict[tuple[str, str], AuthorRow] = {}
     for platform, item in items:
         handle = item.author_handle
         if not handle:
@@ -384,41 +374,17 @@ def _authors_upsert(items: Sequence[tuple[str, RawItem]]) -> dict[tuple[str, str
         known = by_key.get(key)
         if known is not None and (known.followers is not None or item.author_followers is None):
             continue
-        by_key[key] = Author(
+        by_key[key] = AuthorRow(
             platform=platform,
             handle=handle,
             display_name=item.author_name,
             profile_url=item.author_url,
             followers=item.author_followers,
-            updated_at=now,
         )
     if not by_key:
         return {}
     # Sorted so that two workers upserting overlapping authors lock rows in the same order.
-    authors = [by_key[k] for k in sorted(by_key)]
-    with_followers = [a for a in authors if a.followers is not None]
-    without_followers = [a for a in authors if a.followers is None]
-    for group, fields in (
-        (with_followers, ["display_name", "profile_url", "followers", "updated_at"]),
-        (without_followers, ["display_name", "profile_url", "updated_at"]),
-    ):
-        if group:
-            Author.objects.bulk_create(
-                group,
-                update_conflicts=True,
-                unique_fields=["platform", "handle"],
-                update_fields=fields,
-            )
-    if all(a.pk for a in authors):
-        return {(a.platform, a.handle): a.pk for a in authors}
-    ids: dict[tuple[str, str], int] = {}
-    for platform in {k[0] for k in by_key}:
-        handles = [h for p, h in by_key if p == platform]
-        for handle, pk in Author.objects.filter(platform=platform, handle__in=handles).values_list(
-            "handle", "pk"
-        ):
-            ids[(platform, handle)] = pk
-    return ids
+    return authors_upsert([by_key[k] for k in sorted(by_key)], updated_at=timezone.now())
 
 
 def _item_label(external_id: str) -> str:
@@ -528,7 +494,7 @@ def items_store(
         unique.setdefault(external_id, safe)
     result.duplicate = len(items) - result.failed - len(unique)
 
-    existing = _existing_external_ids(source.pk, list(unique))
+    existing = mention_external_ids_stored(source.pk, list(unique))
     result.duplicate += len(existing)
     fresh = [safe for key, safe in unique.items() if key not in existing]
 
