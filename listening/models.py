@@ -141,7 +141,11 @@ class Mention(models.Model):
         NEUTRAL = "neutral"
         NEGATIVE = "negative"
 
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="mentions")
+    # No index of its own: the unique (source, external_id) serves every lookup by source,
+    # and one index fewer is one write fewer per stored mention.
+    source = models.ForeignKey(
+        Source, on_delete=models.CASCADE, related_name="mentions", db_index=False
+    )
     # The item's id at the source (feed GUID, or a stable hash of link + title + date).
     external_id = models.CharField(max_length=255)
     url = models.URLField(max_length=2000, blank=True)
@@ -219,8 +223,14 @@ class MentionMatch(models.Model):
     (engagement.services.sentiment_correct keeps it). Mention.label stays the scorer's.
     """
 
-    mention = models.ForeignKey(Mention, on_delete=models.CASCADE, related_name="matches")
-    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="matches")
+    # Served by match_unique_brand (mention, brand) and match_brand_pub_idx (brand, ...): no
+    # single-column index of their own (one write fewer each per stored match).
+    mention = models.ForeignKey(
+        Mention, on_delete=models.CASCADE, related_name="matches", db_index=False
+    )
+    brand = models.ForeignKey(
+        Brand, on_delete=models.CASCADE, related_name="matches", db_index=False
+    )
     matched_terms = models.JSONField(default=list)
     published_at = models.DateTimeField()
     # The effective label (see the docstring).
