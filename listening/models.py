@@ -404,7 +404,9 @@ class AuthorRollup(models.Model):
 class TermRollup(models.Model):
     """Per brand x span x UTC cell x source x term: how many mentions carry it (top terms and
     hashtags). Terms are the brand's matched terms and the text's hashtags, lowercased, at
-    most listening.rollups.TERMS_PER_MENTION per mention. All three spans."""
+    most listening.rollups.TERMS_PER_MENTION per mention. Quarter-hours and days: terms are
+    the most rows a batch writes, and are read over a few ranges only (quarter-hours tile the
+    stretch between a range's end and its nearest UTC midnight)."""
 
     pk = models.CompositePrimaryKey("brand", "span", "bucket_start", "source", "term")
     brand = models.ForeignKey(Brand, **_ROLLUP_FK)

@@ -262,7 +262,7 @@ class _Totals:
         for name, spans, sums in (
             ("mentions", (HOUR, DAY), _MENTION_SUMS),
             ("authors", (DAY,), _AUTHOR_SUMS),
-            ("terms", (HOUR, DAY), _TERM_SUMS),
+            ("terms", (DAY,), _TERM_SUMS),
         ):
             cells: dict[tuple, list[int]] = dict(getattr(self, name))
             for key, values in getattr(self, name).items():
@@ -838,12 +838,13 @@ def _nearest_midnight(moment: datetime) -> datetime:
     return floor if moment - floor <= timedelta(hours=12) else floor + _DAY
 
 
-def _small_cells(lo: datetime, hi: datetime) -> list[tuple[int, datetime]]:
-    """The hours and quarter-hours that tile [lo, hi) (quarter-hour bounds, under a day)."""
+def _small_cells(lo: datetime, hi: datetime, *, hours: bool) -> list[tuple[int, datetime]]:
+    """The hours and quarter-hours (or quarter-hours only) that tile [lo, hi) (quarter-hour
+    bounds, under a day)."""
     cells = []
     first_hour = lo if lo.minute == 0 else lo.replace(minute=0) + _HOUR
     last_hour = hi.replace(minute=0)
-    if first_hour >= last_hour:
+    if not hours or first_hour >= last_hour:
         moment = lo
         while moment < hi:
             cells.append((QUARTER_HOUR, moment))
@@ -879,7 +880,7 @@ class _SumPlan:
     ranges: list[list[tuple[int, int]]]  # per range: (part, sign)
 
 
-def _sum_plan(ranges: Sequence[Range]) -> _SumPlan:
+def _sum_plan(ranges: Sequence[Range], *, hours: bool = True) -> _SumPlan:
     cells: dict[tuple[int, datetime], list[tuple[int, int]]] = defaultdict(list)
     fragments: dict[datetime, int] = {}
     plan = _SumPlan(cells=cells, ranges=[])
@@ -893,9 +894,9 @@ def _sum_plan(ranges: Sequence[Range]) -> _SumPlan:
         part_count += 1
         midnight = _nearest_midnight(end)
         if end >= midnight:
-            pieces, sign = _small_cells(midnight, end), 1
+            pieces, sign = _small_cells(midnight, end, hours=hours), 1
         else:
-            pieces, sign = _small_cells(end, midnight), -1
+            pieces, sign = _small_cells(end, midnight, hours=hours), -1
         for cell in pieces:
             cells[cell].append((part, sign))
         return part
@@ -952,7 +953,8 @@ def _signed_sums(
     from ``model``'s cells as _sum_plan says. PostgreSQL joins the signed cells (passed as
     arrays) to the rollup and sums each part in SQL: the rows returned grow with ranges x
     facets, not with mentions. SQLite sums the fetched cells in Python."""
-    plan = _sum_plan(ranges)
+    # TermRollup keeps no hours (terms are many, and read over a few ranges only).
+    plan = _sum_plan(ranges, hours=model is not TermRollup)
     if not plan.cells:
         return {}
     if connection.vendor == "postgresql":

@@ -144,7 +144,7 @@ def direct_rows() -> dict[str, set[tuple]]:
             row[0] += 1
             row[1] += m.author_followers or 0
             row[2] += (m.like_count or 0) + (m.reply_count or 0) + (m.repost_count or 0)
-            for term in mention_terms(match.matched_terms, m.text):
+            for term in mention_terms(match.matched_terms, m.text) if span != 60 else ():
                 terms[(match.brand_id, span, start, m.source_id, term)] += 1
         if m.author_id is not None:
             for span, start in _cells(match.published_at, (15, 1440)):
