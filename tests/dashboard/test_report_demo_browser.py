@@ -38,7 +38,7 @@ def loop_connections_closed(demo_loaded, browser) -> Iterator[None]:
     connections.close_all()
 
 
-@pytest.mark.parametrize("range_", ["7d", "30d", "90d"])
+@pytest.mark.parametrize("range_", ["30d", "90d"])
 def test_the_demo_report_prints_on_a_few_sheets(demo_loaded, demo_marketer, watched, range_):
     page = watched
     brand = demo_loaded.brand
