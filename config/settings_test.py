@@ -14,3 +14,8 @@ os.environ["EARSHOT_PLAIN_HTTP"] = "true"
 os.environ["EARSHOT_DEMO"] = "true"
 
 from config.settings import *  # noqa: E402, F403
+
+# Django's "speeding up the tests": PBKDF2 at 1,000,000 iterations takes half a second a
+# password, and the suite creates users and signs them in by password thousands of times.
+# Production keeps the default hashers (config/settings.py); nothing here tests hash strength.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
