@@ -243,18 +243,18 @@ def daily_mentions(
     return daily
 
 
+MENTION_TOTAL_FIELDS = ("mentions", "positive", "neutral", "negative", "reach", "engagement")
+
+
 def facts_totals(facts: Iterable[MentionFact]) -> MentionTotals:
     """The totals of facts (of one brand) summed: the period's when the facts cover it."""
-    sums = dict.fromkeys(("mentions", "positive", "neutral", "negative", "reach", "engagement"), 0)
+    sums = dict.fromkeys(MENTION_TOTAL_FIELDS, 0)
     for fact in facts:
         sums["mentions"] += fact.mentions
         sums[fact.label] = sums.get(fact.label, 0) + fact.mentions
         sums["reach"] += fact.reach
         sums["engagement"] += fact.engagement
     return MentionTotals(**{key: sums[key] for key in MENTION_TOTAL_FIELDS})
-
-
-MENTION_TOTAL_FIELDS = ("mentions", "positive", "neutral", "negative", "reach", "engagement")
 
 
 def mention_totals(
@@ -275,19 +275,12 @@ def mention_totals(
         brand_sums["mentions"] = brand_sums.get("mentions", 0) + n
         brand_sums["reach"] = brand_sums.get("reach", 0) + reach
         brand_sums["engagement"] = brand_sums.get("engagement", 0) + engagement
-    fields = ("mentions", "positive", "neutral", "negative", "reach", "engagement")
     return {
-        brand_id: MentionTotals(**{key: sums.get(brand_id, {}).get(key, 0) for key in fields})
+        brand_id: MentionTotals(
+            **{key: sums.get(brand_id, {}).get(key, 0) for key in MENTION_TOTAL_FIELDS}
+        )
         for brand_id in brand_ids
     }
-
-
-def mention_languages(*, brand_id: int, since: datetime, until: datetime) -> dict[str, int]:
-    """The brand's mentions in [since, until) by language ("" when unknown), most first
-    (MentionRollup keeps the language)."""
-    rows = mention_sums(brand_ids=[brand_id], ranges=[(since, until)], by=("language",))
-    counts = {language or "": values[0] for (_, language), values in rows.items()}
-    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def brand_has_mentions(*, brand_id: int) -> bool:
