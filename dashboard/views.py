@@ -74,7 +74,7 @@ from dashboard.selectors import (
     standing_author_ids,
     top_author_ids,
 )
-from dashboard.timezones import SESSION_KEY, is_zone, user_zone, zone_names
+from dashboard.timezones import SESSION_KEY, is_zone, user_zone
 from engagement.models import AuthorStanding
 from engagement.selectors.care_report import OUTCOME_KEYS
 from listening.exports import (
@@ -348,7 +348,6 @@ def _render_page(request: HttpRequest, template: str, shell: Shell, context: dic
         template,
         {
             "shell": shell,
-            "zone_names": zone_names(),
             "chart_specs": {chart.id: chart.spec() for chart in charts if not chart.empty},
             **context,
         },

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from datetime import UTC
-from functools import cache, wraps
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -14,8 +14,6 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
@@ -33,7 +31,7 @@ from dashboard.explorer.selectors import (
     explorer_page,
     search_candidates,
 )
-from dashboard.timezones import user_zone, zone_names
+from dashboard.timezones import user_zone, zone_options
 from dashboard.views import TABS
 from listening.exports import MENTION_FIELDS, csv_row, mention_record, spreadsheet_safe_row
 from listening.outside import web_url
@@ -105,20 +103,6 @@ def _filters(request: HttpRequest, action: Action) -> tuple[ExplorerForm, Explor
         sort=data.get("sort") or "newest",
     )
     return form, filters
-
-
-@cache
-def _zone_option_tags() -> dict[str, str]:
-    return {name: format_html("<option>{}</option>", name) for name in zone_names()}
-
-
-def zone_options(chosen: str) -> str:
-    """The time zone <option>s with chosen selected, built once per process (600 of them
-    through the template language cost more than the page's 50 rows)."""
-    tags = _zone_option_tags()
-    selected = format_html("<option selected>{}</option>", chosen)
-    parts = (selected if name == chosen else tag for name, tag in tags.items())
-    return mark_safe("".join(parts))  # noqa: S308 (every part went through format_html)
 
 
 def _dashboard_tabs(request: HttpRequest, form: ExplorerForm, brand: Brand) -> list:

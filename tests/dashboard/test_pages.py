@@ -19,12 +19,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from brands.models import Brand, Membership
-from dashboard.charts import bucket_days, explorer_url
+from dashboard.charts import Chart, Series, bucket_days, explorer_url
 from dashboard.forms import PeriodForm, period_of
 from dashboard.selectors import mention_facts, mention_totals
 from dashboard.spikes import spikes_find
 from dashboard.spikes import threshold as spikes_threshold
-from dashboard.templatetags.dashboard_extras import duration
+from dashboard.templatetags.dashboard_extras import chart_rows, duration, zone_options
 from dashboard.timezones import SESSION_KEY
 from engagement.models import AuthorStanding, Case
 from engagement.services import sentiment_correct
@@ -122,6 +122,38 @@ def test_durations_are_written_for_people():
     assert duration(600) == "10 min"
     assert duration(3 * 3600 + 300) == "3 h 05 min"
     assert duration(50 * 3600) == "2 d 2 h"
+
+
+def test_a_chart_table_escapes_labels_and_links_only_figures():
+    chart = Chart(
+        id="t",
+        title="T",
+        kind="line",
+        labels=["<b>Mon</b>", "Tue"],
+        series=[
+            Series("n", "#000", [1234, None], links=["/x?a=1&b=<2>", "/y"]),
+            Series("s", "#000", [90.4, 3.0]),
+        ],
+        unit="seconds",
+    )
+    html = str(chart_rows(chart))
+    assert html.count("<tr>") == 2
+    assert '<th scope="row">&lt;b&gt;Mon&lt;/b&gt;</th>' in html
+    assert '<a href="/x?a=1&amp;b=&lt;2&gt;">1234 s</a>' in html
+    assert '<td class="num">–</td>' in html  # no figure, no link to nothing
+    assert '<td class="num">90 s</td>' in html
+    printed = str(chart_rows(chart, links=False, durations=True))
+    assert "<a " not in printed
+    assert '<td class="num">20 min</td>' in printed
+    chart.unit = "percent"
+    assert '<td class="num">90.4 %</td>' in str(chart_rows(chart))
+
+
+def test_the_zone_list_selects_the_chosen_zone_only():
+    options = str(zone_options("Asia/Kolkata"))
+    assert options.count(" selected") == 1
+    assert "<option selected>Asia/Kolkata</option>" in options
+    assert "<option>Europe/Berlin</option>" in options
 
 
 # -- figures by hand -----------------------------------------------------------------------
