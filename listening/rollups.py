@@ -878,9 +878,38 @@ class _SumPlan:
 
     cells: dict[tuple[int, datetime], list[tuple[int, int]]]  # (span, start) -> (part, sign)
     ranges: list[list[tuple[int, int]]]  # per range: (part, sign)
+    _arrays: list[str] | None = None
+
+    def arrays(self) -> list[str]:
+        """The cells as four PostgreSQL array literals (span, quarter-hour number, part,
+        sign), one element per (cell, part), made once per plan."""
+        if self._arrays is None:
+            spans, quarters, parts, signs = [], [], [], []
+            for (span, start), uses in self.cells.items():
+                quarter = (start - _EPOCH) // BUCKET  # integers parse far faster than dates
+                for part, sign in uses:
+                    spans.append(span)
+                    quarters.append(quarter)
+                    parts.append(part)
+                    signs.append(sign)
+            # Each array goes as one text literal ('{1,2,...}'): psycopg2 would spell a list
+            # out as ARRAY[1, 2, ...], thousands of constants that took longer to parse than
+            # to run.
+            self._arrays = [
+                "{" + ",".join(map(str, values)) + "}" for values in (spans, quarters, parts, signs)
+            ]
+        return self._arrays
 
 
 def _sum_plan(ranges: Sequence[Range], *, hours: bool = True) -> _SumPlan:
+    """The plan of ``ranges``; a pure function of them, kept for the last few dozen sets of
+    ranges asked for (a page asks for the same buckets in several queries, and so does the
+    next load of the page): a 90-day chart's plan is a few hundred cells and fragments."""
+    return _sum_plan_of(tuple(ranges), hours)
+
+
+@functools.lru_cache(maxsize=64)
+def _sum_plan_of(ranges: tuple[Range, ...], hours: bool) -> _SumPlan:
     cells: dict[tuple[int, datetime], list[tuple[int, int]]] = defaultdict(list)
     fragments: dict[datetime, int] = {}
     plan = _SumPlan(cells=cells, ranges=[])
@@ -913,6 +942,7 @@ def _sum_plan(ranges: Sequence[Range], *, hours: bool = True) -> _SumPlan:
             cells[(DAY, day)].append((days, 1))
             day += _DAY
         plan.ranges.append([(days, 1), (fragment(hi), 1), (fragment(lo), -1)])
+    plan.cells = dict(cells)  # shared by later callers: no more keys made by reading it
     return plan
 
 
@@ -958,7 +988,7 @@ def _signed_sums(
     if not plan.cells:
         return {}
     if connection.vendor == "postgresql":
-        parts = _part_sums_sql(model, filters=filters, cells=plan.cells, by=by, values=values)
+        parts = _part_sums_sql(model, filters=filters, plan=plan, by=by, values=values)
     else:
         parts = {}
         rows = (
@@ -976,16 +1006,8 @@ def _signed_sums(
 
 
 def _part_sums_sql(
-    model: Any, *, filters: Q, cells: dict, by: Sequence[str], values: Sequence[str]
+    model: Any, *, filters: Q, plan: _SumPlan, by: Sequence[str], values: Sequence[str]
 ) -> dict[tuple, list[int]]:
-    spans, quarters, parts, signs = [], [], [], []
-    for (span, start), uses in cells.items():
-        quarter = (start - _EPOCH) // BUCKET  # an integer array parses far faster than dates
-        for part, sign in uses:
-            spans.append(span)
-            quarters.append(quarter)
-            parts.append(part)
-            signs.append(sign)
     # The rollup's own rows, filtered by the ORM (brand, source, ...), joined to the cells.
     inner = model.objects.filter(filters).values_list("span", "bucket_start", *by, *values)
     inner_sql, inner_params = inner.query.sql_with_params()
@@ -1008,11 +1030,8 @@ def _part_sums_sql(
         f" WHERE q.{names[0]} = c.span AND q.{names[1]} = c.start) AS r"
         f" GROUP BY {grouped}"
     )
-    # Each array goes as one text literal ('{1,2,...}'): psycopg2 would spell a list out as
-    # ARRAY[1, 2, ...], thousands of constants that took longer to parse than to run.
-    arrays = ["{" + ",".join(map(str, values)) + "}" for values in (spans, quarters, parts, signs)]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*arrays, *inner_params])
+        cursor.execute(sql, [*plan.arrays(), *inner_params])
         return {
             (row[0], *row[1 : 1 + len(by)]): [int(v or 0) for v in row[1 + len(by) :]]
             for row in cursor.fetchall()
