@@ -31,7 +31,7 @@ from dashboard.explorer.selectors import (
     explorer_page,
     search_candidates,
 )
-from dashboard.timezones import user_zone, zone_options
+from dashboard.timezones import user_zone, user_zone_name, zone_options
 from dashboard.views import TABS
 from listening.exports import MENTION_FIELDS, csv_row, mention_record, spreadsheet_safe_row
 from listening.outside import web_url
@@ -173,8 +173,8 @@ def explorer(request: HttpRequest) -> HttpResponse:
         "sort_query": _query_without(request, "after", "sort"),
         "clear_query": f"brand={filters.brand.pk}",
         "has_any": has_any,
-        "time_zone": timezone.get_current_timezone_name(),
-        "zone_options": zone_options(timezone.get_current_timezone_name()),
+        "time_zone": user_zone_name(request),
+        "zone_options": zone_options(user_zone_name(request)),
         "dashboard_tabs": _dashboard_tabs(request, form, filters.brand),
         "export_query": _query_without(request, "after"),
         "can_export": can(request.user, filters.brand.pk, Action.EXPORT),

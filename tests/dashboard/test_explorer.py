@@ -457,6 +457,19 @@ def test_a_row_shows_what_a_user_needs(client, marketer, acme, social_source, se
     assert "author=carol%40social.example" in body  # the author drills down here
 
 
+def test_the_page_names_the_users_zone_not_its_abbreviation(client, marketer, acme, social_source):
+    from dashboard.timezones import SESSION_KEY
+
+    client.force_login(marketer)
+    session = client.session
+    session[SESSION_KEY] = "Etc/GMT-14"  # its abbreviation is "+14", no zone of the list
+    session.save()
+    body = client.get(EXPLORER, {"brand": acme.pk}).content.decode()
+    assert "From (Etc/GMT-14)" in body
+    assert "<option selected>Etc/GMT-14</option>" in body
+    assert "+14" not in body
+
+
 def test_case_links_are_for_roles_that_may_open_cases(client, marketer, agent, acme, social_source):
     match = make(social_source, "acme filed")
     case = Case.objects.create(brand=acme, author=match.mention.author)
