@@ -103,6 +103,21 @@ def test_a_marketer_reads_the_author_page_of_their_brand(client, acme, marketer,
     assert url("case", case.pk) not in body
 
 
+def test_the_page_shows_times_in_the_zone_chosen_on_the_dashboard(client, acme, marketer, heard):
+    from zoneinfo import ZoneInfo
+
+    from dashboard.timezones import SESSION_KEY
+
+    case, complaint, praise = heard
+    client.force_login(marketer)
+    session = client.session
+    session[SESSION_KEY] = "Asia/Kathmandu"  # +05:45: no other zone gives these minutes
+    session.save()
+    body = client.get(url("author", case.author_id), {"brand": acme.pk}).content.decode()
+    local = complaint.published_at.astimezone(ZoneInfo("Asia/Kathmandu"))
+    assert local.strftime("%Y-%m-%d %H:%M") in body
+
+
 def test_a_marketer_sees_only_their_brands_mentions_of_the_author(
     client, acme, other_brand, marketer, heard
 ):
