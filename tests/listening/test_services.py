@@ -370,3 +370,61 @@ def test_a_post_by_the_brands_own_handle_is_kept_without_naming_the_brand(feed_s
     answer = Mention.objects.get()
     assert answer.external_id == "answer"
     assert answer.matches.get().matched_terms == ["own handle @acme_help"]
+
+
+@pytest.fixture
+def commit_settings():
+    """synchronous_commit as the poll's own connection sees it each time it saves its
+    FetchLog (a real signal receiver, run on the poll's connection and thread)."""
+    from django.db import connection
+    from django.db.models.signals import post_save
+
+    seen = []
+
+    def record(sender, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            seen.append(cursor.fetchone()[0])
+
+    post_save.connect(record, sender=FetchLog, dispatch_uid="test_commit_settings")
+    yield seen
+    post_save.disconnect(sender=FetchLog, dispatch_uid="test_commit_settings")
+
+
+def show_synchronous_commit() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_poll_commits_unflushed_and_then_restores_the_setting(acme, feed_server, commit_settings):
+    url = feed_server.add("/feed.xml", rss_feed(numbered_items(5)))
+    source = make_source(acme, url)
+
+    source_poll(source_id=source.pk)
+
+    assert commit_settings and set(commit_settings) == {"off"}
+    assert show_synchronous_commit() == "on"
+    assert Mention.objects.count() == 5
+    # A failed poll (the feed is gone) restores it too.
+    feed_server.close()
+    source_poll(source_id=source.pk)
+    assert show_synchronous_commit() == "on"
+    assert FetchLog.objects.exclude(error_class="").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_poll_inside_a_callers_transaction_leaves_its_commit_alone(
+    acme, feed_server, commit_settings
+):
+    from django.db import transaction
+
+    url = feed_server.add("/feed.xml", rss_feed(numbered_items(2)))
+    source = make_source(acme, url)
+    with transaction.atomic():
+        source_poll(source_id=source.pk)
+    assert set(commit_settings) == {"on"}
+    assert Mention.objects.count() == 2
