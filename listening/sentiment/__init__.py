@@ -20,6 +20,7 @@ from listening.sentiment.base import (
     SentimentScores,
     label_for,
 )
+from listening.sentiment.care import CareScorer
 from listening.sentiment.vader import (
     FastSentimentIntensityAnalyzer,
     VaderScorer,
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 # Scorer name (setting EARSHOT_SENTIMENT_SCORER) -> its class.
-SCORERS: dict[str, type] = {VaderScorer.name: VaderScorer}
+SCORERS: dict[str, type] = {VaderScorer.name: VaderScorer, CareScorer.name: CareScorer}
 _scorers: dict[str, Scorer] = {}
 
 
