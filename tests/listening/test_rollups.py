@@ -312,6 +312,26 @@ def test_rebuild_rollups_produces_exactly_the_same_rows(heard, agent, capsys):
     assert stored_rows() == kept
 
 
+def test_a_rebuild_written_in_many_pieces_in_one_transaction_gives_the_same_rows(
+    heard, monkeypatch
+):
+    from django.db import connection
+
+    from brands.models import Brand
+    from listening import rollups
+
+    kept = stored_rows()
+    # A write after every day with anything in it: the path of a large rebuild, where the
+    # staging table is emptied many times within one transaction.
+    monkeypatch.setattr(rollups, "REBUILD_WRITE_KEYS", 1)
+    for brand in Brand.objects.all():
+        rollups.rollups_rebuild(brand_id=brand.pk)
+    assert stored_rows() == kept == direct_rows()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM earshot_rollup_load2")
+        assert cursor.fetchone()[0] == 0
+
+
 def test_rebuild_since_a_moment_recounts_from_its_utc_day_and_leaves_earlier_days_alone(
     heard, social
 ):
