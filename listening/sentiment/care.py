@@ -308,8 +308,15 @@ _WORD_GAPS = bytes(b if b in _WORD_BYTES else 0x20 for b in range(256))
 
 def pattern_hits(normalised: str) -> list[Pattern]:
     """The complaint patterns that match a normalised text, once each, in file order."""
+    return _hits_and_words(normalised)[0]
+
+
+def _hits_and_words(normalised: str) -> tuple[list[Pattern], set[bytes], str]:
+    """pattern_hits(), with the text's words (as bytes) and its lower-cased form."""
     lowered = normalised.lower()
-    words = set(lowered.encode().translate(_WORD_GAPS).split())
+    cut = lowered.encode().translate(_WORD_GAPS)
+    # Quotes are apostrophes too ("''true''"); VADER strips them from word ends, so do we.
+    words = {w.strip(b"'") for w in cut.split()} if b"'" in cut else set(cut.split())
     index, trigger_words = _trigger_index()
     woken: dict[int, list[Branch]] = {}
     # Intersecting with a set visits the text's few words; with the dict, all its keys.
@@ -317,7 +324,7 @@ def pattern_hits(normalised: str) -> list[Pattern]:
         for position, branch in index[word]:
             woken.setdefault(position, []).append(branch)
     if not woken:
-        return []
+        return [], words, lowered
     patterns = care_patterns()
     hits = []
     for position in sorted(woken):
@@ -330,7 +337,15 @@ def pattern_hits(normalised: str) -> list[Pattern]:
     if not any(p.valence < 0 and not p.is_polite for p in hits):
         # Manners count only beside a complaint.
         hits = [p for p in hits if not p.is_polite]
-    return hits
+    return hits, words, lowered
+
+
+@lru_cache(maxsize=1)
+def _care_words() -> tuple[frozenset[bytes], tuple[str, ...]]:
+    """The care lexicon's plain words as bytes (as _hits_and_words cuts them), and the rest."""
+    words = care_lexicon()
+    plain = [w for w in words if w.isascii() and w.isalpha()]
+    return frozenset(w.encode() for w in plain), tuple(w for w in words if w not in plain)
 
 
 def _with_tokens(normalised: str, hits: Sequence[Pattern]) -> str:
@@ -432,10 +447,31 @@ class CareScorer:
         ``compound``/``label`` and Earshot's as ``earshot_compound``/``earshot_label``.
         """
         plain = get_analyzer()
-        return [
-            (_scores(raw := plain.polarity_scores(text), label_for(raw["compound"])), scores)
-            for text, scores in zip(texts, self.score_many(texts), strict=True)
-        ]
+        analyzer = get_care_analyzer()
+        care_words, other_care_words = _care_words()
+        out = []
+        for text in texts:
+            normalised = normalise(text)
+            hits, words, lowered = _hits_and_words(normalised)
+            raw = analyzer.polarity_scores(_with_tokens(normalised, hits))
+            if (
+                not hits
+                and normalised == text
+                and care_words.isdisjoint(words)
+                and not any(word in lowered for word in other_care_words)
+            ):
+                # Nothing the care scorer reads differently is in this text: both analyzers
+                # see the same words with the same valences, so VADER's scores are these.
+                plain_raw = raw
+            else:
+                plain_raw = plain.polarity_scores(text)
+            out.append(
+                (
+                    _scores(plain_raw, label_for(plain_raw["compound"])),
+                    _scores(raw, care_label(raw["compound"])),
+                )
+            )
+        return out
 
     def explain(self, text: str) -> list[tuple[str, float]]:
         """What moved the compound from plain VADER's to Earshot's, step by step.

@@ -310,3 +310,27 @@ def test_the_scorer_is_registered_but_not_the_default(settings):
     assert get_scorer().name == "vader"
     settings.EARSHOT_SENTIMENT_SCORER = CARE_NAME
     assert get_scorer().score_many(["Still no refund"])[0].label == "negative"
+
+
+def test_plain_scores_from_the_batch_call_are_vaders_even_where_it_skips_a_second_pass():
+    texts = [
+        "I love it",  # nothing care-specific: one VADER pass serves both
+        "I love it :((",  # an emoticon only the care lexicon knows
+        "please call me",  # a VADER word the care lexicon drops
+        "GREAT PHONE",
+        "Kudos to the team",
+        "Order arrived 👎",
+        "",
+    ]
+    pairs = SCORER.score_with_plain_many(texts)
+    assert [p for p, _ in pairs] == VaderScorer().score_many(texts)
+    assert [e for _, e in pairs] == SCORER.score_many(texts)
+
+
+def test_plain_scores_from_the_batch_call_are_vaders_on_real_text(shared_data):
+    path = shared_data / "vader_ground_truth" / "movieReviewSnippets_GroundTruth.txt"
+    lines = [line for line in path.read_bytes().decode("utf-8").split("\r\n") if line]
+    texts = [line.split("\t", 2)[2] for line in lines[:3000]]
+    pairs = SCORER.score_with_plain_many(texts)
+    assert [p for p, _ in pairs] == VaderScorer().score_many(texts)
+    assert [e for _, e in pairs] == SCORER.score_many(texts)
