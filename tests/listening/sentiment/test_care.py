@@ -114,6 +114,10 @@ def test_each_pattern_fires_on_its_example_and_moves_the_score_its_way(rule):
         ("wont_return", "#neverbuyingagain"),
         ("no_solution", "Apparently it's not their problem"),
         ("demand_fix", "Train your staff"),
+        ("no_response", "The line is down and nobody has called back"),
+        ("sarcasm", "Great, another update that breaks the app"),
+        ("indifference", "Is this how you treat your customers?"),
+        ("good_service", "She sorted my refund in minutes"),
         ("good_service", "Thank you so much for your help"),
         ("good_service", "Delivered on time"),
     ],
@@ -133,6 +137,7 @@ def test_other_branches_of_the_patterns_fire_too(rule, text):
         ("Delivered on time, thanks", "positive"),
         ("Come on in, we are open", "neutral"),
         ("I would buy again!", "neutral"),
+        ("Great! More free data this month", "positive"),
         ("Could you tell me your opening hours?", "neutral"),
     ],
 )
