@@ -45,7 +45,7 @@ def is_language_scored(language: str, scored: frozenset[str]) -> bool:
     return not primary or primary in scored
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MentionSentiment:
     """What one stored mention keeps of its sentiment and language."""
 
@@ -73,9 +73,14 @@ def sentiments_for(
     if missing:
         for i, detected in zip(missing, detect_languages([texts[i] for i in missing]), strict=True):
             languages[i] = detected
+    # Once per distinct language of the batch (a batch has a handful): this runs per mention.
+    verdicts: dict[str, bool] = {}
     out = []
     for language, (plain, ours) in zip(languages, score_pairs(scorer, texts), strict=True):
-        if is_language_scored(language, scored):
+        is_scored = verdicts.get(language)
+        if is_scored is None:
+            is_scored = verdicts[language] = is_language_scored(language, scored)
+        if is_scored:
             out.append(MentionSentiment(language, plain, ours.compound, ours.label))
         else:
             out.append(MentionSentiment(language, plain, None, UNSCORED))

@@ -469,7 +469,10 @@ def items_store(
     """Make safe, match, score and store the new items of one source.
 
     Every item first goes through listening.outside.item_make_safe: a hostile value is
-    bounded or replaced (a warning in the result says so), never a crash. Idempotent: items
+    bounded or replaced (a warning in the result says so), never a crash. The items that
+    match a brand get plain VADER's scores and Earshot's (or "unscored" for a language its
+    scorer does not handle), and their language detected when the source gives none, one
+    call per batch (listening.scoring). Idempotent: items
     whose (source, external_id) is already stored are recognised by id before any cleaning,
     matching or scoring, and the insert ignores conflicts, so a rerun, a retried task or a
     concurrent worker stores nothing twice. Items that match no brand are counted and
