@@ -273,6 +273,11 @@ EARSHOT_MENTION_TEXT_MAX_CHARS = env.int("EARSHOT_MENTION_TEXT_MAX_CHARS", defau
 # The sentiment scorer ingest uses (listening.sentiment.SCORERS); each mention records the
 # scorer's name and version.
 EARSHOT_SENTIMENT_SCORER = env.str("EARSHOT_SENTIMENT_SCORER", default="vader")
+# The languages that scorer handles (ISO 639 codes; "en" also covers "en-GB"). A mention in
+# another language, given by its source or detected (listening.language), is stored
+# "unscored": counted in volume and reach, left out of sentiment shares. Plain VADER's
+# scores are kept for every mention whatever its language.
+EARSHOT_SCORED_LANGUAGES = env.list("EARSHOT_SCORED_LANGUAGES", default=["en"])
 # Items stored per transaction: a killed worker keeps every committed batch.
 EARSHOT_STORE_BATCH_SIZE = env.int("EARSHOT_STORE_BATCH_SIZE", default=1000)
 # Pages one poll may fetch before yielding the worker (a long backfill continues next poll).

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django import forms
 from django.utils import timezone
 
-from listening.models import Mention, Source
+from listening.models import SENTIMENT_FILTER_CHOICES, Source
 
 
 def day_start(day: date) -> datetime:
@@ -41,7 +41,7 @@ class MentionFilterForm(BrandForm):
     )
     date_to = forms.DateField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
     label = forms.ChoiceField(
-        required=False, choices=[("", "Any sentiment"), *Mention.Label.choices]
+        required=False, choices=[("", "Any sentiment"), *SENTIMENT_FILTER_CHOICES]
     )
     kind = forms.ChoiceField(
         required=False, label="Source kind", choices=[("", "Any source kind"), *Source.Kind.choices]

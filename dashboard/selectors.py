@@ -217,10 +217,14 @@ class MentionTotals:
     negative: int = 0
     reach: int = 0
     engagement: int = 0
+    # Mentions Earshot did not score (their language): in ``mentions`` and ``reach``, never
+    # in a sentiment share.
+    unscored: int = 0
 
     @property
     def net_sentiment(self) -> float | None:
-        """(positive - negative) / scored, as a percentage; None when nothing was scored."""
+        """(positive - negative) / scored, as a percentage; None when nothing was scored.
+        Scored = positive + neutral + negative: unscored mentions are left out."""
         scored = self.positive + self.neutral + self.negative
         if not scored:
             return None
@@ -243,7 +247,15 @@ def daily_mentions(
     return daily
 
 
-MENTION_TOTAL_FIELDS = ("mentions", "positive", "neutral", "negative", "reach", "engagement")
+MENTION_TOTAL_FIELDS = (
+    "mentions",
+    "positive",
+    "neutral",
+    "negative",
+    "reach",
+    "engagement",
+    "unscored",
+)
 
 
 def facts_totals(facts: Iterable[MentionFact]) -> MentionTotals:

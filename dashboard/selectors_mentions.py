@@ -14,7 +14,7 @@ from datetime import datetime
 from django.db.models import DecimalField, ExpressionWrapper, F, QuerySet, Value
 from django.db.models.functions import Cast, Coalesce, Substr
 
-from listening.models import Author, MentionMatch
+from listening.models import Author, MentionMatch, label_text
 from listening.outside import web_url
 
 ENGAGED_LISTED = 10
@@ -66,6 +66,10 @@ class EngagedMention:
     reach: int | None
     excerpt: str
     link: str
+
+    @property
+    def label_text(self) -> str:
+        return label_text(self.label)
 
 
 def _excerpt(text: str) -> str:

@@ -19,6 +19,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import render
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -548,7 +549,13 @@ def overview(request: HttpRequest) -> HttpResponse:
             ],
             keys=[f.isoformat() for _, f, _ in buckets],
             empty=empty,
-            note="The effective label: an agent's correction counts, not the first score.",
+            note="The effective label: an agent's correction counts, not the first score."
+            + (
+                f" {totals.unscored:,} mention{pluralize(totals.unscored)} in languages Earshot"
+                " does not score are counted in volume and reach, not here."
+                if totals.unscored
+                else ""
+            ),
         )
         net = Chart(
             "net",

@@ -2,13 +2,14 @@
 
 After the first response the author's later mentions of the brand are watched for
 ``followup_days`` (``followup_until`` = first response + followup_days).
-``compound_before`` is the mean compound of the author's mentions of the brand from the
-case's opening up to the first response; ``compound_after`` the mean of those after it,
-inside the window. Outcome: converted (before < -0.05 and after >= 0.05), else improved
-(after - before >= 0.2), else worsened (before - after >= 0.2), else unchanged. The outcome
-is a running one: it is recorded as soon as a later mention arrives and updated by each
-later one inside the window; ``followups_evaluate`` closes the cases whose window passed
-without a later mention as "no further word". The first response is what routing computes
+``compound_before`` is the mean compound (Earshot's, ``Mention.our_compound``) of the author's
+mentions of the brand from the case's opening up to the first response; ``compound_after`` the
+mean of those after it, inside the window. Mentions Earshot left unscored (their language)
+have no compound and are left out. Outcome: converted (before < -0.05 and after >= 0.05),
+else improved (after - before >= 0.2), else worsened (before - after >= 0.2), else unchanged.
+The outcome is a running one: it is recorded as soon as a later mention arrives and updated
+by each later one inside the window; ``followups_evaluate`` closes the cases whose window
+passed without a later mention as "no further word". The first response is what routing computes
 from the brand answers linked to the case (engagement/routing.py): when a brand reply that
 arrives late moves it, the window and the before/after split move with it, and the outcome is
 evaluated again (``followups_on_route``). History cases follow the same rules on their data.
@@ -25,7 +26,7 @@ from django.utils import timezone
 
 from engagement.care import care_settings_for, chunks_by_pk, shifted
 from engagement.models import Case
-from listening.models import Mention, MentionMatch
+from listening.models import Mention, MentionMatch, our_compound_sql
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +51,9 @@ def author_compounds(
     cases: Sequence[Case], *, until: datetime
 ) -> dict[tuple[int, int], list[tuple[datetime, float]]]:
     """{(brand_id, author_id): [(published_at, compound), ...]} for the cases' authors, from
-    the earliest opening up to ``until``. One query. The brand's own replies are never
-    among them: their author is a brand handle, not the case's author."""
+    the earliest opening up to ``until``, with Earshot's compound (unscored mentions left
+    out). One query. The brand's own replies are never among them: their author is a brand
+    handle, not the case's author."""
     if not cases:
         return {}
     since = min(c.opened_at for c in cases)
@@ -60,10 +62,11 @@ def author_compounds(
         mention__author_id__in={c.author_id for c in cases},
         published_at__gte=since,
         published_at__lte=until,
-    ).values_list("brand_id", "mention__author_id", "published_at", "mention__compound")
+    ).values_list("brand_id", "mention__author_id", "published_at", our_compound_sql("mention__"))
     found: dict[tuple[int, int], list[tuple[datetime, float]]] = defaultdict(list)
     for brand_id, author_id, published_at, compound in rows:
-        found[(brand_id, author_id)].append((published_at, compound))
+        if compound is not None:
+            found[(brand_id, author_id)].append((published_at, compound))
     return found
 
 

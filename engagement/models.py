@@ -366,13 +366,17 @@ class SavedReply(models.Model):
 
 
 class SentimentCorrection(models.Model):
-    """An agent's correction of a mention's label, kept beside VADER's score (never over it)."""
+    """An agent's correction of a mention's label, kept beside the scores (never over them).
+
+    original_label and original_compound are Earshot's at the time (Mention.our_label and
+    our_compound: "unscored" and None for a language its scorer does not handle; plain
+    VADER's for corrections made before Earshot had a score of its own, which was VADER's)."""
 
     mention = models.ForeignKey(Mention, on_delete=models.CASCADE, related_name="corrections")
     brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="corrections")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     original_label = models.CharField(max_length=8)
-    original_compound = models.FloatField()
+    original_compound = models.FloatField(null=True, blank=True)
     label = models.CharField(max_length=8, choices=Mention.Label.choices)
     reason = models.CharField(max_length=300)
     created_at = models.DateTimeField(default=timezone.now)
@@ -398,6 +402,9 @@ class AuthorStanding(models.Model):
     positive_count = models.PositiveIntegerField(default=0)
     negative_count = models.PositiveIntegerField(default=0)
     mention_count = models.PositiveIntegerField(default=0)
+    # Of mention_count, those Earshot did not score (their language): left out of the shares.
+    unscored_count = models.PositiveIntegerField(default=0, db_default=0)
+    # Sum of Earshot's compounds of the scored ones.
     compound_sum = models.FloatField(default=0.0)
     last_mention_at = models.DateTimeField(null=True, blank=True)
 

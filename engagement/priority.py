@@ -1,7 +1,9 @@
 """Priority: how urgently a case needs an agent, as a score with the parts that explain it.
 
 Priority is 0-100, recomputed on every routed mention (``case_priority``):
-* negativity, up to 40: 40 x the most negative compound in the case (0 when none < 0);
+* negativity, up to 40: 40 x the most negative compound in the case (0 when none < 0): Earshot's
+  compound (``Mention.our_compound``); a mention Earshot left unscored (its language) has none
+  and is never ranked as negative;
 * reach, up to 25: 25 x log10(1 + followers) / 6 (a million followers is full marks), using
   the largest follower count the case's mentions carry (as of each mention);
 * spread, up to 20: 20 x log10(1 + r) / 2 where r is replies + reposts per hour since
@@ -105,11 +107,16 @@ def case_priority(
     # Ties go to the earliest post (then the lowest id), so the post named does not depend
     # on the order the mentions come in.
     ordered = sorted(mentions, key=lambda m: (m.published_at, m.pk or 0))
-    worst_mention = min(ordered, key=lambda m: m.compound, default=None)
-    worst = worst_mention.compound if worst_mention is not None else 0.0
+    scored = [m for m in ordered if m.our_compound is not None]
+    worst_mention = min(scored, key=lambda m: m.our_compound, default=None)
+    worst = worst_mention.our_compound if worst_mention is not None else 0.0
+    if worst_mention is not None:
+        text = f"most negative compound {worst:+.2f}"
+    else:
+        text = "no scored mentions (their language)" if mentions else "no mentions"
     parts["negativity"] = {
         "points": round(NEGATIVITY_POINTS * max(0.0, -worst), 1),
-        "text": f"most negative compound {worst:+.2f}" if mentions else "no mentions",
+        "text": text,
     }
     if worst_mention is not None:
         parts["negativity"]["mention_id"] = worst_mention.pk

@@ -57,9 +57,11 @@ First response
     window (``followup_until``) starts at it, and moves (with the running outcome) if it moves.
 
 What needs an answer (per brand, tuned in CareSettings)
-    * negative: compound <= ``negative_threshold`` (default -0.05);
+    * negative: Earshot's compound (``Mention.our_compound``) <= ``negative_threshold``
+      (default -0.05); a mention Earshot left unscored (its language) is never negative;
     * a question (if ``answer_questions``): the text contains "?" or starts with who, what,
-      when, where, why, how, can, could, is, are, do, does or will, and is not positive;
+      when, where, why, how, can, could, is, are, do, does or will, and Earshot's label is not
+      positive;
     * addressed (if ``answer_addressed``): the text mentions one of the brand's own handles,
       e.g. "@acme_help".
     A mention that needs an answer goes to a *care* case (the main queue). A positive mention
@@ -184,15 +186,21 @@ def _is_question(text: str) -> bool:
 def _needs_answer(
     *, mention: Mention, doc: MatchDocument, care: CareSettings, own: frozenset[str]
 ) -> bool:
-    if mention.compound <= care.negative_threshold:
+    if _is_negative(mention, care):
         return True
     if (
         care.answer_questions
-        and mention.label != Mention.Label.POSITIVE
+        and mention.our_label != Mention.Label.POSITIVE
         and _is_question(mention.text)
     ):
         return True
     return bool(care.answer_addressed and own and own & doc.handles)
+
+
+def _is_negative(mention: Mention, care: CareSettings) -> bool:
+    """Earshot's compound at or below the brand's threshold (never for an unscored one)."""
+    compound = mention.our_compound
+    return compound is not None and compound <= care.negative_threshold
 
 
 def _placed_at(published_at: datetime, now: datetime) -> datetime:
@@ -596,11 +604,11 @@ def _route_one(
         url=mention.url,
         lang=mention.language,
     )
-    is_negative = mention.compound <= care.negative_threshold
+    is_negative = _is_negative(mention, care)
     needs = _needs_answer(mention=mention, doc=doc, care=care, own=ctx.own)
     if needs:
         kind = Case.Kind.CARE
-    elif mention.label == Mention.Label.POSITIVE:
+    elif mention.our_label == Mention.Label.POSITIVE:
         kind = Case.Kind.ADVOCATE
     else:
         kind = ""

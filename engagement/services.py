@@ -723,10 +723,11 @@ def reply_retry(*, reply: Reply, user: Any) -> Reply:
 def sentiment_correct(
     *, mention: Mention, brand: Brand, user: Any, label: str, reason: str
 ) -> SentimentCorrection:
-    """Record an agent's corrected label for a mention of brand, beside VADER's score.
+    """Record an agent's corrected label for a mention of brand, beside its scores.
 
     The mention itself is never changed; the correction keeps the original label and
-    compound. The correction becomes the brand's effective label (MentionMatch.label): mention
+    compound: Earshot's (Mention.our_label / our_compound; an unscored mention may be given
+    a label). The correction becomes the brand's effective label (MentionMatch.label): mention
     lists, counts and exports show it, and the author's standing counts it instead of the old
     one. Not idempotent (each call is a correction; the latest one counts). Touches
     SentimentCorrection, MentionMatch.label, AuthorStanding, the rollups (listening.rollups)
@@ -748,7 +749,7 @@ def sentiment_correct(
         .values_list("label", flat=True)
         .first()
     )
-    current = latest or mention.label
+    current = latest or mention.our_label
     if label == current:
         raise CaseActionError(f"The label is already {label}.")
     with transaction.atomic():
@@ -756,8 +757,8 @@ def sentiment_correct(
             mention=mention,
             brand=brand,
             user=user,
-            original_label=mention.label,
-            original_compound=mention.compound,
+            original_label=mention.our_label,
+            original_compound=mention.our_compound,
             label=label,
             reason=reason,
         )
@@ -781,7 +782,7 @@ def sentiment_correct(
             brand=brand,
             action="sentiment_correct",
             obj=mention,
-            before={"label": current, "compound": mention.compound},
+            before={"label": current, "compound": mention.our_compound},
             after={"label": label, "reason": reason, "correction_id": correction.pk},
         )
     return correction

@@ -6,6 +6,8 @@ replies excluded), with the brand's effective label:
 * advocate: at least 3 positive mentions, and positive ones are at least 2/3 of all;
 * detractor: at least 2 negative mentions, and negative ones are at least 1/2 of all;
 * neutral otherwise.
+"All" is the scored mentions: one Earshot left unscored (its language, issue 13) counts in
+mention_count and unscored_count, never in a share.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Collection
 from django.db.models import Count, Max, Q, Sum
 
 from engagement.models import AuthorStanding
-from listening.models import Mention, MentionMatch
+from listening.models import UNSCORED, Mention, MentionMatch, our_compound_sql
 
 ADVOCATE_MIN_POSITIVE = 3
 ADVOCATE_MIN_SHARE = 2 / 3
@@ -25,7 +27,8 @@ DETRACTOR_MIN_SHARE = 1 / 2
 
 def standing_for(row: AuthorStanding) -> str:
     """The standing an AuthorStanding row's counts give (see the module docstring)."""
-    total = row.mention_count or 1
+    # getattr: migration 0008 calls this with a historical row, from before unscored_count.
+    total = (row.mention_count - getattr(row, "unscored_count", 0)) or 1
     if (
         row.positive_count >= ADVOCATE_MIN_POSITIVE
         and row.positive_count / total >= ADVOCATE_MIN_SHARE
@@ -65,7 +68,9 @@ def standings_recount(
             total=Count("pk"),
             positive=Count("pk", filter=Q(label=Mention.Label.POSITIVE)),
             negative=Count("pk", filter=Q(label=Mention.Label.NEGATIVE)),
-            compound=Sum("mention__compound"),
+            unscored=Count("pk", filter=Q(label=UNSCORED)),
+            # Earshot's compound (NULL, so left out, for an unscored mention).
+            compound=Sum(our_compound_sql("mention__")),
             last=Max("mention__published_at"),
         )
     )
@@ -86,6 +91,7 @@ def standings_recount(
         row.mention_count = found["total"]
         row.positive_count = found["positive"]
         row.negative_count = found["negative"]
+        row.unscored_count = found["unscored"]
         row.compound_sum = found["compound"] or 0.0
         row.last_mention_at = found["last"]
         row.standing = standing_for(row)
@@ -96,6 +102,7 @@ def standings_recount(
                 "standing",
                 "positive_count",
                 "negative_count",
+                "unscored_count",
                 "mention_count",
                 "compound_sum",
                 "last_mention_at",
@@ -119,5 +126,7 @@ def standing_label_change(*, brand_id: int, author_id: int, before: str, after: 
             row.positive_count = max(0, row.positive_count + step)
         elif label == Mention.Label.NEGATIVE:
             row.negative_count = max(0, row.negative_count + step)
+        elif label == UNSCORED:
+            row.unscored_count = max(0, row.unscored_count + step)
     row.standing = standing_for(row)
-    row.save(update_fields=["positive_count", "negative_count", "standing"])
+    row.save(update_fields=["positive_count", "negative_count", "unscored_count", "standing"])

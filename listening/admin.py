@@ -385,8 +385,24 @@ class RollupsKeptOnDelete:
 class MentionAdmin(BrandScopedAdmin, RollupsKeptOnDelete, admin.ModelAdmin):
     brand_path = "matches__brand"
     brand_path_is_multi = True
-    list_display = ("published_at", "short_text", "author", "label", "compound", "source", "link")
-    list_filter = ("label", "source__kind", "matches__brand", "source", RouteFailedFilter)
+    list_display = (
+        "published_at",
+        "short_text",
+        "author",
+        "language",
+        "earshot",
+        "vader_compound",
+        "source",
+        "link",
+    )
+    list_filter = (
+        "label",
+        "language",
+        "source__kind",
+        "matches__brand",
+        "source",
+        RouteFailedFilter,
+    )
     search_fields = ("text", "external_id")
     list_select_related = ("author", "source")
     date_hierarchy = "published_at"
@@ -406,6 +422,18 @@ class MentionAdmin(BrandScopedAdmin, RollupsKeptOnDelete, admin.ModelAdmin):
     @admin.display(description="text cut")
     def text_cut(self, obj):
         return "yes: longer than the stored text cap" if obj.is_text_truncated else "no"
+
+    @admin.display(description="Earshot")
+    def earshot(self, obj):
+        """Earshot's label and compound (issue 13); "not scored (language)" when unscored."""
+        compound = obj.our_compound
+        if compound is None:
+            return obj.our_label_text
+        return f"{obj.our_label_text} {compound:+.3f}"
+
+    @admin.display(description="vader compound", ordering="compound")
+    def vader_compound(self, obj):
+        return obj.compound
 
     @admin.display(description="text")
     def short_text(self, obj):

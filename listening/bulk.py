@@ -51,6 +51,8 @@ _MENTION_COLUMNS = (
     "pos",
     "compound",
     "label",
+    "earshot_compound",
+    "earshot_label",
     "scorer_name",
     "scorer_version",
 )
@@ -88,6 +90,10 @@ class MentionRow:
     pos: float
     compound: float
     label: str
+    # Earshot's score (listening.scoring): None and "unscored" for a language its scorer
+    # does not handle. earshot_label is the brand matches' effective label at insert.
+    earshot_compound: float | None
+    earshot_label: str
     scorer_name: str
     scorer_version: str
     # (brand_id, matched terms) for every brand whose query matched.
@@ -95,6 +101,11 @@ class MentionRow:
     # Stored by ``import_mentions --history``: its brand matches are routed into history
     # cases (MentionMatch.is_history).
     is_history: bool = False
+
+    @property
+    def effective_label(self) -> str:
+        """The label its brand matches start with: Earshot's (plain VADER's when empty)."""
+        return self.earshot_label or self.label
 
 
 def _esc(text: str) -> str:
@@ -115,6 +126,10 @@ def _null(number: int | None) -> str:
     return "\\N" if number is None else str(int(number))
 
 
+def _null_float(number: float | None) -> str:
+    return "\\N" if number is None else repr(number)
+
+
 def _mention_copy_line(r: MentionRow) -> str:
     # One f-string per row instead of a call per field: this runs for every stored mention.
     return (
@@ -125,7 +140,8 @@ def _mention_copy_line(r: MentionRow) -> str:
         f"\t{_esc(r.text)}\t{'t' if r.is_text_truncated else 'f'}\t{_esc(r.language)}"
         f"\t{r.published_at.isoformat()}"
         f"\t{r.fetched_at.isoformat()}\t{r.neg!r}\t{r.neu!r}\t{r.pos!r}\t{r.compound!r}"
-        f"\t{r.label}\t{_esc(r.scorer_name)}\t{_esc(r.scorer_version)}\n"
+        f"\t{r.label}\t{_null_float(r.earshot_compound)}\t{r.earshot_label}"
+        f"\t{_esc(r.scorer_name)}\t{_esc(r.scorer_version)}\n"
     )
 
 
@@ -158,7 +174,7 @@ def _mentions_copy(rows: list[MentionRow]) -> dict[str, int]:
             " text text, is_text_truncated boolean, language text,"
             " published_at timestamptz, fetched_at timestamptz,"
             " neg float8, neu float8, pos float8, compound float8, label text,"
-            " scorer_name text, scorer_version text"
+            " earshot_compound float8, earshot_label text, scorer_name text, scorer_version text"
             ") ON COMMIT DELETE ROWS"
         )
         buffer = io.StringIO("".join(map(_mention_copy_line, rows)))
@@ -196,7 +212,7 @@ def _mentions_bulk_create(rows: list[MentionRow]) -> dict[str, int]:
 
 def _matches_insert(rows: list[MentionRow], inserted: dict[str, int]) -> None:
     match_rows = [
-        (inserted[r.external_id], brand_id, terms, r.published_at, r.label, r.is_history)
+        (inserted[r.external_id], brand_id, terms, r.published_at, r.effective_label, r.is_history)
         for r in rows
         if r.external_id in inserted
         for brand_id, terms in r.matches

@@ -58,6 +58,8 @@ MENTION_FIELDS = [
     "label",
     "effective_label",
     "matched_terms",
+    "earshot_compound",
+    "earshot_label",
 ]
 CORRECTION_FIELDS = [
     "mention_id",
@@ -68,6 +70,8 @@ CORRECTION_FIELDS = [
     "reason",
     "corrected_by",
     "corrected_at",
+    "earshot_label",
+    "earshot_compound",
 ]
 # How a list value (matched_terms) is written in one CSV cell; JSON keeps the list.
 CSV_LIST_SEPARATOR = "; "
@@ -101,28 +105,37 @@ def mention_record(match: MentionMatch, *, brand_name: str | None = None) -> dic
         "neu": mention.neu,
         "pos": mention.pos,
         "compound": mention.compound,
-        # The scorer's label (stock VADER's, the export's contract) and the brand's effective
-        # label: an agent's correction where there is one (listening.models.MentionMatch).
+        # Plain VADER's label (stock VADER's, the export's contract) and the brand's effective
+        # label: an agent's correction where there is one, else Earshot's label
+        # (listening.models.MentionMatch), "unscored" included.
         "label": mention.label,
         "effective_label": match.label,
         "matched_terms": match.matched_terms,
+        # Earshot's own score (None and "unscored" for a language its scorer does not handle).
+        "earshot_compound": mention.our_compound,
+        "earshot_label": mention.our_label,
     }
 
 
 def correction_record(correction: Any) -> dict[str, object]:
     """The exported sentiment correction (an engagement SentimentCorrection; listening does
-    not import engagement), in CORRECTION_FIELDS order: the model's label and compound at the
-    time, the agent's label and reason. Reads correction.mention and correction.user
-    (select_related them). Pure: touches nothing."""
+    not import engagement), in CORRECTION_FIELDS order: plain VADER's label and compound, the
+    agent's label and reason, and Earshot's label and compound that the agent corrected (the
+    same as VADER's for corrections made before Earshot had its own score; None and
+    "unscored" for a language its scorer does not handle). Reads correction.mention and
+    correction.user (select_related them). Pure: touches nothing."""
+    mention = correction.mention
     return {
         "mention_id": correction.mention_id,
-        "text": correction.mention.text,
-        "vader_label": correction.original_label,
-        "vader_compound": correction.original_compound,
+        "text": mention.text,
+        "vader_label": mention.label,
+        "vader_compound": mention.compound,
         "corrected_label": correction.label,
         "reason": correction.reason,
         "corrected_by": correction.user.get_username(),
         "corrected_at": iso_utc(correction.created_at),
+        "earshot_label": correction.original_label,
+        "earshot_compound": correction.original_compound,
     }
 
 

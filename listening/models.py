@@ -135,11 +135,42 @@ class Author(models.Model):
         return self.display_name or self.handle
 
 
+# Earshot's label for a mention whose language its scorer does not handle
+# (EARSHOT_SCORED_LANGUAGES): counted in volume and reach, never in sentiment shares.
+UNSCORED = "unscored"
+UNSCORED_TEXT = "not scored (language)"
+
+
+# The sentiment filters' choices (explorer, mention list): VADER's three and "not scored".
+SENTIMENT_FILTER_CHOICES = [
+    ("positive", "Positive"),
+    ("neutral", "Neutral"),
+    ("negative", "Negative"),
+    (UNSCORED, "Not scored (language)"),
+]
+
+
+def label_text(label: str) -> str:
+    """How a label is written wherever one is shown: the value itself, and "not scored
+    (language)" for an unscored mention (exports keep the raw value)."""
+    return UNSCORED_TEXT if label == UNSCORED else label
+
+
 class Mention(models.Model):
     class Label(models.TextChoices):
+        """Plain VADER's labels, and what an agent may correct a label to."""
+
         POSITIVE = "positive"
         NEUTRAL = "neutral"
         NEGATIVE = "negative"
+
+    class EarshotLabel(models.TextChoices):
+        """Earshot's labels (and so the effective ones): VADER's three, or unscored."""
+
+        POSITIVE = "positive"
+        NEUTRAL = "neutral"
+        NEGATIVE = "negative"
+        UNSCORED = UNSCORED, UNSCORED_TEXT
 
     # No index of its own: the unique (source, external_id) serves every lookup by source,
     # and one index fewer is one write fewer per stored mention.
@@ -172,14 +203,25 @@ class Mention(models.Model):
     like_count = models.PositiveBigIntegerField(null=True, blank=True)
     reply_count = models.PositiveBigIntegerField(null=True, blank=True)
     repost_count = models.PositiveBigIntegerField(null=True, blank=True)
-    # VADER's scores as vaderSentiment gives them.
+    # Plain VADER's scores as vaderSentiment gives them, for every text whatever its language
+    # (export_mentions' contract: compound and label).
     neg = models.FloatField()
     neu = models.FloatField()
     pos = models.FloatField()
     compound = models.FloatField()
     label = models.CharField(max_length=8, choices=Label.choices)
-    # Which scorer (listening.sentiment) produced the scores and label, and its version:
-    # labels of a later model can be told from VADER's, and re-scored.
+    # Earshot's own score (issue 13): the scorer named below (EARSHOT_SENTIMENT_SCORER), or
+    # "unscored" with no compound when the mention's language is one it does not handle
+    # (EARSHOT_SCORED_LANGUAGES). What the queue, routing, standing and the rollups mean by
+    # "our score"; read it through our_compound / our_label (or our_compound_sql()).
+    # Lazy rule for rows stored before these columns (no rewrite of a big table): an empty
+    # earshot_label means Earshot's score *is* plain VADER's (it was the only scorer then).
+    earshot_compound = models.FloatField(null=True, blank=True)
+    earshot_label = models.CharField(
+        max_length=8, choices=EarshotLabel.choices, blank=True, default="", db_default=""
+    )
+    # Which scorer (listening.sentiment) produced Earshot's score, and its version: labels of
+    # a later model can be told from VADER's, and re-scored.
     # The database defaults describe every writer before this column: VADER 3.3.2.
     scorer_name = models.CharField(max_length=40, default="vader", db_default="vader")
     scorer_version = models.CharField(max_length=40, default="3.3.2", db_default="3.3.2")
@@ -209,6 +251,34 @@ class Mention(models.Model):
     def __str__(self) -> str:
         return f"{self.source_id}:{self.external_id}"
 
+    @property
+    def our_label(self) -> str:
+        """Earshot's label: positive, neutral, negative or unscored (see earshot_label)."""
+        return self.earshot_label or self.label
+
+    @property
+    def our_compound(self) -> float | None:
+        """Earshot's compound; None for an unscored mention (see earshot_label)."""
+        return self.earshot_compound if self.earshot_label else self.compound
+
+    @property
+    def is_scored(self) -> bool:
+        return self.our_label != UNSCORED
+
+    @property
+    def our_label_text(self) -> str:
+        return label_text(self.our_label)
+
+
+def our_compound_sql(prefix: str = "") -> models.Case:
+    """Mention.our_compound in SQL (NULL for an unscored mention); ``prefix`` reaches the
+    mention through a relation, e.g. "mention__"."""
+    return models.Case(
+        models.When(**{f"{prefix}earshot_label": ""}, then=models.F(f"{prefix}compound")),
+        default=models.F(f"{prefix}earshot_compound"),
+        output_field=models.FloatField(),
+    )
+
 
 class MentionMatch(models.Model):
     """A mention counted for a brand: one row per brand whose query the mention matched.
@@ -218,9 +288,10 @@ class MentionMatch(models.Model):
     sort on one index without a join.
 
     label is the brand's **effective label**, the one rule for every label shown or counted
-    (queue, case, author standing, mention lists, exports, rollups): the scorer's label as
-    ingest stored it, until an agent corrects it for this brand; then the latest correction's
-    (engagement.services.sentiment_correct keeps it). Mention.label stays the scorer's.
+    (queue, case, author standing, mention lists, exports, rollups): Earshot's label
+    (Mention.our_label, "unscored" for a language its scorer does not handle) as ingest
+    stored it, until an agent corrects it for this brand; then the latest correction's
+    (engagement.services.sentiment_correct keeps it). Mention.label stays plain VADER's.
     """
 
     # Served by match_unique_brand (mention, brand) and match_brand_pub_idx (brand, ...): no
@@ -234,7 +305,7 @@ class MentionMatch(models.Model):
     matched_terms = models.JSONField(default=list)
     published_at = models.DateTimeField()
     # The effective label (see the docstring).
-    label = models.CharField(max_length=8, choices=Mention.Label.choices)
+    label = models.CharField(max_length=8, choices=Mention.EarshotLabel.choices)
     # Set once the engagement queue has routed this brand's mention into a case (or decided
     # it needs none); the router sweeps the rows where it is still empty.
     routed_at = models.DateTimeField(null=True, blank=True)
@@ -264,6 +335,11 @@ class MentionMatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.brand_id}<-{self.mention_id}"
+
+    @property
+    def label_text(self) -> str:
+        """The effective label as shown: "not scored (language)" for unscored."""
+        return label_text(self.label)
 
 
 class FetchLog(models.Model):
@@ -347,8 +423,8 @@ class MentionRollup(models.Model):
     bucket_start = models.DateTimeField()
     source = models.ForeignKey(Source, **_ROLLUP_FK)
     platform = models.CharField(max_length=32)
-    # The effective label (MentionMatch.label).
-    label = models.CharField(max_length=8, choices=Mention.Label.choices)
+    # The effective label (MentionMatch.label), "unscored" included.
+    label = models.CharField(max_length=8, choices=Mention.EarshotLabel.choices)
     # Mention.language ("" when the source gives none).
     language = models.CharField(max_length=20)
     mentions = models.BigIntegerField(default=0)

@@ -109,8 +109,14 @@ _BUYING_RE = re.compile(
 _POSITIVE = str(Mention.Label.POSITIVE.value)
 _NEGATIVE = str(Mention.Label.NEGATIVE.value)
 # Label codes of latest_key: at the very same microsecond the more positive mention counts as
-# the later one (any fixed rule keeps incremental rollups equal to a rebuild).
-_LABEL_CODE = {_NEGATIVE: 0, str(Mention.Label.NEUTRAL.value): 1, _POSITIVE: 2}
+# the later one, and an unscored one later still (any fixed rule keeps incremental rollups
+# equal to a rebuild).
+_LABEL_CODE = {
+    _NEGATIVE: 0,
+    str(Mention.Label.NEUTRAL.value): 1,
+    _POSITIVE: 2,
+    str(Mention.EarshotLabel.UNSCORED.value): 3,
+}
 _CODE_LABEL = {code: label for label, code in _LABEL_CODE.items()}
 LATEST_POSITIVE_CODE = _LABEL_CODE[_POSITIVE]
 LATEST_NONE = -(2**63)
@@ -488,7 +494,7 @@ def rollups_add(*, rows: Sequence[MentionRow], inserted: dict[str, int]) -> None
                     published_at=row.published_at,
                     source_id=row.source_id,
                     platform=row.platform,
-                    label=row.label,
+                    label=row.effective_label,
                     language=row.language,
                     author_id=row.author_id,
                     followers=row.author_followers,

@@ -41,7 +41,8 @@ from listening.models import FetchLog, Source
 from listening.outside import SafeItem, item_make_safe, text_cap
 from listening.query import CompiledQuery, MatchDocument, QueryError, compile_query
 from listening.rollups import rollups_add
-from listening.sentiment import Scorer, SentimentScores, get_scorer
+from listening.scoring import MentionSentiment, scored_languages, sentiments_for
+from listening.sentiment import Scorer, get_scorer
 from listening.text import clean_text, join_title_body
 
 logger = logging.getLogger(__name__)
@@ -398,8 +399,8 @@ class _Scored:
     text: str
     is_text_truncated: bool
     matches: list[tuple[int, list[str]]]
-    # Filled for the whole batch at once (Scorer.score_many), before the transaction.
-    scores: SentimentScores | None = None
+    # Filled for the whole batch at once (listening.scoring), before the transaction.
+    sentiment: MentionSentiment | None = None
 
 
 def _rows_insert(
@@ -431,14 +432,16 @@ def _rows_insert(
                 title=s.title,
                 text=s.text,
                 is_text_truncated=s.is_text_truncated,
-                language=s.item.language,
+                language=s.sentiment.language,
                 published_at=s.item.published_at or fetched_at,
                 fetched_at=fetched_at,
-                neg=s.scores.neg,
-                neu=s.scores.neu,
-                pos=s.scores.pos,
-                compound=s.scores.compound,
-                label=s.scores.label,
+                neg=s.sentiment.plain.neg,
+                neu=s.sentiment.plain.neu,
+                pos=s.sentiment.plain.pos,
+                compound=s.sentiment.plain.compound,
+                label=s.sentiment.plain.label,
+                earshot_compound=s.sentiment.earshot_compound,
+                earshot_label=s.sentiment.earshot_label,
                 scorer_name=scorer.name,
                 scorer_version=scorer.version,
                 matches=s.matches,
@@ -466,7 +469,10 @@ def items_store(
     """Make safe, match, score and store the new items of one source.
 
     Every item first goes through listening.outside.item_make_safe: a hostile value is
-    bounded or replaced (a warning in the result says so), never a crash. Idempotent: items
+    bounded or replaced (a warning in the result says so), never a crash. The items that
+    match a brand get plain VADER's scores and Earshot's (or "unscored" for a language its
+    scorer does not handle), and their language detected when the source gives none, one
+    call per batch (listening.scoring). Idempotent: items
     whose (source, external_id) is already stored are recognised by id before any cleaning,
     matching or scoring, and the insert ignores conflicts, so a rerun, a retried task or a
     concurrent worker stores nothing twice. Items that match no brand are counted and
@@ -499,6 +505,7 @@ def items_store(
     fresh = [safe for key, safe in unique.items() if key not in existing]
 
     scorer = get_scorer()
+    scored_codes = scored_languages()
     platform = platform or source.kind
     for start in range(0, len(fresh), batch_size):
         scored: list[_Scored] = []
@@ -526,12 +533,17 @@ def items_store(
             )
         if not scored:
             continue
-        # Scored outside the transaction (on SQLite it holds the only write lock), and only
-        # the items that matched a brand: the rest are never stored.
-        for one, scores in zip(
-            scored, scorer.score_many([one.text for one in scored]), strict=True
-        ):
-            one.scores = scores
+        # Scored (and their language detected when the source gives none) outside the
+        # transaction (on SQLite it holds the only write lock), and only the items that
+        # matched a brand: the rest are never stored.
+        sentiments = sentiments_for(
+            [one.text for one in scored],
+            [one.item.language for one in scored],
+            scorer=scorer,
+            scored=scored_codes,
+        )
+        for one, sentiment in zip(scored, sentiments, strict=True):
+            one.sentiment = sentiment
         try:
             inserted = _rows_insert(
                 scored,

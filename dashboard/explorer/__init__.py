@@ -12,7 +12,8 @@ ignored, and a bad value shows an error above no rows instead of guessing.
 ``matched``     The brand counted: ``brand`` itself (default) or the id of one of its
                 competitors (only what ``brand``'s own sources caught of it).
 ``label``       Effective sentiment (``MentionMatch.label``, corrections included):
-                ``positive``, ``neutral``, ``negative``.
+                ``positive``, ``neutral``, ``negative``, or ``unscored`` (a language
+                Earshot's scorer does not handle: "not scored (language)").
 ``platform``    ``Mention.platform`` exactly as stored, e.g. ``mastodon``, ``bluesky``, ``web``.
 ``source``      A ``Source`` id.
 ``lang``        ``Mention.language`` exactly as stored, e.g. ``en``.

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django import forms
 from django.utils import timezone
 
-from listening.models import Mention
+from listening.models import SENTIMENT_FILTER_CHOICES
 
 SORTS = [
     ("newest", "Newest first"),
@@ -53,7 +53,9 @@ class ExplorerForm(forms.Form):
     matched = forms.IntegerField(required=False, min_value=1, label="Brand or competitor")
     q = forms.CharField(required=False, max_length=200, label="Search")
     label = forms.ChoiceField(
-        required=False, label="Sentiment", choices=[("", "Any sentiment"), *Mention.Label.choices]
+        required=False,
+        label="Sentiment",
+        choices=[("", "Any sentiment"), *SENTIMENT_FILTER_CHOICES],
     )
     platform = forms.CharField(required=False, max_length=32)
     source = forms.IntegerField(required=False, min_value=1)

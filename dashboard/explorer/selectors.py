@@ -81,6 +81,8 @@ _COLUMNS = (
     "mention__pos",
     "mention__compound",
     "mention__label",
+    "mention__earshot_compound",
+    "mention__earshot_label",
     "mention__scorer_name",
     "mention__source__name",
     "mention__source__url",

@@ -31,7 +31,7 @@ from engagement.models import (
     sla_overdue,
 )
 from listening.connectors.registry import UnknownSourceKind, connector_for
-from listening.models import Author, Mention, MentionMatch, Source
+from listening.models import Author, Mention, MentionMatch, Source, label_text
 from listening.outside import web_url
 
 
@@ -273,6 +273,15 @@ class Entry:
     obj: Any
     link: str = ""
     correction: SentimentCorrection | None = None
+
+    @property
+    def effective_label(self) -> str:
+        """A mention's effective label for the case's brand: the latest correction, else
+        Earshot's label ("" for a reply or a note)."""
+        if self.correction is not None:
+            return self.correction.label
+        mention = getattr(self.obj, "mention", None)
+        return mention.our_label if mention is not None else ""
 
 
 @dataclass(frozen=True)
@@ -547,6 +556,8 @@ def author_profile_get(*, author_id: int, brand_id: int | None, user) -> AuthorP
         .annotate(effective_label=F("matches__label"))
         .order_by("-published_at")[:100]
     )
+    for mention in mentions:
+        mention.effective_label_text = label_text(mention.effective_label)
     return AuthorProfile(
         author=author,
         brand=brand,
@@ -562,7 +573,8 @@ def author_trajectory(*, author: Author, brand: Brand) -> list[dict]:
     """The author's mentions of the brand in time order, with case markers, for the profile.
 
     Read-only. Each item is a dict with "at" and "kind": "mention" items carry mention_id,
-    compound, label, text and case_id / case_kind / case_opened (the mention opened its case);
+    compound (Earshot's; None when unscored), label (effective), label_text (as shown), text
+    and case_id / case_kind / case_opened (the mention opened its case);
     "first_response" items carry case_id and the case's outcome, compound_before and
     compound_after. Two queries.
     """
@@ -589,8 +601,9 @@ def author_trajectory(*, author: Author, brand: Brand) -> list[dict]:
                 "kind": "mention",
                 "at": match.published_at,
                 "mention_id": mention.pk,
-                "compound": mention.compound,
+                "compound": mention.our_compound,
                 "label": match.label,
+                "label_text": match.label_text,
                 "text": mention.text,
                 "case_id": case.pk if case else None,
                 "case_kind": case.kind if case else "",

@@ -569,11 +569,13 @@ LABEL_COLOURS = {"positive": "#067647", "neutral": "#667085", "negative": "#b423
 
 def trajectory_svg(points: list[dict], *, width: int = 480, height: int = 140) -> str:
     """A polyline of compound over time with a zero line, points coloured by label, and a
-    dashed mark where a case got its first response (selectors.author_trajectory's items)."""
+    dashed mark where a case got its first response (selectors.author_trajectory's items).
+    Mentions Earshot left unscored (their language) have no compound: they are in the table
+    under the chart, not on the line."""
     pad = 10
-    mentions = [p for p in points if p.get("kind") == "mention"]
-    if not mentions:
+    if not any(p.get("kind") == "mention" for p in points):
         return format_html('<p class="muted">{}</p>', "No mentions of the brand yet.")
+    mentions = [p for p in points if p.get("kind") == "mention" and p.get("compound") is not None]
     times = [p["at"].timestamp() for p in points]
     start, span = min(times), (max(times) - min(times)) or 1.0
 

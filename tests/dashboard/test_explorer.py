@@ -122,6 +122,30 @@ def test_it_filters_by_effective_label_not_the_scorers(acme, social_source):
     assert run(acme, label="positive") == ["acme plainly positive"]
 
 
+def test_it_offers_not_scored_and_writes_it_wherever_a_label_is_shown(
+    client, acme, marketer, social_source
+):
+    # Written for this test: plain VADER reads it as negative, Earshot leaves it unscored.
+    spanish = "Acme, mi teléfono no funciona desde ayer y nadie me responde. Pésimo servicio."
+    store_mention(social_source, spanish, language="")
+    store_mention(social_source, "acme is awful and broken")
+    client.force_login(marketer)
+
+    unscored = client.get(EXPLORER, {"brand": acme.pk, "label": "unscored"}).content.decode()
+    negative = client.get(EXPLORER, {"brand": acme.pk, "label": "negative"}).content.decode()
+
+    assert '<option value="unscored">Not scored (language)</option>' in negative
+    assert '<option value="unscored" selected>Not scored (language)</option>' in unscored
+    assert spanish in unscored and "acme is awful" not in unscored
+    assert "<td>not scored (language)</td>" in unscored
+    assert "acme is awful" in negative and spanish not in negative
+    header, *rows = csv_rows(client.get(EXPORT, {"brand": acme.pk, "label": "unscored"}))
+    named = [dict(zip(header, row, strict=True)) for row in rows]
+    assert [(r["effective_label"], r["earshot_label"], r["label"]) for r in named] == [
+        ("unscored", "unscored", "negative")
+    ]
+
+
 def test_it_filters_by_platform_language_source_and_author(acme, social_source):
     rss = Source.objects.create(brand=acme, kind="rss", url="https://blog.example/feed")
     make(social_source, "acme on mastodon in english", handle="ann")

@@ -235,6 +235,49 @@ def test_the_overview_charts_put_each_mention_on_its_day_and_label(client, marke
     assert chart(response, "hashtags").empty == "No hashtag in these mentions."
 
 
+def test_an_unscored_mention_counts_in_volume_and_reach_but_in_no_sentiment_share(
+    client, marketer, acme, social_source, week
+):
+    # Written for this test; plain VADER reads it as negative (its "no"), Earshot leaves it
+    # unscored (Spanish, issue 13).
+    spanish = store_mention(
+        social_source,
+        "Acme, mi teléfono no funciona desde ayer y nadie me responde. Pésimo servicio.",
+        followers=60,
+        language="",
+        published_at=timezone.now() - timedelta(days=1, minutes=15),
+    )
+    assert (spanish.label, spanish.our_label) == ("negative", "unscored")
+    client.force_login(marketer)
+
+    response = client.get(OVERVIEW, {"brand": acme.pk, "range": "7d"})
+
+    figures = {f["name"]: f for f in response.context["figures"]}
+    assert figures["Mentions"]["value"] == 4
+    assert figures["Estimated reach"]["value"] == 200  # 100 + 0 + 40 + 60
+    assert figures["Net sentiment"]["value"] == 0.0  # (1 - 1) / 3 scored, not / 4
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    assert table(response, "volume")[yesterday] == [4]
+    assert table(response, "sentiment")[yesterday] == [1, 1, 1]
+    assert table(response, "net")[yesterday] == [0.0]
+    assert table(response, "languages") == {"en": [3], "es": [1]}
+    assert "1 mention in languages Earshot does not score" in chart(response, "sentiment").note
+    since = timezone.now() - timedelta(days=3)
+    totals = mention_totals(
+        brand_ids=[acme.pk],
+        since=since.replace(hour=0, minute=0, second=0, microsecond=0),
+        until=(timezone.now() + timedelta(days=1)).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        ),
+    )[acme.pk]
+    assert (totals.mentions, totals.unscored, totals.neutral, totals.net_sentiment) == (
+        4,
+        1,
+        1,
+        0.0,
+    )
+
+
 def test_the_overview_lists_hashtags_and_links_them(client, marketer, acme, social_source):
     for text in ("acme #Launch day", "acme #launch again #promo", "acme plain"):
         store_mention(social_source, text, published_at=timezone.now() - timedelta(hours=2))

@@ -355,6 +355,9 @@ def test_the_corrections_export_lists_the_labelled_set(
         "'sick' is praise here",
         "ana",
         "2024-05-01T08:00:00Z",
+        # Earshot's label and compound that the agent corrected (issue 13), at the end.
+        mention.label,
+        str(mention.compound),
     ]
 
 

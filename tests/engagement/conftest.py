@@ -51,8 +51,10 @@ def store_mention(
     in_reply_to: str = "",
     reply_count: int | None = None,
     repost_count: int | None = None,
+    language: str = "en",
 ) -> Mention:
-    """Store one mention through items_store (real matching and scoring) and return it."""
+    """Store one mention through items_store (real matching and scoring) and return it.
+    language "" leaves it to detection (listening.scoring), as a source that gives none."""
     external_id = external_id or f"m{next(_ids)}"
     item = RawItem(
         external_id=external_id,
@@ -62,7 +64,7 @@ def store_mention(
         author_name=author_name,
         author_followers=followers,
         published_at=published_at or timezone.now() - timedelta(minutes=5),
-        language="en",
+        language=language,
         thread_id=thread_id or external_id,
         in_reply_to=in_reply_to,
         reply_count=reply_count,

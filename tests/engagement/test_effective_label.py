@@ -134,3 +134,40 @@ def test_the_queues_sentiment_filter_reads_the_corrected_label(client, acme, age
 
     assert case_pk in listed("neutral")
     assert case_pk not in listed("negative")
+
+
+# Written for these tests: a Spanish complaint plain VADER reads as negative (its "no").
+SPANISH = "Acme, mi teléfono no funciona desde ayer y nadie me responde. Pésimo servicio."
+
+
+def test_an_unscored_mention_counts_in_standing_but_in_no_share(acme, agent, social_source):
+    author = {"author_handle": "eva@social.example", "author_name": "Eva"}
+    spanish = store_mention(social_source, SPANISH, language="", **author)
+    store_mention(social_source, "Acme is awful and broken", **author)
+    store_mention(social_source, "Acme support is terrible", **author)
+    mentions_route()
+
+    row = standing_of(acme, spanish)
+    # Two negatives of two scored mentions: a detractor; the third is counted, not shared.
+    assert (row.mention_count, row.unscored_count, row.negative_count) == (3, 1, 2)
+    assert row.standing == "detractor"
+
+
+def test_correcting_an_unscored_mention_records_earshots_original_and_counts_it(
+    acme, agent, social_source
+):
+    author = {"author_handle": "eva@social.example", "author_name": "Eva"}
+    spanish = store_mention(social_source, SPANISH, language="", **author)
+    store_mention(social_source, "Acme is awful and broken", **author)
+    mentions_route()
+    assert MentionMatch.objects.get(mention=spanish, brand=acme).label == "unscored"
+
+    correction = sentiment_correct(
+        mention=spanish, brand=acme, user=agent, label="negative", reason="a complaint"
+    )
+
+    # What the agent corrected is Earshot's (unscored, no compound), not plain VADER's.
+    assert (correction.original_label, correction.original_compound) == ("unscored", None)
+    assert MentionMatch.objects.get(mention=spanish, brand=acme).label == "negative"
+    row = standing_of(acme, spanish)
+    assert (row.unscored_count, row.negative_count, row.standing) == (0, 2, "detractor")

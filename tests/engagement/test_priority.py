@@ -91,3 +91,44 @@ def test_parts_stored_before_mention_ids_still_refresh(acme, social_source):
     assert case.priority_parts["waiting"]["points"] > 0
     priority_waiting_update(case, now=timezone.now())
     assert case.priority == round(sum(p["points"] for p in case.priority_parts.values()), 1)
+
+
+# Written for these tests: a Spanish complaint plain VADER reads as negative (its "no").
+SPANISH_COMPLAINT = "Acme, mi teléfono no funciona desde ayer y nadie me responde. Pésimo."
+
+
+def test_a_mention_earshot_left_unscored_is_never_ranked_as_negative(acme, social_source):
+    now = timezone.now()
+    spanish = store_mention(social_source, SPANISH_COMPLAINT, language="", published_at=now)
+    mild = store_mention(social_source, "acme support is a bit slow", published_at=now)
+    case = Case(opened_at=now, first_response_due=now + timedelta(hours=1))
+    assert spanish.compound < -0.05 and spanish.our_compound is None
+
+    _, _, parts = case_priority(case, mentions=[spanish], now=now)
+    assert parts["negativity"] == {"points": 0.0, "text": "no scored mentions (their language)"}
+
+    _, _, parts = case_priority(case, mentions=[spanish, mild], now=now)
+    assert parts["negativity"]["mention_id"] == mild.pk
+    assert parts["negativity"]["points"] == round(40 * max(0.0, -mild.our_compound), 1)
+
+
+def test_routing_reads_earshots_score_not_plain_vaders(acme, social_source):
+    now = timezone.now()
+    # Negative by plain VADER, unscored by Earshot: it opens no care case on its own...
+    store_mention(social_source, SPANISH_COMPLAINT, language="", author_handle="eva@x")
+    # ... but a question in any language still needs an answer, with no negativity points.
+    question = store_mention(
+        social_source,
+        "¿Acme, por qué no funciona mi teléfono desde ayer? Nadie me responde.",
+        language="",
+        author_handle="leo@x",
+    )
+    assert question.language == "es" and question.our_label == "unscored"
+
+    result = mentions_route(now=now)
+
+    assert (result.opened, result.skipped) == (1, 1)
+    case = Case.objects.get()
+    assert case.author_id == question.author_id
+    assert case.kind == Case.Kind.CARE
+    assert case.priority_parts["negativity"]["points"] == 0.0

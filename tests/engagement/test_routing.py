@@ -901,7 +901,9 @@ def poisoned_backlog(acme, other_brand, social_source, initech_source):
     poison = planted(
         store_mention(social_source, "acme broke everything, awful", author_handle="inf@x"),
         published_at=YEAR_ONE + timedelta(days=1),
+        # Priority reads Earshot's compound (issue 13); plain VADER's is poisoned alike.
         compound=float("-inf"),
+        earshot_compound=float("-inf"),
     )
     good = [
         store_mention(social_source, "acme my order is late, terrible", author_handle="a@x"),
@@ -1110,7 +1112,7 @@ def test_a_lock_timeout_is_not_blamed_on_the_rows(acme, social_source):
 def test_a_marked_row_routes_again_once_its_routed_at_is_cleared(acme, poisoned_backlog):
     mentions_route()
     poison = poisoned_backlog["poison"]
-    planted(poison, compound=-0.9)  # the bug is fixed
+    planted(poison, compound=-0.9, earshot_compound=-0.9)  # the bug is fixed
     MentionMatch.objects.filter(mention=poison).update(routed_at=None, route_error="")
 
     assert mentions_route().opened == 1

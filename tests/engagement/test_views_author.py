@@ -200,3 +200,23 @@ def test_the_author_page_shows_the_brands_effective_label(client, acme, marketer
     # The timeline and the trajectory table both carry the corrected label, not VADER's.
     assert 'class="label label-negative"' not in body
     assert body.count('class="label label-neutral"') == 2
+
+
+def test_an_unscored_mention_shows_as_not_scored_and_stays_off_the_tone_line(
+    client, acme, marketer, social_source
+):
+    author = {"author_handle": "eva@social.example", "author_name": "Eva"}
+    spanish = store_mention(
+        social_source,
+        "Acme, mi teléfono no funciona desde ayer y nadie me responde. Pésimo servicio.",
+        language="",
+        **author,
+    )
+    english = store_mention(social_source, "Acme is awful and broken", **author)
+
+    body = page(client, marketer, spanish.author_id, acme.pk).content.decode()
+
+    # The timeline and the trajectory table both say so; only the English one is on the line.
+    assert body.count('class="label label-unscored">not scored (language)') == 2
+    assert body.count('class="point negative"') == 1
+    assert f"{english.our_compound:+.2f}" in body

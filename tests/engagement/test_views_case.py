@@ -176,6 +176,31 @@ def test_it_shows_each_mentions_sentiment_and_the_priority_explained(client, cas
     assert "overdue" in body
 
 
+def test_it_shows_earshots_score_beside_vaders_and_not_scored_for_another_language(
+    client, acme, social_source, agent
+):
+    spanish_text = "Acme, mi teléfono no funciona desde ayer y nadie me responde. Pésimo."
+    case = make_case(acme, social_source, [(spanish_text, {"language": ""}), "acme is awful"])
+    spanish, english = (
+        link.mention for link in case.case_mentions.order_by("mention__published_at")
+    )
+
+    body = signed_in(client, agent).get(url("case", case.pk)).content.decode()
+
+    article = body[
+        body.index(f'id="mention-{spanish.pk}"') : body.index(f'id="mention-{english.pk}"')
+    ]
+    assert 'label-unscored">not scored (language)' in article
+    assert "(language: es)" in article
+    assert f"VADER {spanish.compound:.3f}" in article
+    assert "Earshot " not in article
+    # Any label may be given to an unscored mention.
+    for value in ("positive", "neutral", "negative"):
+        assert f'name="label" value="{value}"' in article
+    assert f"Earshot {english.our_compound:.3f}" in body
+    assert f"VADER {english.compound:.3f}" in body
+
+
 def test_it_escapes_hostile_mention_text_and_author_names(client, acme, social_source, agent):
     hostile = make_case(acme, social_source, ["acme broke"])
     # Stored text is already cleaned of markup; write the worst case straight to the rows.

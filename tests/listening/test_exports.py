@@ -119,5 +119,32 @@ def test_a_csv_row_follows_the_field_order_and_joins_lists() -> None:
     record = {name: name for name in MENTION_FIELDS} | {"id": 7, "matched_terms": ["a", "b c"]}
     row = csv_row(record, MENTION_FIELDS)
     assert row[0] == 7 and row[1] == "brand"
-    assert row[-1] == "a; b c"
+    assert row[MENTION_FIELDS.index("matched_terms")] == "a; b c"
+    assert row[-2:] == ["earshot_compound", "earshot_label"]
+
+
+def test_the_mention_record_keeps_its_columns_and_adds_earshots_at_the_end() -> None:
+    # The contract's columns, in their order (README, export_mentions), then Earshot's own
+    # score (issue 13): compound and label stay plain VADER's.
+    assert MENTION_FIELDS == [
+        "id",
+        "brand",
+        "source",
+        "external_id",
+        "url",
+        "author",
+        "published_at",
+        "title",
+        "text",
+        "language",
+        "neg",
+        "neu",
+        "pos",
+        "compound",
+        "label",
+        "effective_label",
+        "matched_terms",
+        "earshot_compound",
+        "earshot_label",
+    ]
     assert csv_row({"x": []}, ["x"]) == [""]

@@ -332,6 +332,54 @@ def test_a_rebuild_written_in_many_pieces_in_one_transaction_gives_the_same_rows
         assert cursor.fetchone()[0] == 0
 
 
+def test_unscored_mentions_and_their_correction_keep_rollups_equal_to_a_rebuild(
+    heard, social, agent
+):
+    # Spanish, with no language from the source (written for this test): detected, and left
+    # unscored by Earshot (issue 13), counted under its own label.
+    store(
+        social,
+        RawItem(
+            external_id="es1",
+            body="Acme, mi teléfono no funciona desde ayer y nadie me responde.",
+            author_handle="eva",
+            author_name="Eva",
+            author_followers=40,
+            published_at=NOON,
+        ),
+    )
+    assert stored_rows() == direct_rows()
+    spanish = [r for r in stored_rows()["mentions"] if r[0] == heard.pk and r[6] == "es"]
+    assert {(r[1], r[5], r[7], r[8]) for r in spanish} == {
+        (15, "unscored", 1, 40),
+        (60, "unscored", 1, 40),
+        (1440, "unscored", 1, 40),
+    }
+    eva = Mention.objects.get(external_id="es1")
+    eva_cells = [r for r in stored_rows()["authors"] if r[4] == eva.author_id]
+    assert {(r[1], r[5], r[6], r[7], latest_label(r[10])) for r in eva_cells} == {
+        (15, 1, 0, 0, "unscored"),
+        (1440, 1, 0, 0, "unscored"),
+    }
+    before = stored_rows()
+    call_command("rebuild_rollups")
+    assert stored_rows() == before
+
+    # An agent labels it: the correction is the effective label, and the rollups follow.
+    sentiment_correct(mention=eva, brand=heard, user=agent, label="negative", reason="queja")
+
+    assert MentionMatch.objects.get(mention=eva, brand=heard).label == "negative"
+    rows = stored_rows()
+    assert rows == direct_rows()
+    assert not any(r[5] == "unscored" for r in rows["mentions"])
+    kept = rows
+    MentionRollup.objects.all().delete()
+    AuthorRollup.objects.all().delete()
+    TermRollup.objects.all().delete()
+    call_command("rebuild_rollups")
+    assert stored_rows() == kept
+
+
 def test_rebuild_since_a_moment_recounts_from_its_utc_day_and_leaves_earlier_days_alone(
     heard, social
 ):
