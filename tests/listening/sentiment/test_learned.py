@@ -5,12 +5,15 @@ from __future__ import annotations
 import itertools
 import pickle
 
+import numpy as np
 import pytest
 
 from listening.sentiment.learned import (
     LABELS,
     LearnedModel,
     ModelIncompatible,
+    _best_offsets,
+    _words_for_ngrams,
     classification_figures,
     model_dumps,
     model_loads,
@@ -127,3 +130,41 @@ def test_classification_figures_on_a_small_confusion():
     assert figures.f1 == pytest.approx({"negative": 6 / 7, "neutral": 0.5, "positive": 0.8})
     assert figures.macro_f1 == pytest.approx((6 / 7 + 0.5 + 0.8) / 3)
     assert tuple(figures.f1) == LABELS
+
+
+def test_words_after_a_negation_get_their_own_ngrams_up_to_the_next_punctuation():
+    assert _words_for_ngrams("@shop Not good at all, but the staff didn't mind. Great!") == (
+        "not not_good not_at not_all but the staff didn't not_mind great"
+    )
+    assert (
+        _words_for_ngrams("no refund yet #neverAgain")
+        == "no not_refund not_yet not_never not_again"
+    )
+
+
+def test_class_offsets_shift_only_where_they_gain_macro_f1():
+    # Column 1 is always a little below column 0: argmax never picks it, so its F1 is 0;
+    # lifting it by 0.2 to 0.4 gets its two texts right without losing any other.
+    log_p = np.log(np.array([[0.5, 0.3, 0.2], [0.5, 0.4, 0.1], [0.5, 0.4, 0.1], [0.1, 0.1, 0.8]]))
+    true = np.array([0, 1, 1, 2])
+    offsets = _best_offsets(log_p, true)
+    assert offsets[0] == 0.0
+    assert ((log_p + offsets).argmax(axis=1) == true).all()
+    # Already right: no shift at all.
+    assert list(_best_offsets(np.log(np.eye(3) * 0.8 + 0.1), np.arange(3))) == [0.0, 0.0, 0.0]
+
+
+def test_it_trains_on_two_labels_and_on_a_label_with_a_single_text():
+    texts, labels = TRAIN
+    two = [(t, label) for t, label in zip(texts, labels, strict=True) if label != "neutral"]
+    model = model_train([t for t, _ in two], [label for _, label in two])
+    scores = model_predict(model, ["the router arrived early, thank you so much"])
+    assert scores[0].label == "positive"
+    assert scores[0].neu == 0.0
+    # One neutral text among many: too few to cross-validate on, but training must not fail.
+    lone = [*two, ("what time does the shop open", "neutral")]
+    model = model_train([t for t, _ in lone], [label for _, label in lone])
+    assert model.label_counts["neutral"] == 1
+    assert model_predict(model, ["my card is broken again and nobody answers"])[0].label == (
+        "negative"
+    )
