@@ -390,12 +390,16 @@ def main() -> None:
             connection.close()
             connection.settings_dict["NAME"] = old_name
             connection.settings_dict["TEST"]["NAME"] = f"test_{old_name}_{label}"
-            connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=True)
+            connection.creation.create_test_db(
+                verbosity=0, autoclobber=True, keepdb=True, serialize=False
+            )
             print(f"kept database {connection.settings_dict['NAME']}; test client in process")
             brands, sources, user = setup_brands()
             results[label] = run_size(label, SIZES[label], brands, sources, user, args)
     else:
-        connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+        connection.creation.create_test_db(
+            verbosity=0, autoclobber=True, keepdb=False, serialize=False
+        )
         try:
             print(f"scratch database {connection.settings_dict['NAME']}; test client in process")
             brands, sources, user = setup_brands()
