@@ -17,7 +17,13 @@ QUEUE_TABS = {
     "resolved": "Resolved",
 }
 PRIORITY_BANDS = [("high", "High"), ("medium", "Medium"), ("low", "Low")]
-SENTIMENTS = [("negative", "Negative"), ("neutral", "Neutral"), ("positive", "Positive")]
+SENTIMENTS = [
+    ("negative", "Negative"),
+    ("neutral", "Neutral"),
+    ("positive", "Positive"),
+    # Cases whose every customer post is in a language Earshot does not score (issue 13).
+    ("unscored", "Not scored (language)"),
+]
 SORTS = [("priority", "Priority (highest first)"), ("age", "Age (oldest first)")]
 
 

@@ -93,7 +93,8 @@ def overdue_q(now: datetime | None = None) -> Q:
 
 def _worst_label_q(label: str) -> Q:
     """The effective label of the case's worst customer mention (negative < neutral <
-    positive): the brand's MentionMatch.label, which an agent's correction overrides.
+    positive; "unscored" when no customer mention was scored): the brand's
+    MentionMatch.label, which an agent's correction overrides.
 
     EXISTS over casemention_case_idx and match_unique_brand (mention, brand): a page of
     candidates costs two index probes each, and the filter needs no column kept in sync on
@@ -116,7 +117,12 @@ def _worst_label_q(label: str) -> Q:
         return Q(negative)
     if label == "neutral":
         return Q(neutral) & ~Q(negative)
-    return Q(with_label("positive")) & ~Q(negative) & ~Q(neutral)
+    positive = with_label("positive")
+    if label == "unscored":
+        # Nothing scored to rank it by: every customer post is in a language Earshot does
+        # not score.
+        return Q(with_label("unscored")) & ~Q(negative) & ~Q(neutral) & ~Q(positive)
+    return Q(positive) & ~Q(negative) & ~Q(neutral)
 
 
 def _filtered(*, user, filters: dict) -> QuerySet[Case]:

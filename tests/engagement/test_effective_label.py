@@ -171,3 +171,32 @@ def test_correcting_an_unscored_mention_records_earshots_original_and_counts_it(
     assert MentionMatch.objects.get(mention=spanish, brand=acme).label == "negative"
     row = standing_of(acme, spanish)
     assert (row.unscored_count, row.negative_count, row.standing) == (0, 2, "detractor")
+
+
+def test_the_queues_sentiment_filter_finds_cases_in_languages_earshot_does_not_score(
+    client, acme, agent, social_source
+):
+    from engagement.models import Case
+
+    spanish = store_mention(social_source, SPANISH, language="es", author_handle="eva@x")
+    english = store_mention(social_source, "Acme support is terrible", author_handle="bob@x")
+    cases = {}
+    for name, mention in (("spanish", spanish), ("english", english)):
+        cases[name] = Case.objects.create(
+            brand=acme, author=mention.author, subject=mention.text[:140], priority=10.0
+        )
+        CaseMention.objects.create(case=cases[name], mention=mention, brand=acme)
+    client.force_login(agent)
+
+    def listed(sentiment: str) -> set[int]:
+        response = client.get(reverse("engagement:queue"), {"sentiment": sentiment})
+        return {row.pk for row in response.context["rows"]}
+
+    assert listed("unscored") == {cases["spanish"].pk}
+    assert cases["spanish"].pk not in listed("negative") | listed("neutral") | listed("positive")
+    page = client.get(reverse("engagement:queue")).content.decode()
+    assert '<option value="unscored">Not scored (language)</option>' in page
+    # Once an agent labels the post, the case is found by that label.
+    sentiment_correct(mention=spanish, brand=acme, user=agent, label="negative", reason="read")
+    assert cases["spanish"].pk in listed("negative")
+    assert cases["spanish"].pk not in listed("unscored")
