@@ -141,12 +141,14 @@ UNSCORED = "unscored"
 UNSCORED_TEXT = "not scored (language)"
 
 
+# A sentiment filter's choice of unscored mentions (explorer, mention list, queue).
+UNSCORED_CHOICE = (UNSCORED, "Not scored (language)")
 # The sentiment filters' choices (explorer, mention list): VADER's three and "not scored".
 SENTIMENT_FILTER_CHOICES = [
     ("positive", "Positive"),
     ("neutral", "Neutral"),
     ("negative", "Negative"),
-    (UNSCORED, "Not scored (language)"),
+    UNSCORED_CHOICE,
 ]
 
 

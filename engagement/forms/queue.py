@@ -9,7 +9,7 @@ from django.forms.utils import flatatt
 from django.utils.safestring import mark_safe
 
 from engagement.models import Case
-from listening.models import Source
+from listening.models import UNSCORED_CHOICE, Source
 
 QUEUE_TABS = {
     "care": "Needs an answer",
@@ -22,7 +22,7 @@ SENTIMENTS = [
     ("neutral", "Neutral"),
     ("positive", "Positive"),
     # Cases whose every customer post is in a language Earshot does not score (issue 13).
-    ("unscored", "Not scored (language)"),
+    UNSCORED_CHOICE,
 ]
 SORTS = [("priority", "Priority (highest first)"), ("age", "Age (oldest first)")]
 
