@@ -12,11 +12,17 @@ list once per lexicon word, which took 27 s for one 100 KB mention and held a we
 the token list is lower-cased once and every rule looks at most three words around a word.
 ``bench/explain.py`` measures it against stock ``polarity_scores``; the tests compare the
 output with the stock-based explanation on every corpus text.
+
+``explain_care`` says what moved Earshot's care-aware score away from plain VADER's
+(``CareScorer.explain``'s steps, with the compound after each), within the same bound: a text
+too long to score once per step gets its steps grouped by kind.
 """
 
 from __future__ import annotations
 
+import copy
 import re
+import string
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -31,9 +37,18 @@ from vaderSentiment.vaderSentiment import (
     scalar_inc_dec,
 )
 
-from listening.sentiment import FastSentimentIntensityAnalyzer, get_analyzer, label_for
+from listening.sentiment import FastSentimentIntensityAnalyzer, care, get_analyzer, label_for
 
-__all__ = ["FLAGS", "Explanation", "WordContribution", "explain_text"]
+__all__ = [
+    "CARE_EXPLAIN_BUDGET",
+    "FLAGS",
+    "CareExplanation",
+    "CareStep",
+    "Explanation",
+    "WordContribution",
+    "explain_care",
+    "explain_text",
+]
 
 FLAGS = frozenset({"booster", "boosted", "negated", "caps", "but", "idiom", "emoji", "kind of"})
 _NO_FLAGS: frozenset[str] = frozenset()
@@ -335,3 +350,137 @@ def _summary(label: str, compound: float, words: list[WordContribution], emphasi
     more = f" and {len(weighted) - 3} more" if len(weighted) > 3 else ""
     punct = f"; punctuation {emphasis:+.2f}" if emphasis else ""
     return f"{label.capitalize()} ({compound:+.4f}): {', '.join(parts)}{more}{punct}."
+
+
+# --- Earshot's care scorer: what moved the compound away from plain VADER's --------------------
+
+# CareScorer.explain() scores the whole text once per step, and a step per hashtag makes its
+# work grow with hashtags x length (a 40 KB text full of them took 2.4 s). Above this many
+# characters scored in all (steps x length: a tweet with 20 steps is about 6,000) the steps
+# are grouped by kind, a handful of scorings whatever the length (issue 9: a 100 KB mention
+# must not hold a web thread).
+CARE_EXPLAIN_BUDGET = 250_000
+# Grouped steps name at most this many care words or patterns each, then "and N more".
+_GROUP_NAMES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class CareStep:
+    what: str  # the rule, word or change, as CareScorer.explain() names it
+    delta: float  # the change of the compound this step made
+    compound: float  # the compound after this step
+
+
+@dataclass(frozen=True, slots=True)
+class CareExplanation:
+    """How Earshot's care scorer gets from plain VADER's compound to its own, today."""
+
+    plain_compound: float
+    compound: float  # Earshot's compound of the text now (CareScorer().score_many)
+    label: str  # care_label(compound)
+    positive_threshold: float
+    negative_threshold: float
+    # plain_compound + the deltas so far, step by step; the last compound is ``compound``.
+    steps: list[CareStep]
+    # The text was too long to score each step on its own: steps are grouped by kind.
+    is_grouped: bool
+
+
+def _care_words_in(normalised: str) -> list[str]:
+    """The care lexicon's words in a normalised text, once each, in order of appearance,
+    found as CareScorer.explain() finds them."""
+    lexicon = care.care_lexicon()
+    seen: dict[str, None] = {}
+    for token in normalised.split():
+        word = token.strip(string.punctuation).lower()
+        if word in lexicon:
+            seen.setdefault(word)
+    return list(seen)
+
+
+def _named(names: list[str]) -> str:
+    more = f" and {len(names) - _GROUP_NAMES} more" if len(names) > _GROUP_NAMES else ""
+    return ", ".join(names[:_GROUP_NAMES]) + more
+
+
+def _grouped_care_steps(
+    text: str, normalised: str, words: list[str], hits: list[care.Pattern]
+) -> list[tuple[str, float]]:
+    """CareScorer.explain()'s steps grouped by kind: the text as the scorer reads it, the care
+    words, the complaint patterns. At most four scorings of the text, whatever its length."""
+    plain = get_analyzer()
+    analyzer = copy.copy(plain)
+    # As in CareScorer.explain(): our marked words (emoji, patterns) known from the start.
+    analyzer.lexicon = dict(plain.lexicon)
+    analyzer.lexicon.update(
+        (w, v) for w, v in care.get_care_analyzer().lexicon.items() if w.startswith(care._MARK)
+    )
+    steps: list[tuple[str, float]] = []
+    current = plain.polarity_scores(text)["compound"]
+
+    def step(what: str, scored_text: str) -> None:
+        nonlocal current
+        compound = analyzer.polarity_scores(scored_text)["compound"]
+        steps.append((what, compound - current))
+        current = compound
+
+    if normalised != text:
+        step(
+            "the text as Earshot reads it: @handles and URLs left out, hashtags split, emoji"
+            " and HTML entities read",
+            normalised,
+        )
+    if words:
+        lexicon = care.care_lexicon()
+        names = []
+        for word in words:
+            valence = lexicon[word]
+            if valence == 0:
+                analyzer.lexicon.pop(word, None)
+                names.append(f"{word!r} not sentiment")
+            else:
+                analyzer.lexicon[word] = valence
+                names.append(f"{word!r} {valence:+g}")
+        step(f"care words: {_named(names)}", normalised)
+    if hits:
+        for pattern in hits:
+            analyzer.lexicon[pattern.token] = pattern.valence
+        named = [f"{p.what} ({p.rule})" for p in hits]
+        step(f"complaint patterns: {_named(named)}", care._with_tokens(normalised, hits))
+    return steps
+
+
+def explain_care(text: str, *, budget: int = CARE_EXPLAIN_BUDGET) -> CareExplanation:
+    """Earshot's care scorer on ``text`` today: plain VADER's compound, each step of
+    CareScorer.explain() with the compound after it, Earshot's compound and label with the
+    thresholds. Work is linear in the text: when steps x length would pass ``budget``
+    characters scored, the steps are grouped by kind (``is_grouped``)."""
+    plain_compound = get_analyzer().polarity_scores(text)["compound"]
+    today = care.CareScorer().score_many([text])[0]
+    normalised = care.normalise(text)
+    words = _care_words_in(normalised)
+    hits = care.pattern_hits(normalised)
+    # An upper bound of explain()'s steps: each hashtag, emoji, care word and pattern, and the
+    # entity, URL, handle and apostrophe changes.
+    emoji = len(set(text).intersection(care.care_emoji())) if not text.isascii() else 0
+    most_steps = text.count("#") + emoji + len(words) + len(hits) + 4
+    is_grouped = most_steps * (len(text) + 1) > budget
+    if is_grouped:
+        raw = _grouped_care_steps(text, normalised, words, hits)
+    else:
+        raw = care.CareScorer().explain(text)
+    steps = []
+    compound = plain_compound
+    for what, delta in raw:
+        # VADER rounds every compound to four places, so the running sum is exact at four.
+        compound = round(compound + delta, 4)
+        steps.append(CareStep(what=what, delta=delta, compound=compound))
+    return CareExplanation(
+        plain_compound=plain_compound,
+        compound=today.compound,
+        label=today.label,
+        positive_threshold=care.POSITIVE_THRESHOLD,
+        negative_threshold=care.NEGATIVE_THRESHOLD,
+        steps=steps,
+        is_grouped=is_grouped,
+    )

@@ -9,6 +9,7 @@ service refuses with CaseActionError); without it they redirect to the case with
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -35,11 +36,15 @@ from engagement.forms.case import (
     TagsForm,
     TargetRefForm,
 )
-from engagement.models import Case, Tag
+from engagement.models import Case, SentimentCorrection, Tag
 from engagement.selectors import case as selectors
 from engagement.views import queue as queue_views
+from listening.models import Mention, MentionMatch, label_text
 from listening.outside import web_url
-from listening.sentiment_explain import explain_text
+from listening.sentiment import get_scorer
+from listening.sentiment.care import CARE_NAME, CARE_VERSION
+from listening.sentiment.vader import VADER_NAME
+from listening.sentiment_explain import explain_care, explain_text
 
 # Status of an htmx answer whose action a service refused: the page's htmx config swaps it
 # (case.html), so the fragment shows the reason in place.
@@ -483,22 +488,143 @@ def explanation_html(explanation) -> str:
     )
 
 
+@dataclass(frozen=True)
+class LabelSource:
+    """Where a mention's effective label for a brand comes from (the "why?" headline).
+
+    kind: "correction" (an agent's, the latest), "brand_model" (a scorer of the brand's own,
+    issue 13 section 3), "earshot" (Earshot's scorer as ingest stored it), "vader" (stored
+    before Earshot had a scorer of its own: Earshot's score is plain VADER's) or "unscored"
+    (a language Earshot's scorer does not handle)."""
+
+    kind: str
+    label: str  # the effective label (MentionMatch.label)
+    scorer: str = ""  # "name version" of the scorer that gave Earshot's score
+    correction: SentimentCorrection | None = None
+
+
+def label_source(
+    *, mention: Mention, effective_label: str, correction: SentimentCorrection | None
+) -> LabelSource:
+    """Why the brand sees ``effective_label``: the rule of MentionMatch's docstring, newest
+    authority first (a correction, else the brand's own model, else Earshot's score)."""
+    if correction is not None and correction.label == effective_label:
+        return LabelSource("correction", effective_label, correction=correction)
+    scorer = f"{mention.scorer_name} {mention.scorer_version}"
+    if effective_label != mention.our_label:
+        # Issue 13 section 3: a brand's learned model writes only that brand's
+        # MentionMatch.label, never Mention.earshot_*. When it records which model labelled
+        # a mention, name it here; until then a label that is neither a correction nor
+        # Earshot's can only be such a model's.
+        return LabelSource("brand_model", effective_label)
+    if not mention.is_scored:
+        return LabelSource("unscored", effective_label, scorer=scorer)
+    if not mention.earshot_label or mention.scorer_name == VADER_NAME:
+        return LabelSource("vader", effective_label, scorer=scorer)
+    return LabelSource("earshot", effective_label, scorer=scorer)
+
+
+@dataclass(frozen=True)
+class CareRow:
+    """One step of the care scorer's table, formatted for the page."""
+
+    what: str
+    delta: str  # signed, four places: "+0.4118", "-0.2954", "0.0000"
+    direction: str  # "up", "down" or "none": the CSS class colours the delta
+    compound: str  # the compound after the step, signed
+
+
+@dataclass(frozen=True)
+class CareTable:
+    """Earshot's care scorer on a mention today, formatted for the page (explain_care)."""
+
+    rows: list[CareRow]
+    plain_compound: str
+    compound: str
+    label: str
+    positive_threshold: str
+    negative_threshold: str
+    is_grouped: bool
+    scorer: str  # the scorer that explains today: "earshot-care 1.0+vader3.3.2"
+    stored_compound: str  # Earshot's compound as stored ("none" when unscored)
+    # The stored score came from another scorer or version, or the rules changed since: the
+    # steps explain today's score, which the page must not pass off as the stored one.
+    is_stored_elsewhere: bool
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.4f}" if round(value, 4) else "0.0000"
+
+
+def care_table(mention: Mention) -> CareTable:
+    care = explain_care(mention.text)
+    stored = mention.our_compound
+    return CareTable(
+        rows=[
+            CareRow(
+                what=step.what,
+                delta=_signed(step.delta),
+                direction="up" if step.delta > 0 else "down" if step.delta < 0 else "none",
+                compound=_signed(step.compound),
+            )
+            for step in care.steps
+        ],
+        plain_compound=_signed(care.plain_compound),
+        compound=_signed(care.compound),
+        label=care.label,
+        positive_threshold=_signed(care.positive_threshold),
+        negative_threshold=_signed(care.negative_threshold),
+        is_grouped=care.is_grouped,
+        scorer=f"{CARE_NAME} {CARE_VERSION}",
+        stored_compound="none" if stored is None else _signed(stored),
+        is_stored_elsewhere=(
+            mention.scorer_name != CARE_NAME
+            or mention.scorer_version != CARE_VERSION
+            or stored is None
+            or round(stored, 4) != round(care.compound, 4)
+        ),
+    )
+
+
 @login_required
 @require_GET
 def mention_explain(request: HttpRequest, mention_id: int) -> HttpResponse:
+    """Why is this mention labelled as it is for the case's brand: where the label comes from,
+    plain VADER's words, and (when Earshot's care scorer is or was used) each step from plain
+    VADER's compound to Earshot's, as the scorer reads the text today. Work is linear in the
+    text (issue 9): a long text gets the care steps grouped by kind."""
     form = CaseRefForm(request.GET)
     link = selectors.case_mention_get_for_user(
         case_id=form.cleaned_data["case"] if form.is_valid() else 0,
         mention_id=mention_id,
         user=request.user,
     )
-    explanation = explain_text(link.mention.text)
-    context = {
+    mention = link.mention
+    corrections = [c for c in mention.corrections_newest_first if c.brand_id == link.brand_id]
+    correction = corrections[0] if corrections else None
+    effective_label = (
+        MentionMatch.objects.filter(mention_id=mention.pk, brand_id=link.brand_id)
+        .values_list("label", flat=True)
+        .first()
+    )
+    if effective_label is None:  # a mention in a case is matched; the rule if it is not
+        effective_label = correction.label if correction is not None else mention.our_label
+    source = label_source(mention=mention, effective_label=effective_label, correction=correction)
+    context: dict[str, Any] = {
         "case": link.case,
-        "mention": link.mention,
-        "explanation": explanation,
-        "explanation_html": explanation_html(explanation),
+        "mention": mention,
+        "source": source,
+        "effective_label_text": label_text(effective_label),
+        "earshot_label_text": mention.our_label_text,
     }
+    if mention.is_scored:
+        explanation = explain_text(mention.text)
+        context["explanation"] = explanation
+        context["explanation_html"] = explanation_html(explanation)
+        # Earshot's care steps where its care scorer gave the stored score or gives it now
+        # (a deployment that scores with plain VADER has none to show).
+        if mention.scorer_name == CARE_NAME or get_scorer().name == CARE_NAME:
+            context["care"] = care_table(mention)
     return render(request, "engagement/_case_explain.html", context)
 
 

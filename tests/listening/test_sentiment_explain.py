@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 from vaderSentiment.vaderSentiment import normalize
 
 from listening.sentiment import get_analyzer
-from listening.sentiment_explain import FLAGS, Explanation, explain_text
+from listening.sentiment.care import CareScorer, care_emoji, care_label, care_lexicon
+from listening.sentiment_explain import (
+    CARE_EXPLAIN_BUDGET,
+    FLAGS,
+    Explanation,
+    explain_care,
+    explain_text,
+)
 from tests.listening.explain_reference import stock_explain_text
 from tests.listening.test_sentiment import corpus_texts, vaderish_text
 
@@ -270,3 +277,103 @@ def test_it_explains_a_100_kb_mention_exactly() -> None:
     assert len(explanation.words) == len(text.split()) + text.count("😀")
     assert {w.word for w in explanation.words if "emoji" in w.flags} == {"grinning", "face"}
     assert explanation.label == "positive"
+
+
+# --- explain_care: from plain VADER's compound to Earshot's care-aware one --------------------
+
+CARE_TEXTS = [
+    "Order delayed 3 hours, still no update &amp; can\u2019t reach anyone",
+    "@acme thanks for nothing #neverbuyingagain #fail https://example.com/x?y",
+    "Please help, charged twice 👎\ufe0f and no response!!",
+    "I love my new phone 👍",
+    "The weather is lovely today",
+    "",
+]
+CARE_WORDS = [
+    "delayed", "refund", "please", "help", "still", "again", "waiting", "3", "hours", "no",
+    "response", "thanks", "for", "nothing", "#neverflyingagain", "#fail", "@acme", "😡", "👍",
+    "https://x.example/a?b!", "not", "VERY", "good", "but", "terrible", "&amp;", "can\u2019t",
+]  # fmt: skip
+
+
+def assert_care_adds_up(text: str, **kwargs) -> None:
+    care = explain_care(text, **kwargs)
+    assert care.plain_compound == get_analyzer().polarity_scores(text)["compound"]
+    assert care.compound == CareScorer().score_many([text])[0].compound
+    assert care.label == care_label(care.compound)
+    running = care.plain_compound
+    for step in care.steps:
+        running = round(running + step.delta, 4)
+        assert step.compound == running
+    assert running == pytest.approx(care.compound, abs=1e-9)
+
+
+@pytest.mark.parametrize("text", CARE_TEXTS)
+@pytest.mark.parametrize("budget", [0, CARE_EXPLAIN_BUDGET])
+def test_care_steps_add_up_to_earshots_compound_grouped_or_not(text: str, budget: int) -> None:
+    assert_care_adds_up(text, budget=budget)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(CARE_WORDS), max_size=30).map(" ".join) | st.text(max_size=120),
+    st.booleans(),
+)
+def test_care_steps_add_up_on_any_text(text: str, grouped: bool) -> None:
+    assert_care_adds_up(text, budget=0 if grouped else CARE_EXPLAIN_BUDGET)
+
+
+def test_care_steps_are_the_care_scorers_own_when_the_text_is_short() -> None:
+    text = "@acme Please help, still no refund #fail"
+    care = explain_care(text)
+    assert not care.is_grouped
+    assert [(s.what, s.delta) for s in care.steps] == CareScorer().explain(text)
+    assert (care.positive_threshold, care.negative_threshold) == (0.45, -0.05)
+
+
+def test_grouped_care_steps_name_the_words_and_patterns() -> None:
+    care = explain_care("@acme Please help, still no refund #fail", budget=0)
+    assert care.is_grouped
+    whats = [s.what for s in care.steps]
+    assert whats[0].startswith("the text as Earshot reads it")
+    assert whats[1] == "care words: 'please' not sentiment, 'help' not sentiment, 'refund' -1.2"
+    assert whats[2].startswith("complaint patterns: still not sorted (still_problem)")
+
+
+def scored_chars(text: str) -> int:
+    """How many characters the analyzers score while explain_care() explains text: its
+    cost, counted so the test does not depend on the machine's speed."""
+    total = 0
+
+    def profiler(frame, event, arg) -> None:
+        nonlocal total
+        if event == "call" and frame.f_code.co_name == "polarity_scores":
+            total += len(frame.f_locals.get("text", ""))
+
+    sys.setprofile(profiler)
+    try:
+        explain_care(text)
+    finally:
+        sys.setprofile(None)
+    return total
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        # A step per hashtag made CareScorer.explain() score the text once per hashtag.
+        "Still waiting 3 hours for a refund, delayed again #neverflyingagain @acme ",
+        "#a #b #cd #NeverAgain #fail ",
+        # Every care word and emoji of the tables: a step each.
+        " ".join(care_lexicon()) + " " + "".join(care_emoji()) + " ",
+    ],
+)
+def test_care_explanation_work_grows_linearly_with_text_length(sentence: str) -> None:
+    def cost(n: int) -> int:
+        return scored_chars((sentence * (n // len(sentence) + 1))[:n])
+
+    # A few scorings of the text (plain VADER's, Earshot's, a step per kind), each of the text
+    # or of its normalised form (a little longer: emoji become words); never one per step.
+    one, two, four = cost(25_000), cost(50_000), cost(100_000)
+    assert two <= 2.05 * one and four <= 2.05 * two, (one, two, four)
+    assert four <= 10 * 100_000
