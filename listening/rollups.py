@@ -48,7 +48,7 @@ import io
 import operator
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -102,9 +102,11 @@ BUYING_WORDS = (
     "subscribe",
     "free trial",
 )
-_BUYING_RE = re.compile(
-    r"\b(?:" + "|".join(w.replace(" ", r"\s+") for w in BUYING_WORDS) + r")\b", re.IGNORECASE
-)
+_BUYING_PATTERN = r"\b(?:" + "|".join(w.replace(" ", r"\s+") for w in BUYING_WORDS) + r")\b"
+_BUYING_RE = re.compile(_BUYING_PATTERN, re.IGNORECASE)
+# The same on lower-cased ASCII text: three times faster than IGNORECASE (which folds case at
+# every position it tries), and exactly equal on ASCII, where no character folds but A-Z.
+_BUYING_LOWER_RE = re.compile(_BUYING_PATTERN)
 
 _POSITIVE = str(Mention.Label.POSITIVE.value)
 _NEGATIVE = str(Mention.Label.NEGATIVE.value)
@@ -161,6 +163,8 @@ def day_ceil(moment: datetime) -> datetime:
 
 def asks_about_buying(text: str) -> bool:
     """Whether a mention's text asks about buying (BUYING_WORDS)."""
+    if text.isascii():
+        return _BUYING_LOWER_RE.search(text.lower()) is not None
     return _BUYING_RE.search(text) is not None
 
 
@@ -479,33 +483,181 @@ def rollups_generation(brand_id: int) -> int:
 def rollups_add(*, rows: Sequence[MentionRow], inserted: dict[str, int]) -> None:
     """Count the brand matches of the mentions just inserted (``inserted``: external id ->
     id, as listening.bulk.mentions_insert returns). Call inside the insert's transaction.
-    Not idempotent (it adds): the caller passes only rows inserted now. Touches the three
-    rollup tables (three statements at most, whatever the batch size)."""
-    totals = _Totals()
+    Not idempotent (it adds): the caller passes only rows inserted now.
+
+    PostgreSQL: one COPY of a line per brand match into a per-connection staging table, then
+    one INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE per rollup, which counts
+    every span's cells in the server (``_FACTS_SQL``): Python's share is the two rules only
+    it knows (buying words, hashtags) and one line per match, not one per cell (a mention
+    touches about ten cells). SQLite aggregates in Python (``_Totals``)."""
+    if connection.vendor == "postgresql":
+        touched = _facts_copy(rows, inserted)
+    else:
+        totals = _Totals()
+        for row in rows:
+            if row.external_id not in inserted:
+                continue
+            for fact in _facts_of(row):
+                totals.add(fact)
+        touched = {key[0] for key in totals.authors}
+        totals.write()
+    generations_bump(touched)
+
+
+def _facts_of(row: MentionRow) -> Iterator[_Fact]:
+    engagement = _engagement(row.like_count, row.reply_count, row.repost_count)
+    buying = asks_about_buying(row.text)
+    for brand_id, matched in row.matches:
+        yield _Fact(
+            brand_id=brand_id,
+            published_at=row.published_at,
+            source_id=row.source_id,
+            platform=row.platform,
+            label=row.effective_label,
+            language=row.language,
+            author_id=row.author_id,
+            followers=row.author_followers,
+            engagement=engagement,
+            buying=buying,
+            terms=mention_terms(matched, row.text),
+        )
+
+
+def _array_literal(values: Sequence[str]) -> str:
+    """A PostgreSQL text[] literal, each element quoted (any character may be in a term)."""
+    return (
+        "{"
+        + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+        + "}"
+    )
+
+
+# One row per brand match of a batch (PostgreSQL): what the three rollups count of it.
+_FACTS = "earshot_rollup_facts"
+_FACTS_COLUMNS = (
+    "brand_id bigint, published_at timestamptz, source_id bigint, platform text, label text,"
+    " language text, author_id bigint, reach bigint, engagement bigint, buying smallint,"
+    " latest_key bigint, terms text[]"
+)
+_SPANS_SQL = {
+    "mentions": f"(VALUES ({QUARTER_HOUR}, interval '15 minutes'), ({HOUR}, interval '1 hour'),"
+    f" ({DAY}, interval '1 day'))",
+    "authors": f"(VALUES ({QUARTER_HOUR}, interval '15 minutes'), ({DAY}, interval '1 day'))",
+}
+
+
+@functools.cache
+def _facts_sql() -> str:
+    """The three upserts from the staging table, then emptying it. Keys in key order (two
+    workers lock the same rows in the same order); sums bounded as _saturated bounds them."""
+    (
+        (_, mention_model, mention_key, mention_sums, _),
+        (
+            _,
+            author_model,
+            author_key,
+            author_sums,
+            author_maxes,
+        ),
+        (_, term_model, term_key, term_sums, _),
+    ) = _TABLES
+    bucket = f"date_bin(s.width, f.published_at, {_ORIGIN})"
+    bound = f"least(sum({{}}), {BIGINT_MAX})"
+    statements = []
+    for model, key, sums, maxes, values, source, spans in (
+        (
+            mention_model,
+            mention_key,
+            mention_sums,
+            (),
+            ["count(*)", bound.format("f.reach"), bound.format("f.engagement")],
+            f"{_FACTS} f",
+            _SPANS_SQL["mentions"],
+        ),
+        (
+            author_model,
+            author_key,
+            author_sums,
+            author_maxes,
+            [
+                "count(*)",
+                f"count(*) FILTER (WHERE f.label = '{_POSITIVE}')",
+                f"count(*) FILTER (WHERE f.label = '{_NEGATIVE}')",
+                "sum(f.buying)",
+                "max(f.reach)",
+                "max(f.latest_key)",
+            ],
+            f"{_FACTS} f",
+            _SPANS_SQL["authors"],
+        ),
+        (
+            term_model,
+            term_key,
+            term_sums,
+            (),
+            ["count(*)"],
+            f"{_FACTS} f CROSS JOIN LATERAL unnest(f.terms) AS t(term)",
+            _SPANS_SQL["authors"],
+        ),
+    ):
+        columns = {
+            "brand_id": "f.brand_id",
+            "span": "s.span",
+            "bucket_start": bucket,
+            "source_id": "f.source_id",
+            "platform": "f.platform",
+            "label": "f.label",
+            "language": "f.language",
+            "author_id": "f.author_id",
+            "term": "t.term",
+        }
+        selected = [columns[c] for c in key]
+        where = " WHERE f.author_id IS NOT NULL" if "author_id" in key else ""
+        positions = ", ".join(str(i + 1) for i in range(len(key)))
+        statements.append(
+            f"INSERT INTO {model._meta.db_table} ({', '.join([*key, *sums, *maxes])})"  # noqa: S608
+            f" SELECT {', '.join([*selected, *values])}"
+            f" FROM {source} CROSS JOIN {spans} AS s(span, width){where}"
+            f" GROUP BY {positions} ORDER BY {positions}"
+            + _conflict(model._meta.db_table, key, sums, maxes)
+        )
+    statements.append(f"DELETE FROM {_FACTS}")  # noqa: S608 (fixed names)
+    return "; ".join(statements)
+
+
+def _facts_copy(rows: Sequence[MentionRow], inserted: dict[str, int]) -> set[int]:
+    """Copy the batch's brand matches into the staging table and add them to the rollups
+    (PostgreSQL). Returns the brands whose author cells changed."""
+    lines = []
+    touched: set[int] = set()
     for row in rows:
         if row.external_id not in inserted:
             continue
-        engagement = _engagement(row.like_count, row.reply_count, row.repost_count)
-        buying = asks_about_buying(row.text)
+        label = row.effective_label
+        author = "\\N" if row.author_id is None else row.author_id
+        # A mention's fields, once for all of its brand matches.
+        common = (
+            f"{row.published_at.isoformat()}\t{row.source_id}\t{_esc(row.platform)}\t{label}"
+            f"\t{_esc(row.language)}\t{author}"
+            f"\t{_saturated(row.author_followers or 0)}"
+            f"\t{_saturated(_engagement(row.like_count, row.reply_count, row.repost_count))}"
+            f"\t{int(asks_about_buying(row.text))}\t{latest_key(row.published_at, label)}"
+        )
         for brand_id, matched in row.matches:
-            totals.add(
-                _Fact(
-                    brand_id=brand_id,
-                    published_at=row.published_at,
-                    source_id=row.source_id,
-                    platform=row.platform,
-                    label=row.effective_label,
-                    language=row.language,
-                    author_id=row.author_id,
-                    followers=row.author_followers,
-                    engagement=engagement,
-                    buying=buying,
-                    terms=mention_terms(matched, row.text),
-                )
-            )
-    touched = {key[0] for key in totals.authors}
-    totals.write()
-    generations_bump(touched)
+            terms = mention_terms(matched, row.text)
+            lines.append(f"{brand_id}\t{common}\t{_esc(_array_literal(terms))}")
+            if row.author_id is not None:
+                touched.add(brand_id)
+    if not lines:
+        return touched
+    with connection.cursor() as cursor:
+        # ON COMMIT DELETE ROWS: nothing outlives the batch's transaction, even on a crash.
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_FACTS} ({_FACTS_COLUMNS}) ON COMMIT DELETE ROWS"
+        )
+        cursor.cursor.copy_expert(f"COPY {_FACTS} FROM STDIN", io.StringIO("\n".join(lines) + "\n"))
+        cursor.execute(_facts_sql())
+    return touched
 
 
 def rollups_label_change(*, match_id: int, before: str, after: str) -> None:
