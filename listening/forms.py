@@ -184,7 +184,7 @@ class QueryTestForm(forms.Form):
     query = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80, "autofocus": True}),
         help_text='Terms, "phrases", AND / OR / NOT, (parentheses), refund*, #tag, @handle, '
-        "author:, site:, lang:",
+        "author:, site:, lang: (the source's language, else detected from the text)",
     )
 
     def clean_query(self):

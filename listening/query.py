@@ -42,7 +42,12 @@ The language
 * Field filters: ``author:jdoe`` / ``author:"Jane Doe"`` (whole words of the item's author
   handle and name), ``site:acme.example`` (URL host is the domain or a subdomain of it; a
   leading "www." is ignored; items without a URL never match), ``lang:en`` (the item's
-  language tag is "en" or starts with "en-").
+  language tag is "en" or starts with "en-"). The language is the one the source gives;
+  for an item whose source gives none it is detected from the text (listening.language,
+  offline, about 9 us), once per item and only when a query has a ``lang:`` term, so
+  ``lang:es`` matches a Spanish post from any source. An item whose language cannot be told
+  (a few words, emoji only, a mix) matches no ``lang:`` term, and so does match
+  ``NOT lang:es``.
 
 A query has at most MAX_QUERY_LENGTH (4,096) characters and MAX_QUERY_TERMS (256) terms,
 phrases and field filters; compile_query() rejects a bigger one with a QueryError that says
@@ -64,6 +69,8 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
+
+from listening.language import detect_language
 
 __all__ = [
     "MAX_QUERY_LENGTH",
@@ -272,7 +279,26 @@ class MatchDocument:
         self.lang = lang
         self._folded = _fold(text)
         self.tokens = _Tokens(_split_words(self._folded))
-        self.language = _normalise_lang(lang)
+        self._given_language = _normalise_lang(lang)
+        if self._given_language:
+            # The source's language answers; the detecting ``language`` below never runs.
+            self.language = self._given_language
+
+    @_computed_once
+    def language(self) -> str:
+        """The item's language: the source's, else detected from the text the first time a
+        ``lang:`` term asks ("" when detection is unsure). Items the source gave no language
+        cost a detection (about 9 us) only when some brand's query has a lang: term."""
+        return _normalise_lang(detect_language(self.text))
+
+    @property
+    def detected_language(self) -> str | None:
+        """The language detected for this item if a ``lang:`` term made detection run, else
+        None (it did not run, or the source gave one): ingest stores it instead of detecting
+        the same text again (listening.scoring.sentiments_for)."""
+        if self._given_language or "language" not in self.__dict__:
+            return None
+        return self.__dict__["language"]
 
     @_computed_once
     def hashtags(self) -> frozenset[str]:

@@ -6,7 +6,8 @@ Rules:
 
 - The language is the one the source gives; when it gives none it is detected
   (listening.language.detect_languages, "" when unsure) for the items that matched a brand,
-  which are the only ones stored, in one call per batch.
+  which are the only ones stored, in one call per batch; an item a brand query's ``lang:``
+  term already had detected while matching keeps that answer (no second detection).
 - Earshot's scorer handles the languages of EARSHOT_SCORED_LANGUAGES (default "en"; a code
   covers its regional variants: "en" covers "en-GB"). A mention whose language is known and
   not among them is **unscored**: earshot_label "unscored", earshot_compound None. "" (the
@@ -62,14 +63,25 @@ def sentiments_for(
     *,
     scorer: Scorer,
     scored: frozenset[str] | None = None,
+    detected: Sequence[str | None] | None = None,
 ) -> list[MentionSentiment]:
     """The sentiment and language of each text (``languages``: the source's, "" when none),
-    in order. Detection runs once for the texts without a language; scoring once per batch
+    in order. ``detected``: per text, the language already detected for it (None: not yet),
+    as a brand query's ``lang:`` term does while matching (MatchDocument.detected_language).
+    Detection runs once for the texts still without a language; scoring once per batch
     (score_pairs). Pure but for reading the setting when ``scored`` is None."""
     if scored is None:
         scored = scored_languages()
     languages = list(languages)
-    missing = [i for i, language in enumerate(languages) if not language]
+    if detected is not None:
+        for i, language in enumerate(detected):
+            if language is not None and not languages[i]:
+                languages[i] = language
+    missing = [
+        i
+        for i, language in enumerate(languages)
+        if not language and (detected is None or detected[i] is None)
+    ]
     if missing:
         for i, detected in zip(missing, detect_languages([texts[i] for i in missing]), strict=True):
             languages[i] = detected

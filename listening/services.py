@@ -399,6 +399,9 @@ class _Scored:
     text: str
     is_text_truncated: bool
     matches: list[tuple[int, list[str]]]
+    # What a brand query's lang: term had detected while matching (None: detection did not
+    # run), so scoring does not detect the same text twice.
+    detected_language: str | None = None
     # Filled for the whole batch at once (listening.scoring), before the transaction.
     sentiment: MentionSentiment | None = None
 
@@ -529,6 +532,7 @@ def items_store(
                     text=text,
                     is_text_truncated=safe.is_text_truncated or is_cut,
                     matches=brand_matches,
+                    detected_language=doc.detected_language,
                 )
             )
         if not scored:
@@ -541,6 +545,7 @@ def items_store(
             [one.item.language for one in scored],
             scorer=scorer,
             scored=scored_codes,
+            detected=[one.detected_language for one in scored],
         )
         for one, sentiment in zip(scored, sentiments, strict=True):
             one.sentiment = sentiment

@@ -5,6 +5,7 @@
 
 import io
 import re
+import sys
 import unicodedata
 
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from brands.models import Brand
+from listening.models import Mention, MentionMatch
 from listening.query import (
     MAX_QUERY_LENGTH,
     MAX_QUERY_TERMS,
@@ -314,6 +316,107 @@ def test_lang_matches_the_tag_or_its_subtags(query: str, lang: str, expected: bo
 
 def test_a_field_filter_alone_is_a_positive_term() -> None:
     assert match("lang:en", "anything", lang="en") == ["lang:en"]
+
+
+# Written for these tests: one post per language, each naming the brand.
+POSTS = {
+    "en": "Acme, my phone has not worked since yesterday and nobody answers my messages.",
+    "es": "Acme, mi teléfono no funciona desde ayer y nadie contesta a mis mensajes.",
+    "de": "Acme, mein Telefon funktioniert seit gestern nicht und niemand antwortet mir.",
+    "fr": "Acme, mon téléphone ne marche plus depuis hier et personne ne me répond.",
+    "pt": "Acme, meu telefone não funciona desde ontem e ninguém responde às mensagens.",
+    "ja": "Acmeのスマホが昨日から動かないのに、サポートから全然返事が来ません。",
+}
+
+
+@pytest.mark.parametrize("language", sorted(POSTS))
+def test_lang_detects_the_language_of_an_item_whose_source_gives_none(language: str) -> None:
+    for code, text in POSTS.items():
+        assert matches(f"acme lang:{language}", text) is (code == language), (language, code)
+
+
+def test_the_sources_language_wins_and_nothing_is_detected() -> None:
+    doc = MatchDocument(POSTS["es"], lang="en")
+    assert compile_query("acme lang:en").match(doc) == ["acme", "lang:en"]
+    assert compile_query("acme lang:es").match(doc) is None
+    assert doc.detected_language is None
+
+
+def test_an_item_whose_language_cannot_be_told_matches_no_lang_term() -> None:
+    assert not matches("acme lang:en", "acme ok 👍")
+    assert matches("acme NOT lang:es", "acme ok 👍")
+    assert MatchDocument("acme ok 👍").language == ""
+
+
+def detections(run) -> int:
+    """How many times listening.language.detect_language runs during run()."""
+    calls = 0
+
+    def profiler(frame, event, arg) -> None:
+        nonlocal calls
+        if event == "call" and frame.f_code.co_name == "detect_language":
+            calls += 1
+
+    sys.setprofile(profiler)
+    try:
+        run()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def test_detection_runs_once_per_item_and_only_for_a_lang_term() -> None:
+    plain = [compile_query("acme"), compile_query('"acme mobile" OR #acme')]
+    with_lang = [compile_query("acme lang:es"), compile_query("lang:pt OR lang:es-MX acme")]
+    doc = MatchDocument(POSTS["es"])
+
+    assert detections(lambda: [q.match(doc) for q in plain]) == 0
+    assert doc.detected_language is None
+    assert detections(lambda: [q.match(doc) for q in with_lang + with_lang]) == 1
+    assert doc.detected_language == "es"
+
+
+@pytest.mark.django_db
+def test_ingest_hears_by_detected_language_and_detects_each_item_once(acme, social_source):
+    acme.query = "acme lang:es"
+    acme.save(update_fields=["query"])
+    items = [(code, text) for code, text in POSTS.items() if code in ("en", "es", "de")]
+
+    def ingest() -> None:
+        for code, text in items:
+            store_mention_or_none(social_source, text, external_id=f"post-{code}")
+
+    # Three items heard by a lang: query: each detected once while matching, and the one
+    # stored is not detected again when it is scored.
+    assert detections(ingest) == 3
+    stored = Mention.objects.get(source=social_source)
+    assert (stored.text, stored.language) == (POSTS["es"], "es")
+    assert stored.earshot_label == "unscored"  # Earshot's scorer reads English only
+    match = MentionMatch.objects.get(mention=stored)
+    assert match.matched_terms == ["acme", "lang:es"]
+
+
+@pytest.mark.django_db
+def test_ingest_without_lang_terms_detects_only_what_it_stores(acme, social_source):
+    # Acme's query has no lang: term: matching detects nothing; scoring detects the stored.
+    assert "lang:" not in acme.query
+
+    def ingest() -> None:
+        store_mention_or_none(social_source, POSTS["es"], external_id="post-es")
+        store_mention_or_none(
+            social_source, "a post that names no brand we listen for", external_id="x"
+        )
+
+    assert detections(ingest) == 1
+    assert Mention.objects.get(source=social_source).language == "es"
+
+
+def store_mention_or_none(source, text: str, *, external_id: str) -> Mention | None:
+    """store_mention with no source language (detection's case), None when nothing matched."""
+    try:
+        return store_mention(source, text, external_id=external_id, language="")
+    except Mention.DoesNotExist:
+        return None
 
 
 # --- Unicode ----------------------------------------------------------------------------------
