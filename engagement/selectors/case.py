@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -273,13 +273,19 @@ class Entry:
     obj: Any
     link: str = ""
     correction: SentimentCorrection | None = None
+    # The brand's MentionMatch.label of a mention ("" when the brand has no match of it: a
+    # post of the brand's own that its query does not name).
+    match_label: str = ""
 
     @property
     def effective_label(self) -> str:
-        """A mention's effective label for the case's brand: the latest correction, else
-        Earshot's label ("" for a reply or a note)."""
+        """A mention's effective label for the case's brand: the latest correction, else the
+        brand's match label (Earshot's, or the brand's own model's), else Earshot's label
+        ("" for a reply or a note)."""
         if self.correction is not None:
             return self.correction.label
+        if self.match_label:
+            return self.match_label
         mention = getattr(self.obj, "mention", None)
         return mention.our_label if mention is not None else ""
 
@@ -340,6 +346,13 @@ def case_conversation(*, case: Case) -> list[Entry]:
         CaseMention.objects.filter(case=case)
         .select_related("mention__author", "mention__source")
         .prefetch_related(_corrections_prefetch())
+        .annotate(
+            match_label=Subquery(
+                MentionMatch.objects.filter(
+                    mention_id=OuterRef("mention_id"), brand_id=case.brand_id
+                ).values("label")[:1]
+            )
+        )
     )
     entries: list[Entry] = []
     for link in links:
@@ -352,6 +365,7 @@ def case_conversation(*, case: Case) -> list[Entry]:
                 obj=link,
                 link=web_url(mention.url),
                 correction=corrections[0] if corrections else None,
+                match_label=link.match_label or "",
             )
         )
     for reply in Reply.objects.filter(case=case).select_related("user"):

@@ -200,3 +200,18 @@ def test_the_queues_sentiment_filter_finds_cases_in_languages_earshot_does_not_s
     sentiment_correct(mention=spanish, brand=acme, user=agent, label="negative", reason="read")
     assert cases["spanish"].pk in listed("negative")
     assert cases["spanish"].pk not in listed("unscored")
+
+
+def test_the_case_page_shows_the_brands_match_label_where_no_correction_was_made(
+    client, acme, agent, angry
+):
+    # The brand's own label of a mention (as a brand's learned model writes it) differs
+    # from Earshot's shared one: the case page offers and explains the brand's.
+    MentionMatch.objects.filter(mention=angry[0], brand=acme).update(label="positive")
+    case_pk = CaseMention.objects.get(mention=angry[0], brand=acme).case_id
+    client.force_login(agent)
+
+    page = client.get(reverse("engagement:case", args=[case_pk])).content.decode()
+
+    assert "Why is it labelled positive?" in page
+    assert "Why is it labelled negative?" in page  # the second complaint keeps Earshot's
