@@ -292,6 +292,8 @@ EARSHOT_BACKOFF_MAX_SECONDS = env.int("EARSHOT_BACKOFF_MAX_SECONDS", default=24 
 # Customers (issue 14). The loyalty panel states no difference between loyalists and the rest
 # while either group has fewer customers than this.
 EARSHOT_LOYALTY_MIN_GROUP = env.int("EARSHOT_LOYALTY_MIN_GROUP", default=30)
+# Chicken or egg: the days before and after a customer's first answered case compared.
+EARSHOT_BEFORE_AFTER_DAYS = env.int("EARSHOT_BEFORE_AFTER_DAYS", default=90)
 # Largest customers or orders file the admin upload page takes (bytes); the import runs in
 # the request, so bigger files go through `manage.py import_customers`.
 EARSHOT_CUSTOMERS_UPLOAD_MAX_BYTES = env.int(

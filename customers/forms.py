@@ -45,3 +45,17 @@ class MatchFilterForm(forms.Form):
         if self.is_valid() and self.cleaned_data["status"]:
             return self.cleaned_data["status"]
         return AuthorMatch.Status.SUGGESTED
+
+
+class RangeForm(forms.Form):
+    """The range in which customers' first answered case falls (dates, UTC)."""
+
+    since = forms.DateField(required=False)
+    until = forms.DateField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            raise forms.ValidationError("The range ends before it starts.")
+        return data

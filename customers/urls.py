@@ -11,4 +11,5 @@ urlpatterns = [
     path("matches/decide/", views.match_decide_view, name="match-decide"),
     path("loyalty/", views.loyalty, name="loyalty"),
     path("loyalty.csv", views.loyalty_export, name="loyalty-export"),
+    path("before-after/", views.before_after_view, name="before-after"),
 ]

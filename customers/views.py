@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -14,12 +15,14 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from brands.models import Brand
 from brands.permissions import Action, brand_ids_for, brands_for, require
 from customers import selectors
-from customers.forms import DecideForm, ImportForm, MatchFilterForm
+from customers.before_after import before_after
+from customers.forms import DecideForm, ImportForm, MatchFilterForm, RangeForm
 from customers.loyalty import loyalty_panel
 from customers.models import AuthorMatch, Customer, CustomerImport
 from customers.services import (
@@ -62,6 +65,7 @@ def _context(request: HttpRequest, brand: Brand, tab: str, **extra) -> dict:
         ("customers", "Customers", _url("customers:index", brand)),
         ("matches", "Matches", _url("customers:matches", brand)),
         ("loyalty", "Loyalty", _url("customers:loyalty", brand)),
+        ("before-after", "Before and after", _url("customers:before-after", brand)),
         ("import", "Import", _url("customers:import", brand)),
     ]
     return {
@@ -234,3 +238,42 @@ def loyalty_export(request: HttpRequest) -> HttpResponse:
             ]
         )  # fmt: skip
     return response
+
+
+@login_required
+@require_GET
+def before_after_view(request: HttpRequest) -> HttpResponse:
+    """Chicken or egg: answered customers' orders before and after their first answer,
+    beside same-cohort customers with no social contact (customers.before_after)."""
+    brand = _brand(request, Action.VIEW_CUSTOMERS)
+    form = RangeForm(request.GET)
+    today = timezone.now().astimezone(UTC).date()
+    since_day, until_day = today - timedelta(days=365), today
+    if form.is_valid():
+        since_day = form.cleaned_data["since"] or since_day
+        until_day = form.cleaned_data["until"] or until_day
+    figures = before_after(
+        brand_id=brand.pk,
+        since=datetime.combine(since_day, time.min, tzinfo=UTC),
+        until=datetime.combine(until_day + timedelta(days=1), time.min, tzinfo=UTC),
+    )
+    rows = [
+        ("Orders per customer", figures.customers.orders_before, figures.customers.orders_after,
+         figures.control.orders_before, figures.control.orders_after, figures.did_orders),
+        (f"Spend per customer ({figures.currency or 'no orders'})",
+         figures.customers.spend_before, figures.customers.spend_after,
+         figures.control.spend_before, figures.control.spend_after, figures.did_spend),
+    ]  # fmt: skip
+    table = [
+        {
+            "figure": label,
+            "values": [figures.customers.mean(v) for v in (b, a, cb, ca)],
+            "did": did,
+        }
+        for label, b, a, cb, ca, did in rows
+    ]
+    context = _context(
+        request, brand, "before-after", form=form, figures=figures, table=table,
+        since=since_day, until=until_day,
+    )  # fmt: skip
+    return render(request, "customers/before_after.html", context)

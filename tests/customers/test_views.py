@@ -31,6 +31,7 @@ PAGES = [
     ("customers:match-decide", "post"),
     ("customers:loyalty", "get"),
     ("customers:loyalty-export", "get"),
+    ("customers:before-after", "get"),
 ]
 HOSTILE = '<script>alert("x")</script>'
 

@@ -345,6 +345,9 @@ EXPECTED: dict[str, Route] = {
         Action.VIEW_CUSTOMERS, BRAND, query=lambda w: {"brand": w.acme.pk}
     ),
     "customers:import": Route(Action.MANAGE_CUSTOMERS, BRAND, query=lambda w: {"brand": w.acme.pk}),
+    "customers:before-after": Route(
+        Action.VIEW_CUSTOMERS, BRAND, query=lambda w: {"brand": w.acme.pk}
+    ),
     "customers:match-decide": Route(
         Action.MANAGE_CUSTOMERS,
         BRAND,
