@@ -294,11 +294,14 @@ EARSHOT_BACKOFF_MAX_SECONDS = env.int("EARSHOT_BACKOFF_MAX_SECONDS", default=24 
 EARSHOT_LOYALTY_MIN_GROUP = env.int("EARSHOT_LOYALTY_MIN_GROUP", default=30)
 # Chicken or egg: the days before and after a customer's first answered case compared.
 EARSHOT_BEFORE_AFTER_DAYS = env.int("EARSHOT_BEFORE_AFTER_DAYS", default=90)
-# Largest customers or orders file the admin upload page takes (bytes); the import runs in
-# the request, so bigger files go through `manage.py import_customers`.
+# Largest customers or orders file the admin upload page takes (bytes); bigger files go
+# through `manage.py import_customers`.
 EARSHOT_CUSTOMERS_UPLOAD_MAX_BYTES = env.int(
     "EARSHOT_CUSTOMERS_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024
 )
+# Uploads up to this size (bytes, both files) are imported in the request and answered with
+# the result; bigger ones are imported by the worker, the import page showing progress.
+EARSHOT_CUSTOMERS_INLINE_BYTES = env.int("EARSHOT_CUSTOMERS_INLINE_BYTES", default=2 * 1024 * 1024)
 # How often new authors are matched with customers (seconds): outside ingest's hot path.
 EARSHOT_CUSTOMERS_MATCH_INTERVAL = env.int("EARSHOT_CUSTOMERS_MATCH_INTERVAL", default=60)
 

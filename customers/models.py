@@ -208,3 +208,37 @@ class CustomerImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def percent_done(self) -> int:
+        if not self.bytes_total:
+            return 0
+        return min(100, round(100 * self.bytes_done / self.bytes_total))
+
+
+class CustomerImportFile(models.Model):
+    """An uploaded file waiting for the worker (uploads too big to import in the request).
+    In the database rather than on disk: the web and worker containers share no volume.
+    Deleted as soon as its import ends, whatever the outcome (personal data)."""
+
+    class Kind(models.TextChoices):
+        CUSTOMERS = "customers"
+        ORDERS = "orders"
+
+    customer_import = models.ForeignKey(
+        CustomerImport, on_delete=models.CASCADE, related_name="files"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    content = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer_import", "kind"], name="importfile_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_import_id} {self.kind}"

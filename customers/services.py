@@ -4,6 +4,7 @@ decision on a suggested match, and the deletion of a customer with everything de
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,7 +21,14 @@ from brands.models import Brand
 from brands.services import audit_record
 from customers.handles import HandleError, email_local, handles_parse, name_key
 from customers.matching import brand_match
-from customers.models import AuthorMatch, Customer, CustomerHandle, CustomerImport, Order
+from customers.models import (
+    AuthorMatch,
+    Customer,
+    CustomerHandle,
+    CustomerImport,
+    CustomerImportFile,
+    Order,
+)
 
 CUSTOMER_COLUMNS = ("customer_id", "name", "email", "handles", "city", "country")
 ORDER_COLUMNS = ("order_id", "customer_id", "ordered_at", "amount", "currency")
@@ -426,8 +434,55 @@ def customer_import_start(
     )
 
 
-class MatchDecisionError(ValueError):
-    pass
+def customer_import_queue(
+    *, record: CustomerImport, customers: bytes, orders: bytes | None = None
+) -> None:
+    """Keep the files of an import for the worker and enqueue it once committed. Touches
+    CustomerImportFile; the task (customers.tasks.customer_import_task) does the rest."""
+    from customers.tasks import customer_import_task
+
+    with transaction.atomic():
+        CustomerImportFile.objects.create(
+            customer_import=record, kind=CustomerImportFile.Kind.CUSTOMERS, content=customers
+        )
+        if orders is not None:
+            CustomerImportFile.objects.create(
+                customer_import=record, kind=CustomerImportFile.Kind.ORDERS, content=orders
+            )
+        transaction.on_commit(lambda: customer_import_task.delay(record.pk))
+
+
+def customer_import_run(*, import_id: int) -> CustomerImport | None:
+    """Run a queued import from its stored files, then delete the files. Quiet when the
+    import or its files are gone (already run). Safe to run again after a lost worker: the
+    import upserts, and the counts start over."""
+    record = CustomerImport.objects.select_related("brand").filter(pk=import_id).first()
+    if record is None:
+        return None
+    files = {f.kind: bytes(f.content) for f in CustomerImportFile.objects.filter(
+        customer_import=record
+    )}  # fmt: skip
+    if CustomerImportFile.Kind.CUSTOMERS not in files:
+        return record
+    for name in ("bytes_done", "customers_read", "customers_stored", "orders_read",
+                 "orders_stored", "error_count"):  # fmt: skip
+        setattr(record, name, 0)
+    record.errors = []
+    try:
+        customers_import(
+            record=record,
+            customers=io.BytesIO(files[CustomerImportFile.Kind.CUSTOMERS]),
+            orders=(
+                io.BytesIO(files[CustomerImportFile.Kind.ORDERS])
+                if CustomerImportFile.Kind.ORDERS in files
+                else None
+            ),
+        )
+    except ImportFileError:
+        pass  # recorded on the import (status failed, its reason)
+    finally:
+        CustomerImportFile.objects.filter(customer_import=record).delete()
+    return record
 
 
 def match_decide(*, match: AuthorMatch, user: Any, confirm: bool) -> AuthorMatch:

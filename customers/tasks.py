@@ -8,6 +8,7 @@ import time
 from celery import shared_task
 
 from customers.matching import AUTHOR_KEY_BATCH, MatchCounts, new_authors_match
+from customers.services import customer_import_run
 
 logger = logging.getLogger(__name__)
 
@@ -37,3 +38,12 @@ def new_authors_match_task() -> int:
             extra={"authors": keyed, "exact": counts.exact, "suggestions": counts.suggestions},
         )
     return keyed
+
+
+# An upload takes at most EARSHOT_CUSTOMERS_UPLOAD_MAX_BYTES (20 MB by default): about 80 s
+# on a loaded 2-core machine; these limits leave room for ten times that.
+@shared_task(acks_late=True, soft_time_limit=1500, time_limit=1800)
+def customer_import_task(import_id: int) -> None:
+    """Run an uploaded import that was too big for the request (customer_import_run).
+    Never retried: a failure is recorded on the import, and re-uploading is safe."""
+    customer_import_run(import_id=import_id)

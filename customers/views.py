@@ -9,6 +9,8 @@ import logging
 from datetime import UTC, datetime, time, timedelta
 from urllib.parse import urlencode
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -27,6 +29,7 @@ from customers.loyalty import loyalty_panel
 from customers.models import AuthorMatch, Customer, CustomerImport
 from customers.services import (
     ImportFileError,
+    customer_import_queue,
     customer_import_start,
     customers_import,
     match_decide,
@@ -113,14 +116,27 @@ def import_page(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             customers = form.cleaned_data["customers"]
             orders = form.cleaned_data["orders"]
+            size = customers.size + (orders.size if orders else 0)
             result = customer_import_start(
                 brand=brand,
                 user=request.user,
                 via="upload",
                 file_name=customers.name,
                 orders_file_name=orders.name if orders else "",
-                bytes_total=customers.size + (orders.size if orders else 0),
+                bytes_total=size,
             )
+            if size > settings.EARSHOT_CUSTOMERS_INLINE_BYTES:
+                customer_import_queue(
+                    record=result,
+                    customers=customers.read(),
+                    orders=orders.read() if orders else None,
+                )
+                messages.info(
+                    request,
+                    f"{customers.name} is being imported in the background: its progress and "
+                    "result appear below.",
+                )
+                return HttpResponseRedirect(_url("customers:import", brand))
             try:
                 customers_import(
                     record=result,
@@ -139,6 +155,10 @@ def import_page(request: HttpRequest) -> HttpResponse:
             form = ImportForm()
     else:
         form = ImportForm()
+    imports = list(selectors.imports_recent(brand_id=brand.pk))
+    listing = {"imports": imports, "any_pending": any(i.is_pending for i in imports)}
+    if request.htmx:
+        return render(request, "customers/_imports.html", {"brand": brand, **listing})
     context = _context(
         request,
         brand,
@@ -146,7 +166,7 @@ def import_page(request: HttpRequest) -> HttpResponse:
         form=form,
         result=result,
         failure=failure,
-        imports=selectors.imports_recent(brand_id=brand.pk),
+        **listing,
     )
     return render(request, "customers/import.html", context, status=200)
 
