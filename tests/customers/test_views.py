@@ -183,3 +183,20 @@ def test_a_page_without_a_brand_shows_the_admins_first_brand(acme, admin_user):
     Customer.objects.create(brand=acme, customer_id="zz-visible")
     body = client_for(admin_user).get(reverse("customers:index")).content.decode()
     assert "zz-visible" in body
+
+
+def test_a_file_of_a_few_megabytes_is_imported_in_the_request(acme, admin_user, settings):
+    """Over Django's in-memory limit (2.5 MB) the upload is a temporary file on disk."""
+    settings.EARSHOT_CUSTOMERS_INLINE_BYTES = 4 * 1024 * 1024
+    filler = "x" * 250
+    rows = [[f"c{i}", f"Name {filler}", "", "", "", ""] for i in range(11_000)]
+    data = csv_bytes(CUSTOMER_HEADER, rows)
+    assert len(data) > settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+
+    response = client_for(admin_user).post(
+        f"{reverse('customers:import')}?brand={acme.pk}",
+        {"customers": SimpleUploadedFile("big.csv", data, "text/csv")},
+    )
+
+    assert "Customers: 11000 stored of 11000 lines" in response.content.decode()
+    assert Customer.objects.filter(brand=acme).count() == 11_000
