@@ -506,9 +506,23 @@ def match_decide(*, match: AuthorMatch, user: Any, confirm: bool) -> AuthorMatch
     return match
 
 
+def _import_errors_forget(brand: Brand, customer_id: str) -> int:
+    """Drop the import records' error lines that quote this customer id (a refused order
+    of theirs, a duplicate line): they are data about the customer too."""
+    quoted = repr(customer_id[:80])
+    forgotten = 0
+    for record in CustomerImport.objects.filter(brand=brand, errors__icontains=customer_id[:80]):
+        kept = [e for e in record.errors if quoted not in e]
+        forgotten += len(record.errors) - len(kept)
+        record.errors = kept
+        record.save(update_fields=["errors"])
+    return forgotten
+
+
 def customer_delete(*, brand: Brand, customer_id: str, actor: Any = None) -> dict[str, int]:
     """Delete one customer and everything derived from them (handles, orders, matches and
-    suggestions, rejected ones included), with an audit entry that names only the shop's id.
+    suggestions, rejected ones included, and import error lines quoting their id), with an
+    audit entry that names only the shop's id.
     Returns rows deleted per model; {} when there is no such customer. Idempotent."""
     customer = Customer.objects.filter(brand=brand, customer_id=customer_id).first()
     if customer is None:
@@ -517,6 +531,7 @@ def customer_delete(*, brand: Brand, customer_id: str, actor: Any = None) -> dic
         pk = customer.pk
         _, deleted = customer.delete()
         customer.pk = pk
+        deleted = {**deleted, "import error lines": _import_errors_forget(brand, customer_id)}
         audit_record(
             actor=actor,
             brand=brand,

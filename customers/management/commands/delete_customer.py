@@ -7,7 +7,8 @@ from listening.selectors import brand_get_by_name
 class Command(BaseCommand):
     help = (
         "Delete one customer of a brand and everything derived from them: handles, orders, "
-        "matches with authors and suggestions (rejected ones too). Writes an audit entry. "
+        "matches with authors and suggestions (rejected ones too), and the import records' "
+        "error lines that quote the id. Writes an audit entry. "
         "The authors and their mentions stay: they are the platform's public record."
     )
 
@@ -23,6 +24,8 @@ class Command(BaseCommand):
         if not deleted:
             raise CommandError(f'{brand.name} has no customer with id "{options["customer_id"]}".')
         parts = ", ".join(
-            f"{count} {label.split('.')[-1].lower()}" for label, count in sorted(deleted.items())
+            f"{count} {label.split('.')[-1].lower()}"
+            for label, count in sorted(deleted.items())
+            if count
         )
         self.stdout.write(f'Deleted customer "{options["customer_id"]}" of {brand.name}: {parts}.')
