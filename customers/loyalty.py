@@ -59,9 +59,29 @@ class Moments:
 
 
 def t_quantile(df: float) -> float:
-    from scipy.stats import t  # scipy comes with scikit-learn; imported only for this panel
-
+    """Student's t 97.5th percentile: scipy's (installed with scikit-learn), else exact for 1
+    and 2 degrees of freedom and the Cornish-Fisher expansion above (within 0.004 at 3, 3e-4
+    at 5, 1e-5 at 10 degrees of freedom)."""
+    try:
+        from scipy.stats import t  # imported here: only this panel needs it
+    except ImportError:
+        return _t_quantile_approx(df)
     return float(t.ppf(0.975, df))
+
+
+def _t_quantile_approx(df: float) -> float:
+    if df <= 1:
+        return math.tan(math.pi * 0.475)
+    if df <= 2:
+        return 0.95 * math.sqrt(2 / (4 * 0.975 * 0.025))
+    z = Z95
+    terms = (
+        (z**3 + z) / 4,
+        (5 * z**5 + 16 * z**3 + 3 * z) / 96,
+        (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384,
+        (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160,
+    )
+    return z + sum(term / df ** (i + 1) for i, term in enumerate(terms))
 
 
 def mean_interval(m: Moments) -> Estimate:

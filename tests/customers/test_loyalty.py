@@ -105,3 +105,20 @@ def test_wilson_at_the_edges():
     assert wilson_interval(10, 10).high == pytest.approx(1.0)
     assert wilson_interval(10, 10).low == pytest.approx(0.7225, abs=1e-4)
     assert wilson_interval(0, 0).value is None
+
+
+@pytest.mark.parametrize(
+    ("df", "table", "tolerance"),
+    [
+        (1, 12.7062, 1e-4),
+        (2, 4.3027, 1e-4),
+        (3, 3.1824, 0.004),
+        (5, 2.5706, 3e-4),
+        (30, 2.0423, 1e-4),
+    ],
+)
+def test_the_t_percentile_without_scipy_is_close_to_the_tables(df, table, tolerance):
+    from customers.loyalty import _t_quantile_approx, t_quantile
+
+    assert _t_quantile_approx(df) == pytest.approx(table, abs=tolerance)
+    assert t_quantile(df) == pytest.approx(table, abs=1e-4)

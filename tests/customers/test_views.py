@@ -200,3 +200,15 @@ def test_a_file_of_a_few_megabytes_is_imported_in_the_request(acme, admin_user, 
 
     assert "Customers: 11000 stored of 11000 lines" in response.content.decode()
     assert Customer.objects.filter(brand=acme).count() == 11_000
+
+
+def test_another_brands_admin_sees_only_their_own_customers(acme, other_brand, suggestion):
+    from tests.brands.conftest import make_user
+
+    run_import(other_brand, csv_bytes(CUSTOMER_HEADER, [["i1", "Ina Initech", "", "", "", ""]]))
+    client = client_for(make_user("ivan", other_brand, "admin"))
+    for query in ({}, {"brand": other_brand.pk}):
+        for name in ("customers:index", "customers:matches", "customers:loyalty-export"):
+            body = client.get(reverse(name), query).content.decode()
+            assert "Kim Lee" not in body, name
+        assert "Ina Initech" in client.get(reverse("customers:index"), query).content.decode()
