@@ -28,6 +28,9 @@ class Action(StrEnum):
     VIEW_QUEUE = "view_queue"  # the queue and case pages
     WORK_CASES = "work_cases"  # claim, assign, reply, note, tag, resolve, correct sentiment
     CONFIGURE = "configure"  # brands, queries, sources, users, saved replies, SLAs, tags
+    # Customer data is personal data (issue 14): brand admins only, whatever else a role sees.
+    VIEW_CUSTOMERS = "view_customers"  # customers, matches, the loyalty panel and its CSV
+    MANAGE_CUSTOMERS = "manage_customers"  # import files, confirm or reject suggestions
 
 
 ALLOWED: dict[Action, frozenset[str]] = {
@@ -38,6 +41,8 @@ ALLOWED: dict[Action, frozenset[str]] = {
     Action.VIEW_QUEUE: frozenset({Role.ADMIN, Role.AGENT}),
     Action.WORK_CASES: frozenset({Role.ADMIN, Role.AGENT}),
     Action.CONFIGURE: frozenset({Role.ADMIN}),
+    Action.VIEW_CUSTOMERS: frozenset({Role.ADMIN}),
+    Action.MANAGE_CUSTOMERS: frozenset({Role.ADMIN}),
 }
 
 

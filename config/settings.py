@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "listening",
     "engagement",
     "dashboard",
+    "customers",
 ]
 # A demo instance (dev.py run sets it). With it or DEBUG on, the demo app (demo/: sample feeds,
 # stand-in APIs, load_demo) is installed, and config/urls.py routes it only then; production
@@ -288,6 +289,22 @@ EARSHOT_DISPATCH_INTERVAL = env.int("EARSHOT_DISPATCH_INTERVAL", default=30)
 EARSHOT_BACKOFF_AFTER_FAILURES = env.int("EARSHOT_BACKOFF_AFTER_FAILURES", default=3)
 EARSHOT_BACKOFF_MAX_SECONDS = env.int("EARSHOT_BACKOFF_MAX_SECONDS", default=24 * 3600)
 
+# Customers (issue 14). The loyalty panel states no difference between loyalists and the rest
+# while either group has fewer customers than this.
+EARSHOT_LOYALTY_MIN_GROUP = env.int("EARSHOT_LOYALTY_MIN_GROUP", default=30)
+# Chicken or egg: the days before and after a customer's first answered case compared.
+EARSHOT_BEFORE_AFTER_DAYS = env.int("EARSHOT_BEFORE_AFTER_DAYS", default=90)
+# Largest customers or orders file the admin upload page takes (bytes); bigger files go
+# through `manage.py import_customers`.
+EARSHOT_CUSTOMERS_UPLOAD_MAX_BYTES = env.int(
+    "EARSHOT_CUSTOMERS_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024
+)
+# Uploads up to this size (bytes, both files) are imported in the request and answered with
+# the result; bigger ones are imported by the worker, the import page showing progress.
+EARSHOT_CUSTOMERS_INLINE_BYTES = env.int("EARSHOT_CUSTOMERS_INLINE_BYTES", default=2 * 1024 * 1024)
+# How often new authors are matched with customers (seconds): outside ingest's hot path.
+EARSHOT_CUSTOMERS_MATCH_INTERVAL = env.int("EARSHOT_CUSTOMERS_MATCH_INTERVAL", default=60)
+
 # Outgoing mail (the weekly report e-mail, issue 12): printed to the console log unless
 # EMAIL_URL names a server in django-environ's form, e.g.
 # smtp+tls://user:password@smtp.example.com:587; EMAIL_URL_FILE reads it from a file.
@@ -342,6 +359,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "engagement.tasks.followups_evaluate_task",
         "schedule": 600.0,
         "options": {"expires": 600.0},
+    },
+    # New authors against customers' handles (customers.matching.new_authors_match).
+    "customers-match-new-authors": {
+        "task": "customers.tasks.new_authors_match_task",
+        "schedule": float(EARSHOT_CUSTOMERS_MATCH_INTERVAL),
+        "options": {"expires": float(EARSHOT_CUSTOMERS_MATCH_INTERVAL)},
     },
     # Weekly report e-mails: hourly, so each subscriber's goes out in the first hour of
     # their local Monday; a subscription gets each week once (dashboard/services.py).

@@ -11,6 +11,7 @@ urlpatterns = [
     *_demo,
     path("hooks/", include("listening.urls_hooks")),
     path("dashboard/", include("dashboard.urls")),
+    path("customers/", include("customers.urls")),
     path("", include("engagement.urls")),
     # Sign-in and the home page (no namespace: LOGIN_URL = "login").
     path("", include("brands.urls")),

@@ -35,6 +35,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from brands.models import AuditLog, Brand, Membership
 from brands.permissions import ALLOWED, Action
 from brands.services import membership_staff_sync
+from customers.models import AuthorMatch, Customer
 from demo import content
 from engagement.admin import BrandScopedAdmin
 from engagement.models import (
@@ -149,6 +150,17 @@ def world(acme, other_brand, admin_user, agent, marketer, outsider, social_sourc
         case=initech_case, user=outsider, text="On it", status=Reply.Status.FAILED
     )
     assert first.author_id == initech_mention.author_id
+    # Customer data (issue 14): a customer of Acme's suggested as the case's author.
+    customer = Customer.objects.create(brand=acme, customer_id="c-1", name=f"Cy {ACME_MARKER}")
+    customer_match = AuthorMatch.objects.create(
+        brand=acme,
+        customer=customer,
+        author=first.author,
+        kind=AuthorMatch.Kind.SUGGESTED,
+        rule="display_name",
+        confidence=0.4,
+        status=AuthorMatch.Status.SUGGESTED,
+    )
     return SimpleNamespace(
         acme=acme,
         initech=other_brand,
@@ -166,6 +178,7 @@ def world(acme, other_brand, admin_user, agent, marketer, outsider, social_sourc
         initech_tag=initech_tag,
         initech_saved=initech_saved,
         initech_reply=initech_reply,
+        customer_match=customer_match,
     )
 
 
@@ -323,6 +336,24 @@ EXPECTED: dict[str, Route] = {
         OBJECT,
         kwargs=lambda w: {"author_id": w.author.pk},
         query=lambda w: {"brand": w.acme.pk},
+    ),
+    # Customer data (issue 14): brand admins only.
+    "customers:index": Route(Action.VIEW_CUSTOMERS, BRAND, query=lambda w: {"brand": w.acme.pk}),
+    "customers:matches": Route(Action.VIEW_CUSTOMERS, BRAND, query=lambda w: {"brand": w.acme.pk}),
+    "customers:loyalty": Route(Action.VIEW_CUSTOMERS, BRAND, query=lambda w: {"brand": w.acme.pk}),
+    "customers:loyalty-export": Route(
+        Action.VIEW_CUSTOMERS, BRAND, query=lambda w: {"brand": w.acme.pk}
+    ),
+    "customers:import": Route(Action.MANAGE_CUSTOMERS, BRAND, query=lambda w: {"brand": w.acme.pk}),
+    "customers:before-after": Route(
+        Action.VIEW_CUSTOMERS, BRAND, query=lambda w: {"brand": w.acme.pk}
+    ),
+    "customers:match-decide": Route(
+        Action.MANAGE_CUSTOMERS,
+        BRAND,
+        method="post",
+        query=lambda w: {"brand": w.acme.pk},
+        data=lambda w: {"match": w.customer_match.pk, "decision": "reject"},
     ),
 }
 
