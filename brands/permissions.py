@@ -28,6 +28,10 @@ class Action(StrEnum):
     VIEW_QUEUE = "view_queue"  # the queue and case pages
     WORK_CASES = "work_cases"  # claim, assign, reply, note, tag, resolve, correct sentiment
     CONFIGURE = "configure"  # brands, queries, sources, users, saved replies, SLAs, tags
+    # Tracked links (issue 14): agents put them in replies, marketers in campaigns; the links
+    # page with their clicks, sales and revenue, and its CSV, is for admins and marketers.
+    MAKE_LINKS = "make_links"
+    VIEW_REFERRALS = "view_referrals"
 
 
 ALLOWED: dict[Action, frozenset[str]] = {
@@ -38,6 +42,8 @@ ALLOWED: dict[Action, frozenset[str]] = {
     Action.VIEW_QUEUE: frozenset({Role.ADMIN, Role.AGENT}),
     Action.WORK_CASES: frozenset({Role.ADMIN, Role.AGENT}),
     Action.CONFIGURE: frozenset({Role.ADMIN}),
+    Action.MAKE_LINKS: frozenset({Role.ADMIN, Role.MARKETER, Role.AGENT}),
+    Action.VIEW_REFERRALS: frozenset({Role.ADMIN, Role.MARKETER}),
 }
 
 
