@@ -300,13 +300,15 @@ EARSHOT_BASE_URL = env.str("EARSHOT_BASE_URL", default="http://localhost:8000").
 # domain routed to this instance, or this instance itself), and the UTM parameters added to
 # the brand's URL on each click: name=value pairs joined with &, where {campaign}, {case} and
 # {code} are filled in per link and a pair whose placeholder is empty is left out. A brand may
-# set its own in admin (Tracking settings); empty here: no UTM parameters.
+# set its own in admin (Tracking settings); empty here: no UTM parameters. The default names
+# the link's code, not the case: the URL is public (the customer sees it), Earshot's internal
+# case numbers are not, and the links CSV maps each code to its case.
 EARSHOT_TRACKING_BASE_URL = env.str("EARSHOT_TRACKING_BASE_URL", default=EARSHOT_BASE_URL).rstrip(
     "/"
 )
 EARSHOT_TRACKING_UTM = env.str(
     "EARSHOT_TRACKING_UTM",
-    default="utm_source=earshot&utm_medium=social&utm_campaign={campaign}&utm_content=case-{case}",
+    default="utm_source=earshot&utm_medium=social&utm_campaign={campaign}&utm_content={code}",
 )
 
 # Quiet by design (issue 11, config/logging.py): the periodic tasks log a line only when they

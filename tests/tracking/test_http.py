@@ -62,7 +62,7 @@ def test_a_click_is_sent_to_the_brands_page_with_utm_and_recorded(live_server, l
         "utm_source": ["earshot"],
         "utm_medium": ["social"],
         "utm_campaign": ["winter"],
-        "utm_content": [f"case-{case.pk}"],
+        "utm_content": [link.code],
         "earshot_click": [click.token],
     }
     assert (click.link_id, click.case_id, click.author_id, click.campaign) == (
