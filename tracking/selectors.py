@@ -79,10 +79,10 @@ def _add_conversions(figures: Referrals, row: dict) -> None:
     figures.conversions += row["n"]
     figures.verified_conversions += row["verified"]
     currency = row["currency"]
-    figures.revenue[currency] = figures.revenue.get(currency, Decimal(0)) + row["amount"]
+    figures.revenue[currency] = figures.revenue.get(currency, Decimal(0)) + row["total"]
     if row["verified"]:
         figures.verified_revenue[currency] = (
-            figures.verified_revenue.get(currency, Decimal(0)) + row["verified_amount"]
+            figures.verified_revenue.get(currency, Decimal(0)) + row["verified_total"]
         )
 
 
@@ -90,8 +90,8 @@ def _conversion_sums():
     return {
         "n": Count("pk"),
         "verified": Count("pk", filter=Q(is_verified=True)),
-        "amount": Sum("amount"),
-        "verified_amount": Sum("amount", filter=Q(is_verified=True)),
+        "total": Sum("amount"),
+        "verified_total": Sum("amount", filter=Q(is_verified=True)),
     }
 
 
