@@ -31,6 +31,10 @@ class Action(StrEnum):
     # Customer data is personal data (issue 14): brand admins only, whatever else a role sees.
     VIEW_CUSTOMERS = "view_customers"  # customers, matches, the loyalty panel and its CSV
     MANAGE_CUSTOMERS = "manage_customers"  # import files, confirm or reject suggestions
+    # Tracked links (issue 14): agents put them in replies, marketers in campaigns; the links
+    # page with their clicks, sales and revenue, and its CSV, is for admins and marketers.
+    MAKE_LINKS = "make_links"
+    VIEW_REFERRALS = "view_referrals"
 
 
 ALLOWED: dict[Action, frozenset[str]] = {
@@ -43,6 +47,8 @@ ALLOWED: dict[Action, frozenset[str]] = {
     Action.CONFIGURE: frozenset({Role.ADMIN}),
     Action.VIEW_CUSTOMERS: frozenset({Role.ADMIN}),
     Action.MANAGE_CUSTOMERS: frozenset({Role.ADMIN}),
+    Action.MAKE_LINKS: frozenset({Role.ADMIN, Role.MARKETER, Role.AGENT}),
+    Action.VIEW_REFERRALS: frozenset({Role.ADMIN, Role.MARKETER}),
 }
 
 

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "brands",
     "listening",
     "engagement",
+    "tracking",
     "dashboard",
     "customers",
 ]
@@ -313,6 +314,20 @@ vars().update(environ.Env.email_url_config(_secret("EMAIL_URL", "consolemail://"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Earshot <earshot@localhost>")
 # Where users reach this instance: e-mails link to pages with it (no trailing slash).
 EARSHOT_BASE_URL = env.str("EARSHOT_BASE_URL", default="http://localhost:8000").rstrip("/")
+# Tracked links (issue 14, tracking/): the base of the /r/<code> links put in replies (a short
+# domain routed to this instance, or this instance itself), and the UTM parameters added to
+# the brand's URL on each click: name=value pairs joined with &, where {campaign}, {case} and
+# {code} are filled in per link and a pair whose placeholder is empty is left out. A brand may
+# set its own in admin (Tracking settings); empty here: no UTM parameters. The default names
+# the link's code, not the case: the URL is public (the customer sees it), Earshot's internal
+# case numbers are not, and the links CSV maps each code to its case.
+EARSHOT_TRACKING_BASE_URL = env.str("EARSHOT_TRACKING_BASE_URL", default=EARSHOT_BASE_URL).rstrip(
+    "/"
+)
+EARSHOT_TRACKING_UTM = env.str(
+    "EARSHOT_TRACKING_UTM",
+    default="utm_source=earshot&utm_medium=social&utm_campaign={campaign}&utm_content={code}",
+)
 
 # Quiet by design (issue 11, config/logging.py): the periodic tasks log a line only when they
 # did something ("succeeded ...: 12", not the received/sent bookkeeping of every 5-second run),

@@ -12,6 +12,8 @@ urlpatterns = [
     path("hooks/", include("listening.urls_hooks")),
     path("dashboard/", include("dashboard.urls")),
     path("customers/", include("customers.urls")),
+    # Tracked links: /r/<code>, /conversions/, /tracking/links/, /cases/<id>/tracked-link/.
+    path("", include("tracking.urls")),
     path("", include("engagement.urls")),
     # Sign-in and the home page (no namespace: LOGIN_URL = "login").
     path("", include("brands.urls")),

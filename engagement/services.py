@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -408,12 +409,25 @@ def case_tags_set(*, case: Case, user: Any, tag_ids: list[int]) -> Case:
 # {name} with a plain identifier, nothing else: no attribute access, index, conversion or
 # format spec ever reaches str.format, so a hostile template can neither raise nor leak.
 _VARIABLE_RE = re.compile(r"\{([a-z_]+)\}")
+# {name:argument}: a function of an app above this one, which registers it
+# (saved_reply_function_register), e.g. tracking's {link:<code>}, which becomes the case's own
+# tracked link. The argument is a plain token; the function gets it with the case and user.
+_FUNCTION_RE = re.compile(r"\{([a-z_]+):([A-Za-z0-9_-]{1,64})\}")
+_SAVED_REPLY_FUNCTIONS: dict[str, Callable[..., str | None]] = {}
+
+
+def saved_reply_function_register(name: str, function: Callable[..., str | None]) -> None:
+    """Let saved replies use {name:argument}: function(argument=, case=, user=) returns the
+    text to put there, or None to leave the placeholder as typed. Called from an AppConfig's
+    ready(); registering a name again replaces the function (idempotent for the same one)."""
+    _SAVED_REPLY_FUNCTIONS[name] = function
 
 
 def saved_reply_render(*, saved_reply: SavedReply, case: Case, user: Any) -> str:
     """The saved reply's body with {author_name}, {author_handle}, {brand}, {agent_name}
-    filled in for this case; anything else in braces is left as typed. Never raises on the
-    template. Read-only (touches nothing).
+    filled in for this case, and registered functions such as {link:<code>} run; anything
+    else in braces is left as typed. Never raises on the template. Read-only, except what a
+    function writes (tracking's {link:<code>} makes the case's link once, then reuses it).
     """
     require(user, case.brand_id, Action.WORK_CASES)
     if saved_reply.brand_id != case.brand_id:
@@ -429,7 +443,16 @@ def saved_reply_render(*, saved_reply: SavedReply, case: Case, user: Any) -> str
     def substitute(match: re.Match[str]) -> str:
         return values.get(match.group(1), match.group(0))
 
-    return _VARIABLE_RE.sub(substitute, saved_reply.body)
+    def call(match: re.Match[str]) -> str:
+        function = _SAVED_REPLY_FUNCTIONS.get(match.group(1))
+        if function is None:
+            return match.group(0)
+        text = function(argument=match.group(2), case=case, user=user)
+        return match.group(0) if text is None else text
+
+    # Functions first, on the template as written: a customer's name that happens to look
+    # like {link:...} is never run.
+    return _VARIABLE_RE.sub(substitute, _FUNCTION_RE.sub(call, saved_reply.body))
 
 
 # --- replies ---------------------------------------------------------------------------------

@@ -93,6 +93,60 @@ def webhook_signature(*, secret: str, timestamp: str, body: bytes) -> str:
     return SIGNATURE_PREFIX + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class SignatureProblem:
+    """Why a signed request was refused: "bad_signature" or "stale_timestamp", and a message
+    that tells the sender what to fix."""
+
+    error_class: str
+    message: str
+
+
+def signature_problem(
+    *,
+    secret: str,
+    timestamp: str,
+    signature: str,
+    body: bytes,
+    now: datetime,
+    signed_by: str = "the",
+) -> SignatureProblem | None:
+    """None when ``signature`` is webhook_signature(secret, timestamp, body) and timestamp is
+    within WEBHOOK_TOLERANCE_SECONDS of now; else what is wrong. The one check of every
+    signed request Earshot receives (webhook deliveries, tracking's conversion postbacks).
+
+    The signature is checked first, so an unsigned caller learns nothing about the clock.
+    An empty secret never verifies. Reads nothing, writes nothing.
+    """
+    timestamp = timestamp.strip()
+    try:
+        expected = webhook_signature(secret=secret, timestamp=timestamp, body=body)
+    except UnicodeEncodeError:
+        expected = ""
+    # compare_digest: the time taken must not tell how much of a guess was right.
+    if (
+        not secret
+        or not expected
+        or not hmac.compare_digest(expected.encode(), signature.strip().encode())
+    ):
+        return SignatureProblem(
+            "bad_signature",
+            "signature does not match (HMAC-SHA256 of '<timestamp>.<body>' with "
+            f"{signed_by} secret)",
+        )
+    try:
+        sent_at = int(timestamp)
+    except ValueError:
+        sent_at = None
+    if sent_at is None or abs(now.timestamp() - sent_at) > WEBHOOK_TOLERANCE_SECONDS:
+        return SignatureProblem(
+            "stale_timestamp",
+            "stale timestamp: X-Earshot-Timestamp must be Unix seconds within "
+            f"{WEBHOOK_TOLERANCE_SECONDS // 60} minutes of now",
+        )
+    return None
+
+
 # --- Webhook deliveries --------------------------------------------------------------------
 
 
@@ -177,31 +231,17 @@ def webhook_delivery_receive(
             error_class="bad_signature",
             message="missing X-Earshot-Timestamp or X-Earshot-Signature header",
         )
-    timestamp = timestamp.strip()
-    try:
-        expected = webhook_signature(secret=source.secret, timestamp=timestamp, body=body)
-    except UnicodeEncodeError:
-        expected = ""
-    # compare_digest: the time taken must not tell how much of a guess was right.
-    if not expected or not hmac.compare_digest(expected.encode(), signature.strip().encode()):
+    problem = signature_problem(
+        secret=source.secret,
+        timestamp=timestamp,
+        signature=signature,
+        body=body,
+        now=now,
+        signed_by="the source's",
+    )
+    if problem is not None:
         return _refused(
-            source,
-            status=401,
-            error_class="bad_signature",
-            message="signature does not match (HMAC-SHA256 of '<timestamp>.<body>' with the "
-            "source's secret)",
-        )
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        sent_at = None
-    if sent_at is None or abs(now.timestamp() - sent_at) > WEBHOOK_TOLERANCE_SECONDS:
-        return _refused(
-            source,
-            status=401,
-            error_class="stale_timestamp",
-            message="stale timestamp: X-Earshot-Timestamp must be Unix seconds within "
-            f"{WEBHOOK_TOLERANCE_SECONDS // 60} minutes of now",
+            source, status=401, error_class=problem.error_class, message=problem.message
         )
     try:
         payload = json_loads_bounded(body)

@@ -51,6 +51,8 @@ from engagement.models import (
 from listening.models import FetchLog, Mention, Source
 from listening.push_services import webhook_signature, webhook_source_create
 from tests.engagement.conftest import make_user, store_mention
+from tracking.models import Click, Conversion, TrackedLink, TrackingSettings
+from tracking.services import click_record, link_create, tracking_settings_get
 
 pytestmark = pytest.mark.django_db
 
@@ -115,6 +117,14 @@ def world(acme, other_brand, admin_user, agent, marketer, outsider, social_sourc
         reason=f"sarcasm {ACME_MARKER}",
     )
     webhook = webhook_source_create(brand=acme)
+    # Tracked links (issue 14): a link of the case, clicked once, for the redirect, the
+    # postback and the pixel.
+    acme.domains = "acme.example"
+    acme.save(update_fields=["domains"])
+    link = link_create(brand=acme, target_url="https://acme.example/", case=case, created_by=agent)
+    click_record(code=link.code, ip="203.0.113.1", user_agent="Mozilla/5.0 (X11; Linux)")
+    click = Click.objects.get(link=link)
+    tracking = tracking_settings_get(brand=acme)
 
     # Initech hears the same author, so its author page, queue, lists and exports have rows:
     # each of them must show Initech's and never Acme's.
@@ -172,6 +182,9 @@ def world(acme, other_brand, admin_user, agent, marketer, outsider, social_sourc
         saved=saved,
         tag=tag,
         webhook=webhook,
+        link=link,
+        click=click,
+        tracking=tracking,
         initech_source=initech_source,
         initech_mention=initech_mention,
         initech_case=initech_case,
@@ -226,6 +239,21 @@ def _post_webhook(client: Client, w, path: str):
     )
 
 
+def _post_conversion(client: Client, w, path: str):
+    body = json.dumps(
+        {"click": w.click.token, "order_id": "M-1", "amount": "10", "currency": "EUR"}
+    ).encode()
+    stamp = str(int(time.time()))
+    signature = webhook_signature(secret=w.tracking.postback_secret, timestamp=stamp, body=body)
+    return client.post(
+        path,
+        body,
+        content_type="application/json",
+        HTTP_X_EARSHOT_TIMESTAMP=stamp,
+        HTTP_X_EARSHOT_SIGNATURE=signature,
+    )
+
+
 _FEED = next(iter(content.FEEDS.values()))
 _WORK = {
     "requires": Action.WORK_CASES,
@@ -249,6 +277,30 @@ EXPECTED: dict[str, Route] = {
     "demo:mastodon-tag": Route(PUBLIC, kwargs=lambda w: {"tag": "acme"}),
     "hooks:receive": Route(
         PUBLIC, method="post", kwargs=lambda w: {"token": w.webhook.token}, send=_post_webhook
+    ),
+    # Tracked links (issue 14): the redirect and the conversions are public (the postback is
+    # signed, the pixel is unverified by design); the links page and its CSV are for admins
+    # and marketers; every role makes links (agents on their cases, marketers on the page).
+    "tracking:redirect": Route(PUBLIC, kwargs=lambda w: {"code": w.link.code}),
+    "tracking:postback": Route(PUBLIC, method="post", send=_post_conversion),
+    "tracking:pixel": Route(
+        PUBLIC,
+        query=lambda w: {"click": w.click.token, "order": "P-1", "amount": "5", "currency": "EUR"},
+    ),
+    "tracking:links": Route(Action.VIEW_REFERRALS, BRAND, query=lambda w: {"brand": w.acme.pk}),
+    "tracking:links-export": Route(
+        Action.VIEW_REFERRALS, BRAND, query=lambda w: {"brand": w.acme.pk}
+    ),
+    "tracking:link-create": Route(
+        Action.MAKE_LINKS,
+        BRAND,
+        method="post",
+        data=lambda w: {"brand": w.acme.pk, "url": "https://acme.example/x", "campaign": "c"},
+        htmx=True,
+        ok=frozenset({200}),
+    ),
+    "tracking:case-link-create": Route(
+        kwargs=_case, data=lambda w: {"url": "https://acme.example/y", "campaign": "c"}, **_WORK
     ),
     # Dashboard. The index lists the user's dashboard brands; an agent gets it empty with a
     # link to the mentions (pinned in tests/dashboard/test_views.py), not a 403.
@@ -421,7 +473,8 @@ def request_route(client: Client, name: str, w):
 def body_of(response) -> str:
     if getattr(response, "streaming", False):
         return b"".join(response.streaming_content).decode()
-    return response.content.decode()
+    # "replace": the conversion pixel answers a GIF.
+    return response.content.decode(errors="replace")
 
 
 def expected_for(route: Route, role: str) -> str:
@@ -749,6 +802,37 @@ def admin_rows(world):
             SentimentCorrection.objects.get(brand=w.initech),
         ),
     }
+    initech_link = TrackedLink.objects.create(
+        brand=w.initech, code="initech01", target_url="https://initech.example/"
+    )
+    initech_click = Click.objects.create(
+        link=initech_link, brand=w.initech, token="initech-click", campaign=INITECH_MARKER
+    )
+    rows[TrackingSettings] = (w.tracking, tracking_settings_get(brand=w.initech))
+    rows[TrackedLink] = (w.link, initech_link)
+    rows[Click] = (w.click, initech_click)
+    rows[Conversion] = (
+        Conversion.objects.create(
+            brand=w.acme,
+            click=w.click,
+            order_id="A-1",
+            amount=1,
+            currency="EUR",
+            at=w.click.at,
+            channel="postback",
+            is_verified=True,
+        ),
+        Conversion.objects.create(
+            brand=w.initech,
+            click=initech_click,
+            order_id=INITECH_MARKER,
+            amount=1,
+            currency="EUR",
+            at=initech_click.at,
+            channel="pixel",
+            is_verified=False,
+        ),
+    )
     return rows
 
 
@@ -764,6 +848,10 @@ SCOPED_MODELS = [
     AutoTagRule,
     AuditLog,
     SentimentCorrection,
+    TrackingSettings,
+    TrackedLink,
+    Click,
+    Conversion,
 ]
 
 
