@@ -218,6 +218,6 @@ def test_another_brands_admin_sees_only_their_own_customers(acme, other_brand, s
     ("role", "shown"), [("admin_user", True), ("marketer", False), ("agent", False)]
 )
 def test_the_main_navigation_links_customers_for_brand_admins_only(request, acme, role, shown):
-    page = client_for(request.getfixturevalue(role)).get(reverse("engagement:queue"), follow=True)
+    page = client_for(request.getfixturevalue(role)).get(reverse("home"), follow=True)
 
     assert (f'href="{reverse("customers:index")}"' in page.content.decode()) is shown

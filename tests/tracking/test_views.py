@@ -216,3 +216,17 @@ def test_a_bad_utm_template_is_refused_in_admin(shop, admin_user):
 
     assert "unknown placeholder {author}" in response.content.decode()
     assert not TrackingSettings.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("role", "shown"), [("admin_user", True), ("marketer", True), ("agent", False)]
+)
+def test_the_main_navigation_links_tracked_links_for_admins_and_marketers(
+    request, acme, role, shown
+):
+    client = Client()
+    client.force_login(request.getfixturevalue(role))
+
+    page = client.get(reverse("home"), follow=True).content.decode()
+
+    assert (f'href="{reverse("tracking:links")}"' in page) is shown
