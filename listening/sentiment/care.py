@@ -23,6 +23,13 @@ travel): a rule that only fits one industry fails the next brand. ``explain()`` 
 rule or word moved the score away from plain VADER's; ``score_with_plain_many()`` gives plain
 VADER's scores and Earshot's for a batch in one call, as ingest stores both.
 
+What the scores are is defined by the steps above: the care analyzer's ``polarity_scores`` of
+the normalised text with the pattern words in front (``care_polarity``). How they are computed
+is cheaper, with the same results (tests compare on the real corpora): plain VADER's words and
+valences are shared wherever the care reading holds the same words around a word, the
+patterns' regexes run as searches re can skip through (``Branch``), and VADER's final step is
+done on the valences that are not zero.
+
 Pure: no ORM, no settings; the data files load once per process.
 """
 
@@ -30,15 +37,19 @@ from __future__ import annotations
 
 import copy
 import html
+import math
 import re
 import string
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 
-from vaderSentiment.vaderSentiment import NEGATE
+from vaderSentiment.vaderSentiment import BOOSTER_DICT as _BOOSTERS
+from vaderSentiment.vaderSentiment import C_INCR, NEGATE
+from vaderSentiment.vaderSentiment import normalize as vader_normalize
 
 from listening.sentiment.base import SentimentScores, label_for
 from listening.sentiment.vader import (
@@ -91,13 +102,198 @@ _MACROS = {
 }
 
 
+def _top_level_split(regex: str) -> list[str]:
+    """regex cut at each "|" that stands outside groups and character classes."""
+    parts, depth, start, i, in_class = [], 0, 0, 0, False
+    while i < len(regex):
+        char = regex[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if regex[i + 1 : i + 2] == "]":  # "[]...]": the first "]" is a member
+                i += 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(regex[start:i])
+            start = i + 1
+        i += 1
+    parts.append(regex[start:])
+    return parts
+
+
+def _group_end(regex: str) -> int:
+    """Where the group that opens regex closes."""
+    depth, i, in_class = 0, 0, False
+    while i < len(regex):
+        char = regex[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    raise ValueError(f"unbalanced group in {regex!r}")
+
+
+_QUANTIFIERS = ("?", "*", "+", "{")
+
+
+def _distributed(part: str) -> list[str]:
+    r"""part (no "|" at its top level) as alternatives where it starts with \b and a group:
+    "\b(?:a|b)c" -> ["\bac", "\bbc"] (the same matches). Any other part is kept whole."""
+    if not part.startswith("\\b(?:"):
+        return [part]
+    rest = part[2:]
+    end = _group_end(rest)
+    after = rest[end + 1 :]
+    if after[:1] in _QUANTIFIERS:
+        return [part]
+    return [
+        expanded
+        for alternative in _top_level_split(rest[3:end])
+        for expanded in _distributed("\\b" + alternative + after)
+    ]
+
+
+def _literal_start(body: str) -> str:
+    """The literal text every match of body starts with ("thank" for "thanks? you")."""
+    end = 0
+    while end < len(body) and ((body[end].isascii() and body[end].isalnum()) or body[end] in " '-"):
+        end += 1
+    if body[end : end + 1] in _QUANTIFIERS:
+        end -= 1
+    return body[:end]
+
+
+# The literal of a search that only a text with a digit can match.
+_DIGIT = None
+_ANY_DIGIT = re.compile(r"\d")
+_DIGIT_CLASS = re.compile(r"\[[0-9]+(?:-[0-9])?\]")
+
+
+def _search(alternative: str) -> tuple[str | None, re.Pattern[str]]:
+    r"""(literal, regex) for one alternative: the regex as re can scan for it fastest.
+
+    "\bword..." becomes "word(?<!\wword)...": the same test as \b (the character before the
+    word is not a word character), written behind the word so that re has a first
+    character to skip to. "\b\d+..." and "\b[4-9]..." likewise, for a digit.
+    """
+    if not alternative.startswith("\\b"):
+        return "", re.compile(alternative)
+    body = alternative[2:]
+    literal = _literal_start(body)
+    if literal:
+        word_end = 0
+        while word_end < len(body) and body[word_end].isascii() and body[word_end].isalnum():
+            word_end += 1
+        if body[word_end : word_end + 1] in _QUANTIFIERS:
+            word_end -= 1
+        if word_end > 0:
+            word = body[:word_end]
+            return literal, re.compile(word + rf"(?<!\w{word})" + body[word_end:])
+        return literal, re.compile(alternative)
+    if body.startswith("\\d+"):
+        return _DIGIT, re.compile(r"\d(?<!\w\d)\d*" + body[3:])
+    if (digits := _DIGIT_CLASS.match(body)) and body[digits.end() : digits.end() + 1] not in (
+        _QUANTIFIERS
+    ):
+        first = digits.group()
+        return _DIGIT, re.compile(first + rf"(?<!\w{first})" + body[digits.end() :])
+    return "", re.compile(alternative)
+
+
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz")
+# What may follow a search's first word so that the word stands alone in every match.
+_WORD_END = re.compile(r" |\\b|\\s(?![*?{])|\[[^\w\]\\]+\](?![*?{])")
+
+
+def _gate_word(body: str, literal: str) -> bytes | None:
+    r"""The word every match of body (after its \b) starts with, standing alone among the
+    text's pieces (see _hits_and_words), or None when a match may glue it to more letters.
+
+    \b and the end tested after it (a space, \s, \b, punctuation) stand where the text's
+    bytes other than a-z become spaces, or at an apostrophe, which the pieces are split at.
+    """
+    end = 0
+    while end < len(literal) and literal[end] in _WORD_CHARS:
+        end += 1
+    word = literal[:end]
+    if not word or not _WORD_END.match(body, end):
+        return None
+    return word.encode()
+
+
 @dataclass(frozen=True, slots=True, eq=False)  # compared by identity: cheap to dedupe
 class Branch:
-    """One line of data/care_patterns.tsv: its regex only runs when every trigger group has
-    a word in the text (groups are separated by " + " in the file)."""
+    r"""One line of data/care_patterns.tsv: its regex only runs when every trigger group has
+    a word in the text (groups are separated by " + " in the file).
+
+    The regex runs as separate searches, one per alternative ("\b(?:a|b)c" is "\bac" or
+    "\bbc"), each rewritten so that re can skip to its first word in C and run only on texts
+    that hold that word (or literal, or a digit): a pattern that starts with \b gives re
+    nothing to skip to, so search() tries it at every position (~3 us a tweet, ~10 us a
+    50-word post, per branch). Matching is the same (tests compare on real corpora).
+    """
 
     groups: tuple[frozenset[bytes], ...]
-    regex: re.Pattern[str]
+    worded: tuple[tuple[bytes, re.Pattern[str]], ...]  # (first word, regex)
+    gate_words: frozenset[bytes]
+    literal: tuple[tuple[str, re.Pattern[str]], ...]
+    digit: tuple[re.Pattern[str], ...]
+    always: tuple[re.Pattern[str], ...]
+
+    @classmethod
+    def of(cls, groups: tuple[frozenset[bytes], ...], regex: str) -> Branch:
+        worded, literal, digit, always = [], [], [], []
+        for alternative in (a for part in _top_level_split(regex) for a in _distributed(part)):
+            gate, compiled = _search(alternative)
+            if gate is None:
+                digit.append(compiled)
+            elif not gate:
+                always.append(compiled)
+            elif (word := _gate_word(alternative[2:], gate)) is not None:
+                worded.append((word, compiled))
+            else:
+                literal.append((gate, compiled))
+        return cls(
+            groups,
+            tuple(worded),
+            frozenset(w for w, _r in worded),
+            tuple(literal),
+            tuple(digit),
+            tuple(always),
+        )
+
+    def matches(self, lowered: str, pieces: set[bytes]) -> bool:
+        """Whether the branch's regex matches lowered, whose pieces (see _hits_and_words)
+        are given."""
+        if not self.gate_words.isdisjoint(pieces):
+            for word, regex in self.worded:
+                if word in pieces and regex.search(lowered) is not None:
+                    return True
+        for literal, regex in self.literal:
+            if literal in lowered and regex.search(lowered) is not None:
+                return True
+        if self.digit and _ANY_DIGIT.search(lowered) is not None:
+            for regex in self.digit:
+                if regex.search(lowered) is not None:
+                    return True
+        return any(regex.search(lowered) is not None for regex in self.always)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,21 +346,27 @@ def care_patterns() -> tuple[Pattern, ...]:
         groups = tuple(
             frozenset(word.encode() for word in group.split()) for group in triggers.split(" + ")
         )
-        known[2].append(Branch(groups, re.compile(regex)))
+        known[2].append(Branch.of(groups, regex))
     return tuple(
         Pattern(rule, valence, what, tuple(branches))
         for rule, (valence, what, branches) in rules.items()
     )
 
 
+# A branch as the trigger index holds it: (rank in file order, its rule's position, branch).
+_Woken = tuple[int, int, Branch]
+
+
 @lru_cache(maxsize=1)
-def _trigger_index() -> tuple[dict[bytes, tuple[tuple[int, Branch], ...]], frozenset[bytes]]:
-    """First-group trigger word -> (rule position, branch) that it may wake; and those words."""
-    index: dict[bytes, list[tuple[int, Branch]]] = {}
+def _trigger_index() -> tuple[dict[bytes, tuple[_Woken, ...]], frozenset[bytes]]:
+    """First-group trigger word -> the branches it may wake, in file order; and those words."""
+    index: dict[bytes, list[_Woken]] = {}
+    rank = 0
     for position, pattern in enumerate(care_patterns()):
         for branch in pattern.branches:
             for word in branch.groups[0]:
-                index.setdefault(word, []).append((position, branch))
+                index.setdefault(word, []).append((rank, position, branch))
+            rank += 1
     return {word: tuple(found) for word, found in index.items()}, frozenset(index)
 
 
@@ -182,6 +384,7 @@ def _hashtag_vocabulary() -> frozenset[str]:
 
 
 _NEGATIONS = frozenset(NEGATE) | {"no", "never", "not"}
+_PUNCTUATION = string.punctuation
 _MAX_WORD = 16
 _MAX_HASHTAG = 40
 
@@ -308,6 +511,21 @@ _WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz'")
 _WORD_GAPS = bytes(b if b in _WORD_BYTES else 0x20 for b in range(256))
 
 
+def _words_and_pieces(lowered: str) -> tuple[set[bytes], set[bytes]]:
+    """The words of a lower-cased text as the trigger words are matched (runs of a-z and
+    the apostrophe, quotes stripped from their ends), and its pieces: the same cut at
+    apostrophes too, where re's \b may stand ("y'all"), for Branch.matches."""
+    cut = lowered.encode().translate(_WORD_GAPS)
+    words = set(cut.split())
+    if b"'" not in cut:
+        return words, words
+    pieces = set(cut.replace(b"'", b" ").split())
+    # Quotes are apostrophes too ("''true''"); VADER strips them from word ends, so do we.
+    if cut.startswith(b"'") or cut.endswith(b"'") or b" '" in cut or b"' " in cut:
+        words = {w.strip(b"'") for w in words}
+    return words, pieces
+
+
 def pattern_hits(normalised: str) -> list[Pattern]:
     """The complaint patterns that match a normalised text, once each, in file order."""
     return _hits_and_words(normalised)[0]
@@ -316,38 +534,38 @@ def pattern_hits(normalised: str) -> list[Pattern]:
 def _hits_and_words(normalised: str) -> tuple[list[Pattern], set[bytes], str]:
     """pattern_hits(), with the text's words (as bytes) and its lower-cased form."""
     lowered = normalised.lower()
-    cut = lowered.encode().translate(_WORD_GAPS)
-    # Quotes are apostrophes too ("''true''"); VADER strips them from word ends, so do we.
-    words = {w.strip(b"'") for w in cut.split()} if b"'" in cut else set(cut.split())
+    words, pieces = _words_and_pieces(lowered)
     index, trigger_words = _trigger_index()
-    woken: dict[int, list[Branch]] = {}
     # Intersecting with a set visits the text's few words; with the dict, all its keys.
-    for word in words.intersection(trigger_words):
-        for position, branch in index[word]:
-            woken.setdefault(position, []).append(branch)
-    if not woken:
+    found = words.intersection(trigger_words)
+    if not found:
         return [], words, lowered
+    if len(found) == 1:
+        woken: Sequence[_Woken] = index[found.pop()]
+    else:
+        # Ranks are unique, so sorting never compares two branches.
+        woken = sorted(set(chain.from_iterable(index[word] for word in found)))
     patterns = care_patterns()
-    hits = []
-    for position in sorted(woken):
-        for branch in dict.fromkeys(woken[position]):
-            if all(not group.isdisjoint(words) for group in branch.groups[1:]) and (
-                branch.regex.search(lowered) is not None
-            ):
-                hits.append(patterns[position])
+    hits: list[Pattern] = []
+    hit = -1
+    complaint = False
+    for _rank, position, branch in woken:
+        if position == hit:
+            continue  # the rule already hit through an earlier branch
+        pattern = patterns[position]
+        # Manners count only beside a complaint: polite_* rules come last in the file (a test
+        # checks), so their regexes need not run on a text with none.
+        if pattern.is_polite and not complaint:
+            continue
+        for group in branch.groups[1:]:
+            if group.isdisjoint(words):
                 break
-    if not any(p.valence < 0 and not p.is_polite for p in hits):
-        # Manners count only beside a complaint.
-        hits = [p for p in hits if not p.is_polite]
+        else:
+            if branch.matches(lowered, pieces):
+                hits.append(pattern)
+                hit = position
+                complaint = complaint or pattern.valence < 0
     return hits, words, lowered
-
-
-@lru_cache(maxsize=1)
-def _care_words() -> tuple[frozenset[bytes], tuple[str, ...]]:
-    """The care lexicon's plain words as bytes (as _hits_and_words cuts them), and the rest."""
-    words = care_lexicon()
-    plain = [w for w in words if w.isascii() and w.isalpha()]
-    return frozenset(w.encode() for w in plain), tuple(w for w in words if w not in plain)
 
 
 def _with_tokens(normalised: str, hits: Sequence[Pattern]) -> str:
@@ -425,6 +643,329 @@ def care_features(text: str) -> tuple[dict[str, float], dict[str, float], list[s
     return get_analyzer().polarity_scores(text), care, [p.rule for p in hits]
 
 
+# -- plain VADER's scores and Earshot's in one pass ------------------------------------------
+#
+# Ingest stores both for every mention, so score_with_plain_many() computes them together:
+# VADER's tokens of a text that normalise() leaves as it is serve both readings, a text in
+# which no word scores differently in the two lexicons (and no pattern hits) is scored once,
+# and score_valence() is done here on the valences that are not zero. Every step is
+# FastSentimentIntensityAnalyzer.polarity_scores' (listening/sentiment/vader.py), called
+# piecewise, so both results are exactly what the two analyzers give (tests compare on real
+# corpora); if that module changes, those tests say so.
+
+
+def _vader_words(
+    analyzer: FastSentimentIntensityAnalyzer, text: str
+) -> tuple[str, list[str], list[str]]:
+    """VADER's reading of text: (the text its punctuation emphasis counts in, its words,
+    the words lower-cased), as polarity_scores() prepares them."""
+    if not (text.isascii() and analyzer._emoji_ascii_free):
+        text = analyzer._replace_emoji(text)
+    text = text.strip()
+    words = [
+        stripped if len(stripped := token.strip(_PUNCTUATION)) > 2 else token
+        for token in text.split()
+    ]
+    return text, words, list(map(str.lower, words))
+
+
+@dataclass(frozen=True, slots=True)
+class _PlainReading:
+    """Plain VADER's words and valences of a text, and the shifts (care reading's index to
+    plain VADER's) at which the two readings may hold the same words: the care reading adds
+    pattern words in front, and normalise() mostly removes handles in front or URLs at the end.
+    """
+
+    shifts: tuple[int, ...]
+    words: list[str]
+    valences: list[float]
+    is_cap_diff: bool | None
+
+
+def _valences(
+    analyzer: FastSentimentIntensityAnalyzer,
+    words: list[str],
+    lowered: list[str],
+    plain: _PlainReading | None = None,
+) -> tuple[list[float], bool | None]:
+    """polarity_scores()' valence of each word (before the "but" rule), and whether some but
+    not all words are in caps (None when no word is in the lexicon).
+
+    With plain VADER's reading of the same text, a word whose neighbourhood is the same as
+    that of a word of plain VADER's (the words from three before it to two after, the caps
+    rule, no word the two lexicons score differently) takes that word's valence instead of
+    VADER's rules running again: those rules read nothing else.
+    """
+    n = len(words)
+    # Words outside the lexicon, and boosters, score int 0 (as in stock, so that sum() stays
+    # bit-identical); a set intersection in C finds the few that do not.
+    scoring = _scoring_words(analyzer).intersection(lowered)
+    sentiments: list[float] = [0] * n
+    if not scoring:
+        return sentiments, None
+    lexicon = analyzer.lexicon
+    rule_words = analyzer._rule_words
+    allcap = sum(map(str.isupper, words))
+    is_cap_diff = 0 < n - allcap < n
+    has_nt = "n't" in "\0".join(lowered)
+    if plain is not None and plain.is_cap_diff != is_cap_diff:
+        plain = None
+    rescored = _rescored_words()
+    first = True
+    for i, item_lower in enumerate(lowered):
+        if item_lower not in scoring:
+            continue
+        if i < n - 1 and item_lower == "kind" and lowered[i + 1] == "of":
+            continue
+        first = False
+        valence = lexicon[item_lower]
+        start = i - 3 if i > 3 else 0
+        if (
+            valence != 0
+            and rule_words.isdisjoint(lowered[start : i + 3])
+            and not (has_nt and "n't" in "\0".join(lowered[start:i]))
+        ):
+            if is_cap_diff and words[i].isupper():
+                valence = valence + C_INCR if valence > 0 else valence - C_INCR
+            sentiments[i] = valence
+            continue
+        if plain is not None and rescored.isdisjoint(lowered[start : i + 2]):
+            for shift in plain.shifts:
+                at = i + shift
+                plain_start = at - 3 if at > 3 else 0
+                if (
+                    0 <= at < len(plain.words)
+                    and i - start == at - plain_start
+                    and words[start : i + 3] == plain.words[plain_start : at + 3]
+                ):
+                    valence = plain.valences[at]
+                    break
+            else:
+                valence = analyzer._word_valence(i, words, lowered, is_cap_diff)
+            sentiments[i] = valence
+            continue
+        sentiments[i] = analyzer._word_valence(i, words, lowered, is_cap_diff)
+    # Only "kind of" seen: stock computes caps on the first scored word, and there was none.
+    return sentiments, None if first else is_cap_diff
+
+
+def _valences_from_plain(
+    words: list[str],
+    lowered: list[str],
+    marks: int,
+    plain_valences: list[float],
+    start: int,
+    plain_cap_diff: bool | None,
+) -> tuple[list[float], bool | None] | None:
+    """_valences() with the care analyzer, for a care reading that is `marks` pattern words
+    followed by plain VADER's words from `start` on, contiguous (the text, or the text less
+    handles in front or URLs at the end): a word whose neighbourhood lies inside that run and
+    holds no word the two lexicons score differently keeps plain VADER's valence; only the
+    others go through VADER's rules. None when the caps rule differs ("kind" too: its rule
+    reads the next word, kept simple by falling back)."""
+    n = len(words)
+    scoring = _care_scoring_words().intersection(lowered)
+    if not scoring:
+        return [0] * n, None
+    allcap = sum(map(str.isupper, words))
+    is_cap_diff = 0 < n - allcap < n
+    if is_cap_diff != plain_cap_diff or "kind" in scoring:
+        return None
+    sentiments = [0] * marks + plain_valences[start : start + n - marks]
+    # The first three words after the marks look back at them, the last two are cut short
+    # where URLs were left out, and words near a rescored word read it.
+    dirty = {*range(min(n, marks + 3)), *range(max(0, n - 2), n)}
+    rescored = _rescored_words().intersection(lowered)
+    if rescored:
+        for at, word in enumerate(lowered):
+            if word in rescored:
+                dirty.update(range(max(0, at - 1), min(n, at + 4)))
+    care = get_care_analyzer()
+    lexicon = care.lexicon
+    rule_words = care._rule_words
+    has_nt = "n't" in "\0".join(lowered)
+    for i in dirty:
+        item_lower = lowered[i]
+        if item_lower not in scoring:
+            sentiments[i] = 0
+            continue
+        valence = lexicon[item_lower]
+        begin = i - 3 if i > 3 else 0
+        if (
+            valence != 0
+            and rule_words.isdisjoint(lowered[begin : i + 3])
+            and not (has_nt and "n't" in "\0".join(lowered[begin:i]))
+        ):
+            if is_cap_diff and words[i].isupper():
+                valence = valence + C_INCR if valence > 0 else valence - C_INCR
+            sentiments[i] = valence
+        else:
+            sentiments[i] = care._word_valence(i, words, lowered, is_cap_diff)
+    return sentiments, is_cap_diff
+
+
+def _scoring_words(analyzer: FastSentimentIntensityAnalyzer) -> frozenset[str]:
+    """The analyzer's lexicon words that score (boosters score 0 even when in the lexicon)."""
+    return _plain_scoring_words() if analyzer is get_analyzer() else _care_scoring_words()
+
+
+@lru_cache(maxsize=1)
+def _plain_scoring_words() -> frozenset[str]:
+    return frozenset(get_analyzer().lexicon.keys() - _BOOSTERS.keys())
+
+
+@lru_cache(maxsize=1)
+def _care_scoring_words() -> frozenset[str]:
+    return frozenset(get_care_analyzer().lexicon.keys() - _BOOSTERS.keys())
+
+
+def _scored(
+    analyzer: FastSentimentIntensityAnalyzer,
+    sentiments: list[float],
+    is_cap_diff: bool | None,
+    lowered: list[str],
+    text: str,
+) -> tuple[float, float, float, float]:
+    """(neg, neu, pos, compound) as polarity_scores() rounds them; sentiments may be changed."""
+    if not sentiments:
+        return 0.0, 0.0, 0.0, 0.0
+    if is_cap_diff is None:
+        return 0.0, 1.0, 0.0, 0.0
+    if "but" in lowered:
+        sentiments = analyzer._but_check_lowered(lowered, sentiments)
+    # score_valence(), line by line, except that the sift visits the non-zero valences only.
+    sum_s = float(sum(sentiments))
+    exclamations = min(text.count("!"), 4)
+    questions = text.count("?")
+    emphasis = exclamations * 0.292 + (
+        0 if questions <= 1 else questions * 0.18 if questions <= 3 else 0.96
+    )
+    if sum_s > 0:
+        sum_s += emphasis
+    elif sum_s < 0:
+        sum_s -= emphasis
+    compound = vader_normalize(sum_s)
+    pos_sum = 0.0
+    neg_sum = 0.0
+    scored = 0
+    for sentiment in filter(None, sentiments):
+        scored += 1
+        if sentiment > 0:
+            pos_sum += float(sentiment) + 1
+        else:
+            neg_sum += float(sentiment) - 1
+    neu_count = len(sentiments) - scored
+    if pos_sum > math.fabs(neg_sum):
+        pos_sum += emphasis
+    elif pos_sum < math.fabs(neg_sum):
+        neg_sum -= emphasis
+    total = pos_sum + math.fabs(neg_sum) + neu_count
+    return (
+        round(math.fabs(neg_sum / total), 3),
+        round(math.fabs(neu_count / total), 3),
+        round(math.fabs(pos_sum / total), 3),
+        round(compound, 4),
+    )
+
+
+@lru_cache(maxsize=1)
+def _rescored_words() -> frozenset[str]:
+    """Lower-case words that the care lexicon scores otherwise than VADER's (or only one has):
+    a text with none of them gets the same valences from both analyzers."""
+    plain, care = get_analyzer().lexicon, get_care_analyzer().lexicon
+    return frozenset(w for w in plain.keys() | care.keys() if plain.get(w) != care.get(w))
+
+
+def _kept_tokens(text: str, normalised: str) -> slice | None:
+    """Which of text's tokens normalised holds, when it holds a run of them at the start or
+    the end of text and nothing else, in plain ASCII (so VADER's words are its tokens')."""
+    if not (text.isascii() and normalised.isascii()):
+        return None
+    tokens = text.split()
+    kept = normalised.split()
+    left_out = len(tokens) - len(kept)
+    if left_out <= 0:
+        return None
+    if tokens[left_out:] == kept:
+        return slice(left_out, None)
+    if tokens[: len(kept)] == kept:
+        return slice(None, len(kept))
+    return None
+
+
+def _care_only(text: str) -> SentimentScores:
+    """Earshot's scores of text, without plain VADER's where they would cost extra work."""
+    normalised = normalise(text)
+    hits = pattern_hits(normalised)
+    if normalised == text:
+        # Plain VADER's words and valences are the care reading's starting point here.
+        return _plain_and_care(text, normalised, hits)[1]
+    care = get_care_analyzer()
+    care_text, care_words, care_lowered = _vader_words(care, normalised)
+    if hits:
+        marks = [p.token for p in hits]
+        care_lowered = marks + care_lowered
+        care_words = ([m.upper() for m in marks] if normalised.isupper() else marks) + care_words
+    valences, is_cap_diff = _valences(care, care_words, care_lowered)
+    neg, neu, pos, compound = _scored(care, valences, is_cap_diff, care_lowered, care_text)
+    return SentimentScores(neg, neu, pos, compound, care_label(compound))
+
+
+def _plain_and_care(
+    text: str, normalised: str | None = None, hits: list[Pattern] | None = None
+) -> tuple[SentimentScores, SentimentScores]:
+    """(plain VADER's scores, Earshot's) of text (normalised and hits: if known already)."""
+    plain = get_analyzer()
+    care = get_care_analyzer()
+    if normalised is None or hits is None:
+        normalised = normalise(text)
+        hits = pattern_hits(normalised)
+    plain_text, words, lowered = _vader_words(plain, text)
+    valences, is_cap_diff = _valences(plain, words, lowered)
+    if normalised == text:
+        if not hits and _rescored_words().isdisjoint(lowered):
+            # Nothing the care scorer reads differently: one set of scores, two labels.
+            neg, neu, pos, compound = _scored(plain, valences, is_cap_diff, lowered, plain_text)
+            return (
+                SentimentScores(neg, neu, pos, compound, label_for(compound)),
+                SentimentScores(neg, neu, pos, compound, care_label(compound)),
+            )
+        care_text, care_words, care_lowered = plain_text, words, lowered
+        shifts: tuple[int, ...] = (0,)
+        contiguous = True
+    elif (kept := _kept_tokens(text, normalised)) is not None:
+        # normalise() only left out whole tokens at the start or the end (handles, URLs).
+        care_text = normalised.strip()
+        care_words, care_lowered = words[kept], lowered[kept]
+        shifts = (kept.start or 0,)
+        contiguous = True
+    else:
+        care_text, care_words, care_lowered = _vader_words(care, normalised)
+        shifts = (0, len(words) - len(care_words))
+        contiguous = False
+    if hits:
+        # What _with_tokens() writes in front of the text, as VADER would read it.
+        marks = [p.token for p in hits]
+        care_lowered = marks + care_lowered
+        care_words = ([m.upper() for m in marks] if normalised.isupper() else marks) + care_words
+        shifts = tuple(shift - len(marks) for shift in shifts)
+    found = None
+    if contiguous:
+        found = _valences_from_plain(
+            care_words, care_lowered, len(hits), valences, shifts[0] + len(hits), is_cap_diff
+        )
+    if found is None:
+        found = _valences(
+            care, care_words, care_lowered, _PlainReading(shifts, words, valences, is_cap_diff)
+        )
+    care_valences, care_cap_diff = found
+    # Plain VADER's valences are read above, before the "but" rule rewrites them here.
+    neg, neu, pos, compound = _scored(plain, valences, is_cap_diff, lowered, plain_text)
+    plain_scores = SentimentScores(neg, neu, pos, compound, label_for(compound))
+    neg, neu, pos, compound = _scored(care, care_valences, care_cap_diff, care_lowered, care_text)
+    return plain_scores, SentimentScores(neg, neu, pos, compound, care_label(compound))
+
+
 class CareScorer:
     """The care-aware scorer behind listening.sentiment.base.Scorer."""
 
@@ -432,13 +973,7 @@ class CareScorer:
     version = CARE_VERSION
 
     def score_many(self, texts: Sequence[str]) -> list[SentimentScores]:
-        analyzer = get_care_analyzer()
-        out = []
-        for text in texts:
-            normalised = normalise(text)
-            raw = analyzer.polarity_scores(_with_tokens(normalised, pattern_hits(normalised)))
-            out.append(_scores(raw, care_label(raw["compound"])))
-        return out
+        return [_care_only(text) for text in texts]
 
     def score_with_plain_many(
         self, texts: Sequence[str]
@@ -447,33 +982,11 @@ class CareScorer:
 
         Plain VADER's are exactly VaderScorer's (stock vaderSentiment's); ingest keeps them as
         ``compound``/``label`` and Earshot's as ``earshot_compound``/``earshot_label``.
+        Earshot's are exactly what ``get_care_analyzer().polarity_scores`` gives for the
+        normalised text with the pattern words in front (tests compare on real corpora): one
+        pass shares VADER's tokens and valences wherever the care reading does not change them.
         """
-        plain = get_analyzer()
-        analyzer = get_care_analyzer()
-        care_words, other_care_words = _care_words()
-        out = []
-        for text in texts:
-            normalised = normalise(text)
-            hits, words, lowered = _hits_and_words(normalised)
-            raw = analyzer.polarity_scores(_with_tokens(normalised, hits))
-            if (
-                not hits
-                and normalised == text
-                and care_words.isdisjoint(words)
-                and not any(word in lowered for word in other_care_words)
-            ):
-                # Nothing the care scorer reads differently is in this text: both analyzers
-                # see the same words with the same valences, so VADER's scores are these.
-                plain_raw = raw
-            else:
-                plain_raw = plain.polarity_scores(text)
-            out.append(
-                (
-                    _scores(plain_raw, label_for(plain_raw["compound"])),
-                    _scores(raw, care_label(raw["compound"])),
-                )
-            )
-        return out
+        return [_plain_and_care(text) for text in texts]
 
     def explain(self, text: str) -> list[tuple[str, float]]:
         """What moved the compound from plain VADER's to Earshot's, step by step.
