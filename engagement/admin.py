@@ -266,6 +266,7 @@ class SentimentRescoreAdmin(SwitchesScorers, ReadOnlyAdmin, admin.ModelAdmin):
         "status",
         "progress",
         "changed",
+        "batches",
         "started_at",
         "finished_at",
         "error_text",

@@ -52,12 +52,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from brands.models import Brand
 from brands.services import audit_record
-from engagement.models import SentimentCorrection
+from engagement.models import Case, SentimentCorrection
 from engagement.standing import standings_recount
 from listening.brand_scoring import ActiveModel, brand_labels, model_handles
 from listening.models import MentionMatch, SentimentModel, SentimentRescore
@@ -183,17 +183,27 @@ def sentiment_model_start(*, brand_id: int) -> SentimentModel | None:
 
 @dataclass(frozen=True, slots=True)
 class Example:
-    """One corrected mention: its text, language key and the latest correction's label."""
+    """One labelled mention of the brand: its text, language key and label."""
 
     mention_id: int
     text: str
     language: str  # CARE_LANGUAGES, or the primary subtag of a language the care scorer lacks
     label: str
+    # True: an agent's correction; False: a label agents worked with and left (see
+    # training_examples).
+    is_correction: bool = True
 
 
 def training_examples(*, brand_id: int, scored: frozenset[str] | None = None) -> list[Example]:
-    """The brand's latest correction of each mention, newest MAX_TRAINING_EXAMPLES first
-    corrected. One query."""
+    """The brand's labelled mentions: its latest correction of each mention (the newest
+    MAX_TRAINING_EXAMPLES), then as many "confirmed" labels at most.
+
+    Why confirmed labels: a correction exists only where the label shown was wrong, so on
+    corrections alone the care scorer is wrong by construction (whatever model is compared
+    with it wins) and a model never sees the texts the care scorer gets right. A confirmed
+    label is the brand's effective label of a customer mention in a live case an agent
+    answered and resolved without correcting it: agents saw it and let it stand. The newest
+    ones are taken, no more than there are corrections. Two queries."""
     scored = scored_languages() if scored is None else scored
     latest: dict[int, tuple[str, str, str]] = {}
     rows = (
@@ -204,7 +214,29 @@ def training_examples(*, brand_id: int, scored: frozenset[str] | None = None) ->
     for mention_id, label, text, language in rows.iterator(chunk_size=5000):
         latest.pop(mention_id, None)  # re-inserted last: dict order is correction order
         latest[mention_id] = (label, text, language)
-    kept = list(latest.items())[-MAX_TRAINING_EXAMPLES:]
+    kept = [(m, *values, True) for m, values in list(latest.items())[-MAX_TRAINING_EXAMPLES:]]
+    if kept:
+        confirmed = (
+            MentionMatch.objects.filter(
+                brand_id=brand_id,
+                label__in=LABELS,
+                mention__case_links__brand_id=brand_id,
+                mention__case_links__is_brand_reply=False,
+                mention__case_links__case__status=Case.Status.RESOLVED,
+                mention__case_links__case__is_history=False,
+                mention__case_links__case__first_response_at__isnull=False,
+            )
+            .exclude(
+                Exists(
+                    SentimentCorrection.objects.filter(
+                        brand_id=brand_id, mention_id=OuterRef("mention_id")
+                    )
+                )
+            )
+            .order_by("-pk")
+            .values_list("mention_id", "label", "mention__text", "mention__language")[: len(kept)]
+        )
+        kept += [(m, label, text, language, False) for m, label, text, language in confirmed]
     return [
         Example(
             mention_id=mention_id,
@@ -213,20 +245,21 @@ def training_examples(*, brand_id: int, scored: frozenset[str] | None = None) ->
             if is_language_scored(language, scored)
             else primary_language(language),
             label=label,
+            is_correction=is_correction,
         )
-        for mention_id, (label, text, language) in kept
+        for mention_id, label, text, language, is_correction in kept
     ]
 
 
 def held_back_split(
     examples: Sequence[Example], *, fraction: float = HOLD_OUT, seed: int = HOLD_OUT_SEED
 ) -> tuple[list[Example], list[Example]]:
-    """(training, held back): ``fraction`` of each (language, label) group held back, at
+    """(training, held back): ``fraction`` of each (language, label, kind) group held back, at
     least one from a group of two or more and never a group's last one, drawn with ``seed``
     from the group in mention order (the same corrections always split the same way)."""
     groups: dict[tuple[str, str], list[Example]] = defaultdict(list)
     for example in sorted(examples, key=lambda e: e.mention_id):
-        groups[(example.language, example.label)].append(example)
+        groups[(example.language, example.label, example.is_correction)].append(example)
     rng = random.Random(seed)
     train, held = [], []
     for key in sorted(groups):
@@ -328,17 +361,18 @@ def _train(model: SentimentModel) -> SentimentModel:
     minimum = settings.EARSHOT_LEARN_MIN_CORRECTIONS
     scored = scored_languages()
     examples = training_examples(brand_id=model.brand_id, scored=scored)
-    per_language = Counter(e.language for e in examples)
+    per_language = Counter(e.language for e in examples if e.is_correction)
     # Another language trains only once the brand corrected enough of it.
     learned = {CARE_LANGUAGES} | {
         code for code, n in per_language.items() if code != CARE_LANGUAGES and n >= minimum
     }
     usable = [e for e in examples if e.language in learned]
-    if len(usable) < minimum:
+    corrections = sum(e.is_correction for e in usable)
+    if corrections < minimum:
         return _finish(
             model,
             SentimentModel.Status.REJECTED,
-            f"Only {len(usable)} corrected mentions in languages it could learn; at least"
+            f"Only {corrections} corrected mentions in languages it could learn; at least"
             f" {minimum} are needed (EARSHOT_LEARN_MIN_CORRECTIONS).",
         )
     train, held = held_back_split(usable)
@@ -371,7 +405,16 @@ def _train(model: SentimentModel) -> SentimentModel:
     model.held_back_size = len(held)
     model.label_counts = dict(learned_model.label_counts)
     model.languages = verdict.languages
-    model.figures = {"model": model_figures, "care": care_figures, "languages": language_figures}
+    model.figures = {
+        "model": model_figures,
+        "care": care_figures,
+        "languages": language_figures,
+        # What the held-back part was made of (see training_examples).
+        "held_back": {
+            "corrected": sum(e.is_correction for e in held),
+            "confirmed": sum(not e.is_correction for e in held),
+        },
+    }
     model.model_macro_f1 = model_figures["macro_f1"]
     model.care_macro_f1 = care_figures["macro_f1"]
     model.data = model_dumps(learned_model)
@@ -614,7 +657,8 @@ def sentiment_rescore_batch(*, rescore_id: int, size: int | None = None) -> bool
         locked.cursor_id = ids[-1]
         locked.done += len(rows)
         locked.changed += len(changes)
-        locked.save(update_fields=["cursor_id", "done", "changed"])
+        locked.batches += 1
+        locked.save(update_fields=["cursor_id", "done", "changed", "batches"])
     return True
 
 

@@ -631,8 +631,9 @@ class SentimentRescore(models.Model):
     last_id = models.BigIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
-    # Of those done, how many changed label.
+    # Of those done, how many changed label; in how many batches (task runs).
     changed = models.PositiveIntegerField(default=0)
+    batches = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
