@@ -10,11 +10,14 @@ Training (a worker only: ``sentiment_model_train_task``, never a web request)
     ``sentiment_models_dispatch`` (beat, every EARSHOT_LEARN_CHECK_INTERVAL seconds) starts
     one training per due brand: at least EARSHOT_LEARN_MIN_CORRECTIONS corrected mentions,
     and no model yet or at least EARSHOT_LEARN_EVERY corrections newer than the latest one
-    (or an active model that cannot be loaded any more). The training set is the brand's
-    latest correction of each mention (the newest MAX_TRAINING_EXAMPLES). A stratified
-    HOLD_OUT of it (per label and language, fixed seed) is held back; the rest trains
+    (or an active model that cannot be loaded any more). The labelled set is the brand's
+    latest correction of each mention (the newest MAX_TRAINING_EXAMPLES), plus at most as
+    many "confirmed" labels: effective labels of customer mentions in live cases an agent
+    answered and resolved without correcting them (``training_examples`` says why: on
+    corrections alone the care scorer is wrong by construction). A stratified HOLD_OUT of
+    it (per language, label and kind, fixed seed) is held back; the rest trains
     listening.sentiment.learned's model. The model and the care-aware scorer then label the
-    held-back corrections the care scorer can read; the brand switches to the model only if
+    held-back examples the care scorer can read; the brand switches to the model only if
     its macro-F1 there is higher than the care scorer's. Otherwise the model is kept as
     ``rejected`` with the figures and the reason.
 
@@ -59,7 +62,7 @@ from brands.models import Brand
 from brands.services import audit_record
 from engagement.models import Case, SentimentCorrection
 from engagement.standing import standings_recount
-from listening.brand_scoring import ActiveModel, brand_labels, model_handles
+from listening.brand_scoring import ActiveModel, brand_labels
 from listening.models import MentionMatch, SentimentModel, SentimentRescore
 from listening.rollups import rollups_labels_change
 from listening.scoring import is_language_scored, primary_language, scored_languages
@@ -688,23 +691,12 @@ def sentiment_rescore_resume(*, rescore_id: int) -> bool:
     return True
 
 
-def brand_scorer_labels(*, brand_id: int) -> str:
-    """What labels the brand's mentions now: "learned vN" or the default scorer's name."""
-    active = SentimentModel.objects.filter(
-        brand_id=brand_id, status=SentimentModel.Status.ACTIVE
-    ).values_list("version", flat=True)
-    version = active.first()
-    return f"learned v{version}" if version else settings.EARSHOT_SENTIMENT_SCORER
-
-
 __all__ = [
     "HOLD_OUT",
     "Example",
     "LearningError",
     "Verdict",
-    "brand_scorer_labels",
     "held_back_split",
-    "model_handles",
     "sentiment_model_activate",
     "sentiment_model_roll_back",
     "sentiment_model_start",
