@@ -240,6 +240,12 @@ def training_examples(*, brand_id: int, scored: frozenset[str] | None = None) ->
             .values_list("mention_id", "label", "mention__text", "mention__language")[: len(kept)]
         )
         kept += [(m, label, text, language, False) for m, label, text, language in confirmed]
+    # One example per text (a repost, a copied complaint): the same text on both sides of
+    # the held-back split would flatter the model. Corrections first, the newest of each.
+    unique: dict[str, tuple] = {}
+    for values in sorted(reversed(kept), key=lambda v: not v[4]):
+        unique.setdefault(values[2], values)
+    kept = [values for values in kept if unique[values[2]] is values]
     return [
         Example(
             mention_id=mention_id,
@@ -297,14 +303,14 @@ def switch_verdict(
     *,
     scored: frozenset[str],
 ) -> Verdict:
-    """The switch rule: the model's macro-F1 on the held-back corrections the care scorer
+    """The switch rule: the model's macro-F1 on the held-back labels the care scorer
     reads must be strictly higher than the care scorer's on the same ones. A further
     language is labelled by the model if its own held-back macro-F1 is at least the care
     scorer's (see the module docstring)."""
     if not model_figures or not care_figures or not model_figures["size"]:
         return Verdict(
             False,
-            "No held-back corrections in a language the care scorer reads: nothing to"
+            "No held-back labels in a language the care scorer reads: nothing to"
             " compare the model with.",
             [],
         )
@@ -319,7 +325,7 @@ def switch_verdict(
         return Verdict(
             True,
             f"Macro-F1 {model_f1:.3f} beats the care scorer's {care_f1:.3f} on"
-            f" {model_figures['size']} held-back corrections.",
+            f" {model_figures['size']} held-back labels.",
             languages,
         )
     return Verdict(

@@ -520,3 +520,14 @@ def test_a_brand_admin_sees_and_switches_only_the_models_of_the_brands_they_conf
     client.post(changelist, {"action": "roll_back", "_selected_action": [model.pk]})
     model.refresh_from_db()
     assert model.status == "retired"
+
+
+def test_a_text_corrected_on_two_mentions_is_one_example_the_newest(corrected):
+    brand, mentions = corrected["brand"], corrected["mentions"]
+    first, later = mentions[0], mentions[3]  # both corrected to negative, in that order
+    Mention.objects.filter(pk=later.pk).update(text=first.text)
+
+    examples = training_examples(brand_id=brand.pk)
+
+    assert len(examples) == 44
+    assert [e.mention_id for e in examples if e.text == first.text] == [later.pk]
