@@ -151,6 +151,10 @@ class SentimentModelAdmin(SwitchesScorers, ReadOnlyAdmin, admin.ModelAdmin):
     exclude = ("data", "figures", "label_counts", "languages")
     readonly_fields = ("validation", "label_counts_text", "languages_text")
 
+    def get_queryset(self, request):
+        # The serialised model can be megabytes: never read for a page.
+        return super().get_queryset(request).defer("data")
+
     @admin.display(description="model macro-F1", ordering="model_macro_f1")
     def model_f1(self, obj):
         return _f1(obj.model_macro_f1)

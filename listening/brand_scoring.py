@@ -65,19 +65,24 @@ def active_models(brand_ids: Collection[int]) -> dict[int, ActiveModel]:
     }
 
 
-_loaded: dict[int, LearnedModel | None] = {}
+# model id -> (its brand, the loaded model or None when it cannot be used here). One brand's
+# models replace each other: a process keeps at most one per brand (a retraining frees the
+# model it replaced).
+_loaded: dict[int, tuple[int, LearnedModel | None]] = {}
 _load_lock = threading.Lock()
 
 
-def learned_model_for(model_id: int) -> LearnedModel | None:
+def learned_model_for(active: ActiveModel) -> LearnedModel | None:
     """The stored model, loaded once per process; None if it cannot be used here (recorded
     on the row as load_error, once per process)."""
-    if model_id in _loaded:
-        return _loaded[model_id]
+    cached = _loaded.get(active.id)
+    if cached is not None:
+        return cached[1]
     with _load_lock:
-        if model_id in _loaded:
-            return _loaded[model_id]
-        data = SentimentModel.objects.filter(pk=model_id).values_list("data", flat=True).first()
+        cached = _loaded.get(active.id)
+        if cached is not None:
+            return cached[1]
+        data = SentimentModel.objects.filter(pk=active.id).values_list("data", flat=True).first()
         # Imported here: scikit-learn loads only in processes that use a learned model.
         from listening.sentiment.learned import model_loads
 
@@ -90,18 +95,16 @@ def learned_model_for(model_id: int) -> LearnedModel | None:
             logger.warning(
                 "sentiment_model_id=%s: cannot be loaded, its brand keeps the default"
                 " scorer's labels: %s",
-                model_id,
+                active.id,
                 error,
-                extra={"sentiment_model_id": model_id},
+                extra={"sentiment_model_id": active.id},
             )
-            SentimentModel.objects.filter(pk=model_id).update(
+            SentimentModel.objects.filter(pk=active.id).update(
                 load_error=f"{timezone.now():%Y-%m-%d %H:%M} UTC: {error}"[:2000]
             )
-        # A model's bytes never change, so neither does the outcome: keep only the latest
-        # few models (a process that lived through many retrainings frees the old ones).
-        if len(_loaded) >= 32:
-            _loaded.pop(next(iter(_loaded)))
-        _loaded[model_id] = model
+        for model_id in [m for m, (b, _) in _loaded.items() if b == active.brand_id]:
+            del _loaded[model_id]
+        _loaded[active.id] = (active.brand_id, model)
         return model
 
 
@@ -116,7 +119,7 @@ def brand_labels(
 ) -> list[str] | None:
     """The model's label of each text ("unscored" for a language it did not learn), in
     order; None when the model cannot be loaded (the caller keeps the default labels)."""
-    model = learned_model_for(active.id)
+    model = learned_model_for(active)
     if model is None:
         return None
     handled = [
@@ -134,7 +137,7 @@ def brand_labels(
 
 def usable_models(active: dict[int, ActiveModel]) -> dict[int, ActiveModel]:
     """Those of ``active`` whose model loads here."""
-    return {b: a for b, a in active.items() if learned_model_for(a.id) is not None}
+    return {b: a for b, a in active.items() if learned_model_for(a) is not None}
 
 
 # --- Ingest ----------------------------------------------------------------------------------
