@@ -281,6 +281,16 @@ EARSHOT_SENTIMENT_SCORER = env.str("EARSHOT_SENTIMENT_SCORER", default="vader")
 # "unscored": counted in volume and reach, left out of sentiment shares. Plain VADER's
 # scores are kept for every mention whatever its language.
 EARSHOT_SCORED_LANGUAGES = env.list("EARSHOT_SCORED_LANGUAGES", default=["en"])
+# Learning from corrections (issue 13, engagement.learning): a brand gets a model of its own
+# once it has this many corrected mentions (latest correction per mention); a language other
+# than EARSHOT_SCORED_LANGUAGES is learned once the brand corrected this many in it.
+EARSHOT_LEARN_MIN_CORRECTIONS = env.int("EARSHOT_LEARN_MIN_CORRECTIONS", default=200)
+# Train again once this many corrections are newer than the last model's.
+EARSHOT_LEARN_EVERY = env.int("EARSHOT_LEARN_EVERY", default=100)
+# Seconds between the looks for brands due a training (one task per due brand).
+EARSHOT_LEARN_CHECK_INTERVAL = env.int("EARSHOT_LEARN_CHECK_INTERVAL", default=3600)
+# Brand matches relabelled per task run when a brand's scorer changes.
+EARSHOT_LEARN_RESCORE_BATCH = env.int("EARSHOT_LEARN_RESCORE_BATCH", default=2000)
 # Items stored per transaction: a killed worker keeps every committed batch.
 EARSHOT_STORE_BATCH_SIZE = env.int("EARSHOT_STORE_BATCH_SIZE", default=1000)
 # Pages one poll may fetch before yielding the worker (a long backfill continues next poll).
@@ -381,6 +391,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "customers.tasks.new_authors_match_task",
         "schedule": float(EARSHOT_CUSTOMERS_MATCH_INTERVAL),
         "options": {"expires": float(EARSHOT_CUSTOMERS_MATCH_INTERVAL)},
+    },
+    # Per-brand sentiment models (issue 13): train where enough new corrections arrived.
+    "engagement-learn-sentiment": {
+        "task": "engagement.tasks.sentiment_models_dispatch_task",
+        "schedule": float(EARSHOT_LEARN_CHECK_INTERVAL),
+        "options": {"expires": float(EARSHOT_LEARN_CHECK_INTERVAL)},
     },
     # Weekly report e-mails: hourly, so each subscriber's goes out in the first hour of
     # their local Monday; a subscription gets each week once (dashboard/services.py).

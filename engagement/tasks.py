@@ -12,6 +12,12 @@ import time
 from celery import shared_task
 
 from engagement.followup import followups_evaluate
+from engagement.learning import (
+    sentiment_model_train,
+    sentiment_models_dispatch,
+    sentiment_rescore_batch,
+    sentiment_rescore_fail,
+)
 from engagement.priority import cases_priority_refresh
 from engagement.routing import mentions_route, waiting_replies_expire, waiting_replies_requeue
 from engagement.services import reply_deliver
@@ -93,3 +99,48 @@ def reply_deliver_task(self, reply_id: int) -> None:
     marks it failed with the reason. A reply that is gone is a quiet no-op.
     """
     reply_deliver(reply_id=reply_id, is_final_attempt=self.request.retries >= self.max_retries)
+
+
+# --- Per-brand sentiment models (issue 13, engagement.learning) ------------------------------
+
+# Training reads at most learning.MAX_TRAINING_EXAMPLES corrections: a few thousand train in
+# well under a minute on one core; the limits leave room for the largest.
+TRAIN_SOFT_LIMIT, TRAIN_HARD_LIMIT = 1500, 1800
+
+
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
+def sentiment_models_dispatch_task() -> int:
+    """Start one training per brand due one (beat). Idempotent while they run; touches
+    SentimentModel (a new row per training started)."""
+    started = sentiment_models_dispatch()
+    if started:
+        logger.info("started %d sentiment model trainings", len(started), extra={"ids": started})
+    return len(started)
+
+
+@shared_task(acks_late=True, soft_time_limit=TRAIN_SOFT_LIMIT, time_limit=TRAIN_HARD_LIMIT)
+def sentiment_model_train_task(sentiment_model_id: int) -> None:
+    """Train, validate and maybe switch to one brand model. Idempotent (a finished model is
+    left alone); failures are recorded on the model, not retried."""
+    sentiment_model_train(model_id=sentiment_model_id)
+
+
+@shared_task(acks_late=True, soft_time_limit=240, time_limit=300)
+def sentiment_rescore_batch_task(sentiment_rescore_id: int) -> None:
+    """Relabel one batch of a brand's matches after its scorer changed, then enqueue the
+    next batch. Idempotent (the cursor moves in the batch's transaction); a failure is
+    recorded on the rescoring (the admin can resume it)."""
+    try:
+        more = sentiment_rescore_batch(rescore_id=sentiment_rescore_id)
+    except Exception as error:
+        logger.exception(
+            "sentiment_rescore_id=%s: batch failed",
+            sentiment_rescore_id,
+            extra={"sentiment_rescore_id": sentiment_rescore_id},
+        )
+        sentiment_rescore_fail(
+            rescore_id=sentiment_rescore_id, error=f"{type(error).__name__}: {error}"
+        )
+        return
+    if more:
+        sentiment_rescore_batch_task.delay(sentiment_rescore_id)

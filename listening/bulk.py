@@ -101,10 +101,19 @@ class MentionRow:
     # Stored by ``import_mentions --history``: its brand matches are routed into history
     # cases (MentionMatch.is_history).
     is_history: bool = False
+    # brand id -> the label of that brand's match where the brand's own learned model gives
+    # it (listening.brand_scoring); None or a missing brand: the effective label below.
+    brand_labels: dict[int, str] | None = None
 
     @property
     def effective_label(self) -> str:
         """The label its brand matches start with: Earshot's (plain VADER's when empty)."""
+        return self.earshot_label or self.label
+
+    def label_for(self, brand_id: int) -> str:
+        """The label the match of ``brand_id`` starts with."""
+        if self.brand_labels and brand_id in self.brand_labels:
+            return self.brand_labels[brand_id]
         return self.earshot_label or self.label
 
 
@@ -212,7 +221,14 @@ def _mentions_bulk_create(rows: list[MentionRow]) -> dict[str, int]:
 
 def _matches_insert(rows: list[MentionRow], inserted: dict[str, int]) -> None:
     match_rows = [
-        (inserted[r.external_id], brand_id, terms, r.published_at, r.effective_label, r.is_history)
+        (
+            inserted[r.external_id],
+            brand_id,
+            terms,
+            r.published_at,
+            r.label_for(brand_id),
+            r.is_history,
+        )
         for r in rows
         if r.external_id in inserted
         for brand_id, terms in r.matches

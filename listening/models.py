@@ -518,3 +518,129 @@ class RollupGeneration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.brand_id}: {self.generation}"
+
+
+# --- Learned sentiment models (issue 13, part 3) ------------------------------------------
+
+
+class SentimentModel(models.Model):
+    """A sentiment model learned from one brand's corrections, and how it did.
+
+    Trained in a worker (engagement.learning) from the brand's latest correction of each
+    mention: a stratified fifth is held back, the rest trains listening.sentiment.learned's
+    model, and both the model and the care-aware scorer label the held-back part. The brand
+    switches to it only if it beats the care scorer there on macro-F1 (else ``rejected``,
+    with the reason). At most one model per brand is ``active``; a brand without one uses
+    the default scorer (EARSHOT_SENTIMENT_SCORER). An active model labels only its brand's
+    matches (MentionMatch.label, corrections win): Mention.earshot_* stays the default
+    scorer's, since a mention can match several brands.
+    """
+
+    class Status(models.TextChoices):
+        TRAINING = "training", "Training"
+        # Validated and better than the care scorer, not (yet) switched to.
+        TRAINED = "trained", "Trained"
+        ACTIVE = "active", "Active"
+        REJECTED = "rejected", "Rejected"
+        # Was active; replaced by a later model or rolled back. Can be activated again.
+        RETIRED = "retired", "Retired"
+        FAILED = "failed", "Failed"
+
+    class Kind(models.TextChoices):
+        LEARNED = "learned", "Learned from corrections"
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="sentiment_models")
+    # 1, 2, 3... per brand, in the order the trainings started.
+    version = models.PositiveIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.LEARNED)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.TRAINING)
+    # Why rejected or failed (empty otherwise).
+    status_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    trained_at = models.DateTimeField(null=True, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    # The corrections it learned from (latest per mention): how many trained it, how many
+    # were held back to validate it, and the newest one's time (the next training is due
+    # once EARSHOT_LEARN_EVERY corrections are newer than this).
+    training_size = models.PositiveIntegerField(default=0)
+    held_back_size = models.PositiveIntegerField(default=0)
+    corrections_until = models.DateTimeField(null=True, blank=True)
+    # {"negative": n, "neutral": n, "positive": n} of the training part.
+    label_counts = models.JSONField(default=dict, blank=True)
+    # Primary language subtags it labels: the care scorer's (EARSHOT_SCORED_LANGUAGES) and
+    # any other the brand corrected enough of and the model passed on (see engagement.learning).
+    languages = models.JSONField(default=list, blank=True)
+    # Validation on the held-back corrections: {"model": figures, "care": figures,
+    # "languages": {code: figures}}, each figures = accuracy, macro_f1, f1 per class, size.
+    figures = models.JSONField(default=dict, blank=True)
+    # The same two macro-F1s as columns, for the admin's list and ordering.
+    model_macro_f1 = models.FloatField(null=True, blank=True)
+    care_macro_f1 = models.FloatField(null=True, blank=True)
+    # listening.sentiment.learned.model_dumps(); empty until trained. Only bytes this
+    # application wrote (they are unpickled).
+    data = models.BinaryField(blank=True, default=b"", editable=False)
+    # The model could not be loaded where it was to be used (scikit-learn upgraded, say):
+    # its brand's matches took the default scorer's label, and the next training is due.
+    load_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["brand", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "version"], name="sentimentmodel_version"),
+            # The brand's scorer is one model or the default, never two.
+            models.UniqueConstraint(
+                fields=["brand"],
+                name="sentimentmodel_one_active",
+                condition=models.Q(status="active"),
+            ),
+        ]
+        # Ingest's per-batch look-up of the active models of the batch's brands is served
+        # by sentimentmodel_one_active (a partial unique index on brand).
+
+    def __str__(self) -> str:
+        return f"{self.brand} sentiment model v{self.version} ({self.status})"
+
+
+class SentimentRescore(models.Model):
+    """One background rescoring of a brand's matches after its scorer changed (a model
+    activated, or rolled back to an earlier one or to the default scorer).
+
+    Batches walk the brand's MentionMatch rows by id up to ``last_id`` (the highest id when
+    the switch committed; later rows are labelled by ingest with the new scorer), writing
+    the new scorer's label where no correction exists; the rollups and author standing
+    follow in each batch's transaction (engagement.learning.sentiment_rescore_batch).
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        # A later switch of the same brand started its own rescoring, which covers all.
+        SUPERSEDED = "superseded", "Superseded"
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+")
+    # The scorer switched to: a model, or None for the default scorer.
+    model = models.ForeignKey(
+        SentimentModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    # Keyset pagination: the last MentionMatch id done, and the last id to do.
+    cursor_id = models.BigIntegerField(default=0)
+    last_id = models.BigIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    # Of those done, how many changed label; in how many batches (task runs).
+    changed = models.PositiveIntegerField(default=0)
+    batches = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        indexes = [models.Index(fields=["brand", "-started_at"], name="rescore_brand_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.brand} rescoring: {self.reason} ({self.status})"

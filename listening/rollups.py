@@ -513,7 +513,7 @@ def _facts_of(row: MentionRow) -> Iterator[_Fact]:
             published_at=row.published_at,
             source_id=row.source_id,
             platform=row.platform,
-            label=row.effective_label,
+            label=row.label_for(brand_id),
             language=row.language,
             author_id=row.author_id,
             followers=row.author_followers,
@@ -635,17 +635,24 @@ def _facts_copy(rows: Sequence[MentionRow], inserted: dict[str, int]) -> set[int
             continue
         label = row.effective_label
         author = "\\N" if row.author_id is None else row.author_id
-        # A mention's fields, once for all of its brand matches.
-        common = (
-            f"{row.published_at.isoformat()}\t{row.source_id}\t{_esc(row.platform)}\t{label}"
+        # A mention's fields, once for all of its brand matches; the label between them.
+        before = f"{row.published_at.isoformat()}\t{row.source_id}\t{_esc(row.platform)}"
+        after = (
             f"\t{_esc(row.language)}\t{author}"
             f"\t{_saturated(row.author_followers or 0)}"
             f"\t{_saturated(_engagement(row.like_count, row.reply_count, row.repost_count))}"
-            f"\t{int(asks_about_buying(row.text))}\t{latest_key(row.published_at, label)}"
+            f"\t{int(asks_about_buying(row.text))}"
         )
+        common = f"{before}\t{label}{after}\t{latest_key(row.published_at, label)}"
         for brand_id, matched in row.matches:
             terms = mention_terms(matched, row.text)
-            lines.append(f"{brand_id}\t{common}\t{_esc(_array_literal(terms))}")
+            own = row.brand_labels.get(brand_id, label) if row.brand_labels else label
+            if own == label:
+                line = common
+            else:
+                # This brand's own learned model labelled it (listening.brand_scoring).
+                line = f"{before}\t{own}{after}\t{latest_key(row.published_at, own)}"
+            lines.append(f"{brand_id}\t{line}\t{_esc(_array_literal(terms))}")
             if row.author_id is not None:
                 touched.add(brand_id)
     if not lines:
@@ -720,6 +727,136 @@ def rollups_label_change(*, match_id: int, before: str, after: str) -> None:
     if author_id is not None:
         _author_cells_recount(brand_id, source_id, author_id, published_at)
         generations_bump([brand_id])
+
+
+def rollups_labels_change(*, changes: Sequence[tuple[int, str, str]]) -> None:
+    """The batch form of rollups_label_change, for a brand's mentions relabelled in bulk
+    (engagement.learning's rescoring): each (match id, before, after) moves that match's
+    count, reach and engagement between labels in MentionRollup (every span), and the
+    AuthorRollup cells of the authors, sources and UTC days of the batch are counted again
+    from the stored rows. Call in the transaction that changes the labels, once per change
+    (not idempotent). A fixed number of statements whatever the batch's size: one read of
+    the matches, one upsert and one delete of mention cells per table, and per brand one
+    delete, one read and one upsert of author cells."""
+    moves = {match_id: (before, after) for match_id, before, after in changes if before != after}
+    if not moves:
+        return
+    rows = MentionMatch.objects.filter(pk__in=list(moves)).values_list(
+        "pk",
+        "brand_id",
+        "published_at",
+        "mention__source_id",
+        "mention__platform",
+        "mention__language",
+        "mention__author_id",
+        "mention__author_followers",
+        "mention__like_count",
+        "mention__reply_count",
+        "mention__repost_count",
+    )
+    totals = _Totals()
+    starts: dict[int, set[datetime]] = defaultdict(set)
+    # brand -> (sources, authors, UTC days) whose author cells are counted again
+    authored: dict[int, tuple[set[int], set[int], set[datetime]]] = {}
+    for pk, brand_id, published_at, source_id, platform, language, author_id, *rest in rows:
+        followers, *counts = rest
+        before, after = moves[pk]
+        fact = _Fact(
+            brand_id=brand_id,
+            published_at=published_at,
+            source_id=source_id,
+            platform=platform,
+            label=before,
+            language=language,
+            author_id=author_id,
+            followers=followers,
+            engagement=_engagement(*counts),
+            buying=False,
+            terms=None,
+        )
+        totals.add(fact, -1, authors=False)
+        fact.label = after
+        totals.add(fact, 1, authors=False)
+        quarter = bucket_floor(published_at)
+        starts[brand_id].update((quarter, quarter.replace(minute=0), day_floor(quarter)))
+        if author_id is not None:
+            sources, authors, days = authored.setdefault(brand_id, (set(), set(), set()))
+            sources.add(source_id)
+            authors.add(author_id)
+            days.add(day_floor(published_at))
+    totals.write()
+    for brand_id, cell_starts in starts.items():
+        # Rows left at zero, as a rebuild would not have them (a superset of the cells
+        # touched: no other cell of the brand can be at zero).
+        MentionRollup.objects.filter(
+            brand_id=brand_id, bucket_start__in=sorted(cell_starts), mentions__lte=0
+        ).delete()
+    for brand_id, (sources, authors, days) in authored.items():
+        _author_cells_recount_many(brand_id, sources, authors, days)
+    generations_bump(authored)
+
+
+def _day_ranges(days: Iterable[datetime], field: str) -> Q:
+    """``field`` within any of the UTC days, consecutive days joined into one range."""
+    q = Q()
+    ordered = sorted(days)
+    start = previous = ordered[0]
+    for day in [*ordered[1:], None]:
+        if day is not None and day == previous + _DAY:
+            previous = day
+            continue
+        q |= Q(**{f"{field}__gte": start, f"{field}__lt": previous + _DAY})
+        if day is not None:
+            start = previous = day
+    return q
+
+
+def _author_cells_recount_many(
+    brand_id: int, sources: set[int], authors: set[int], days: set[datetime]
+) -> None:
+    """Recount the brand's author cells (quarter-hours and days) of every source in
+    ``sources`` x author in ``authors`` x UTC day in ``days``: the cells deleted and the rows
+    counted are the same set, so the recount is exact even where it covers more than the
+    batch changed."""
+    AuthorRollup.objects.filter(
+        _day_ranges(days, "bucket_start"),
+        brand_id=brand_id,
+        span__in=(QUARTER_HOUR, DAY),
+        source_id__in=sorted(sources),
+        author_id__in=sorted(authors),
+    ).delete()
+    rows = MentionMatch.objects.filter(
+        _day_ranges(days, "published_at"),
+        brand_id=brand_id,
+        mention__source_id__in=sorted(sources),
+        mention__author_id__in=sorted(authors),
+    ).values_list(
+        "published_at",
+        "label",
+        "mention__source_id",
+        "mention__author_id",
+        "mention__author_followers",
+        "mention__text",
+    )
+    totals = _Totals()
+    for moment, label, source_id, author_id, followers, text in rows:
+        totals.add(
+            _Fact(
+                brand_id=brand_id,
+                published_at=moment,
+                source_id=source_id,
+                platform="",
+                label=label,
+                language="",
+                author_id=author_id,
+                followers=followers,
+                engagement=0,
+                buying=asks_about_buying(text),
+                terms=None,
+            )
+        )
+    totals.mentions.clear()  # only the author cells are recounted here
+    totals.write()
 
 
 def _author_cells_recount(

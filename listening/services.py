@@ -21,6 +21,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from brands.models import Brand, handle_normalise
+from listening.brand_scoring import brand_labels_confirm, brand_labels_guess
 from listening.bulk import (
     AuthorRow,
     MentionRow,
@@ -404,6 +405,8 @@ class _Scored:
     detected_language: str | None = None
     # Filled for the whole batch at once (listening.scoring), before the transaction.
     sentiment: MentionSentiment | None = None
+    # brand id -> its learned model's label, for matched brands with one (brand_scoring).
+    brand_labels: dict[int, str] | None = None
 
 
 def _rows_insert(
@@ -414,9 +417,11 @@ def _rows_insert(
     fetched_at,
     scorer: Scorer,
     is_history: bool = False,
+    models_used: dict[int, int] | None = None,
 ) -> int:
     """Insert one batch of scored items in one transaction, with their rollups; return how
-    many were new."""
+    many were new. ``models_used``: brand id -> the learned model that gave the items'
+    brand_labels (listening.brand_scoring), checked against the active ones after the insert."""
     with transaction.atomic():
         author_ids = _authors_upsert([(s.item.platform or platform, s.item) for s in scored])
         rows = [
@@ -449,10 +454,13 @@ def _rows_insert(
                 scorer_version=scorer.version,
                 matches=s.matches,
                 is_history=is_history,
+                brand_labels=s.brand_labels,
             )
             for s in scored
         ]
         inserted = mentions_insert(rows)
+        # After the matches' insert (see listening.brand_scoring): one query per batch.
+        brand_labels_confirm(rows, inserted, models_used or {})
         # In the same transaction, and only for the rows inserted now: a duplicate never
         # counts twice (listening.rollups).
         rollups_add(rows=rows, inserted=inserted)
@@ -549,6 +557,15 @@ def items_store(
         )
         for one, sentiment in zip(scored, sentiments, strict=True):
             one.sentiment = sentiment
+        # Brands with a learned model of their own: one predict call each, outside the
+        # transaction too; nothing at all for brands without one.
+        guessed, models_used = brand_labels_guess(
+            [one.text for one in scored],
+            [one.sentiment.language for one in scored],
+            [[brand_id for brand_id, _ in one.matches] for one in scored],
+        )
+        for one, labels in zip(scored, guessed, strict=True):
+            one.brand_labels = labels
         try:
             inserted = _rows_insert(
                 scored,
@@ -557,6 +574,7 @@ def items_store(
                 fetched_at=fetched_at,
                 scorer=scorer,
                 is_history=is_history,
+                models_used=models_used,
             )
             refused = 0
         except DatabaseError as exc:
@@ -574,6 +592,7 @@ def items_store(
                 scorer=scorer,
                 result=result,
                 is_history=is_history,
+                models_used=models_used,
             )
         result.new += inserted
         result.failed += refused
@@ -591,6 +610,7 @@ def _rows_insert_one_by_one(
     scorer: Scorer,
     result: StoreResult,
     is_history: bool = False,
+    models_used: dict[int, int] | None = None,
 ) -> tuple[int, int]:
     """Store each item of a refused batch in its own transaction: (inserted, refused)."""
     inserted = refused = 0
@@ -603,6 +623,7 @@ def _rows_insert_one_by_one(
                 fetched_at=fetched_at,
                 scorer=scorer,
                 is_history=is_history,
+                models_used=models_used,
             )
         except DatabaseError as exc:
             refused += 1

@@ -48,7 +48,7 @@ from engagement.models import (
     SentimentCorrection,
     Tag,
 )
-from listening.models import FetchLog, Mention, Source
+from listening.models import FetchLog, Mention, SentimentModel, SentimentRescore, Source
 from listening.push_services import webhook_signature, webhook_source_create
 from tests.engagement.conftest import make_user, store_mention
 from tracking.models import Click, Conversion, TrackedLink, TrackingSettings
@@ -801,6 +801,16 @@ def admin_rows(world):
             SentimentCorrection.objects.get(brand=w.acme),
             SentimentCorrection.objects.get(brand=w.initech),
         ),
+        SentimentModel: (
+            SentimentModel.objects.create(brand=w.acme, version=1, status="rejected"),
+            SentimentModel.objects.create(
+                brand=w.initech, version=1, status="rejected", status_reason=INITECH_MARKER
+            ),
+        ),
+        SentimentRescore: (
+            SentimentRescore.objects.create(brand=w.acme, reason="roll back v1 to default"),
+            SentimentRescore.objects.create(brand=w.initech, reason=INITECH_MARKER),
+        ),
     }
     initech_link = TrackedLink.objects.create(
         brand=w.initech, code="initech01", target_url="https://initech.example/"
@@ -852,6 +862,8 @@ SCOPED_MODELS = [
     TrackedLink,
     Click,
     Conversion,
+    SentimentModel,
+    SentimentRescore,
 ]
 
 

@@ -845,6 +845,7 @@ def test_the_beat_schedule_runs_the_queue_tasks(settings):
         "engagement.tasks.mentions_route_task",
         "engagement.tasks.cases_priority_refresh_task",
         "engagement.tasks.followups_evaluate_task",
+        "engagement.tasks.sentiment_models_dispatch_task",
     } <= tasks
 
 
@@ -866,6 +867,9 @@ def test_a_fresh_worker_finds_every_engagement_task_by_autodiscovery_alone(tmp_p
             "engagement.tasks.cases_priority_refresh_task",
             "engagement.tasks.followups_evaluate_task",
             "engagement.tasks.mentions_route_task",
+            "engagement.tasks.sentiment_model_train_task",
+            "engagement.tasks.sentiment_models_dispatch_task",
+            "engagement.tasks.sentiment_rescore_batch_task",
         ]
     )
 
