@@ -44,7 +44,6 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain
 from pathlib import Path
 
 from vaderSentiment.vaderSentiment import BOOSTER_DICT as _BOOSTERS
@@ -353,8 +352,9 @@ def care_patterns() -> tuple[Pattern, ...]:
     )
 
 
-# A branch as the trigger index holds it: (rank in file order, its rule's position, branch).
-_Woken = tuple[int, int, Branch]
+# A branch as the trigger index holds it: (rank in file order, its rule's position, the rule,
+# whether the rule is polite_*, the branch's trigger groups after the first, the branch).
+_Woken = tuple[int, int, "Pattern", bool, tuple[frozenset[bytes], ...], Branch]
 
 
 @lru_cache(maxsize=1)
@@ -364,8 +364,9 @@ def _trigger_index() -> tuple[dict[bytes, tuple[_Woken, ...]], frozenset[bytes]]
     rank = 0
     for position, pattern in enumerate(care_patterns()):
         for branch in pattern.branches:
+            woken = (rank, position, pattern, pattern.is_polite, branch.groups[1:], branch)
             for word in branch.groups[0]:
-                index.setdefault(word, []).append((rank, position, branch))
+                index.setdefault(word, []).append(woken)
             rank += 1
     return {word: tuple(found) for word, found in index.items()}, frozenset(index)
 
@@ -543,21 +544,20 @@ def _hits_and_words(normalised: str) -> tuple[list[Pattern], set[bytes], str]:
     if len(found) == 1:
         woken: Sequence[_Woken] = index[found.pop()]
     else:
-        # Ranks are unique, so sorting never compares two branches.
-        woken = sorted(set(chain.from_iterable(index[word] for word in found)))
-    patterns = care_patterns()
+        # Keyed by rank: each branch once (hashing the tuples would hash their patterns).
+        # Ranks are unique, so sorting compares nothing else.
+        woken = sorted({w[0]: w for word in found for w in index[word]}.values())
     hits: list[Pattern] = []
     hit = -1
     complaint = False
-    for _rank, position, branch in woken:
+    for _rank, position, pattern, is_polite, groups, branch in woken:
         if position == hit:
             continue  # the rule already hit through an earlier branch
-        pattern = patterns[position]
         # Manners count only beside a complaint: polite_* rules come last in the file (a test
         # checks), so their regexes need not run on a text with none.
-        if pattern.is_polite and not complaint:
+        if is_polite and not complaint:
             continue
-        for group in branch.groups[1:]:
+        for group in groups:
             if group.isdisjoint(words):
                 break
         else:
