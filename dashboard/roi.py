@@ -50,8 +50,11 @@ NEGATIVE_BEFORE = -0.05
 
 
 def money(amount: Decimal) -> str:
-    """A decimal amount as the report writes it: a string, never through a float."""
-    return format(amount, "f")
+    """A decimal amount as the report writes it: a string, never through a float, with the
+    stored decimals beyond cents kept only when they are not zero (50.0000 -> "50.00",
+    12.345 -> "12.345")."""
+    cents = amount.quantize(CENT)
+    return format(cents if cents == amount else amount.normalize(), "f")
 
 
 def money_map(amounts: dict[str, Decimal | None]) -> dict[str, str | None]:
