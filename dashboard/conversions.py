@@ -27,8 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Max, Min
+from django.db.models import Exists, Max, Min
 
+from brands.models import Brand
 from customers.models import AuthorMatch, Customer
 from listening.models import AuthorRollup
 from listening.rollups import LATEST_NONE, author_cells_q, latest_label
@@ -39,11 +40,16 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def brand_is_connected(*, brand_id: int) -> bool:
-    """Whether the brand has customers, tracked links or conversions (three EXISTS)."""
+    """Whether the brand has customers, tracked links or conversions: one query (three
+    EXISTS over the brands' indexes)."""
     return (
-        Customer.objects.filter(brand_id=brand_id).exists()
-        or TrackedLink.objects.filter(brand_id=brand_id).exists()
-        or Conversion.objects.filter(brand_id=brand_id).exists()
+        Brand.objects.filter(pk=brand_id)
+        .filter(
+            Exists(Customer.objects.filter(brand_id=brand_id))
+            | Exists(TrackedLink.objects.filter(brand_id=brand_id))
+            | Exists(Conversion.objects.filter(brand_id=brand_id))
+        )
+        .exists()
     )
 
 
