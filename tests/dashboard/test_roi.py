@@ -18,7 +18,9 @@ from html import unescape
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -500,3 +502,18 @@ def test_the_conversion_step_drills_down_to_its_authors_for_admins_only(
     assert set(by_author) == {world["carol"].pk, world["dave"].pk, world["erin"].pk}
     assert "<td>yes</td>" in by_author[world["carol"].pk]
     assert "<td>no</td>" in by_author[world["dave"].pk]
+
+
+def test_the_report_reads_the_same_queries_whatever_the_number_of_customers(
+    acme, world, period, django_assert_max_num_queries
+):
+    with CaptureQueriesContext(connection) as before:
+        roi_report(brand_id=acme.pk, since=period["since"], until=period["until"])
+    rows = [[f"X{n}", f"X {n}", "", "", "", ""] for n in range(40)]
+    orders = [[f"x{n}", f"X{n}", _iso(timezone.now()), "1.00", "EUR"] for n in range(40)]
+    run_import(acme, csv_bytes(CUSTOMER_HEADER, rows), csv_bytes(ORDER_HEADER, orders))
+
+    with django_assert_max_num_queries(len(before)):
+        figures = roi_report(brand_id=acme.pk, since=period["since"], until=period["until"])
+    assert figures.customers == 44
+    assert figures.as_json()["base_revenue"]["EUR"] == "50.00"  # 10.00 + 40 x 1.00
