@@ -53,10 +53,15 @@ def brand_is_connected(*, brand_id: int) -> bool:
     )
 
 
-def conversion_moments(*, brand_id: int, until: datetime) -> dict[int, datetime]:
-    """{author id: conversion moment} for the brand's authors converted before ``until``.
-    Two grouped queries: confirmed matches with their customers' first orders, and sales."""
-    moments: dict[int, datetime] = {}
+CUSTOMER = "customer record"
+SALE = "tracked-link sale"
+
+
+def conversion_moments(*, brand_id: int, until: datetime) -> dict[int, tuple[datetime, str]]:
+    """{author id: (conversion moment, CUSTOMER or SALE: what it was)} for the brand's
+    authors converted before ``until``. Two grouped queries: confirmed matches with their
+    customers' first orders, and sales."""
+    moments: dict[int, tuple[datetime, str]] = {}
     matches = (
         AuthorMatch.objects.filter(brand_id=brand_id, status=AuthorMatch.Status.CONFIRMED)
         .annotate(first_order=Min("customer__orders__ordered_at"))
@@ -64,8 +69,8 @@ def conversion_moments(*, brand_id: int, until: datetime) -> dict[int, datetime]
     )
     for author_id, first_order, decided_at, created_at in matches:
         moment = first_order or decided_at or created_at
-        if author_id not in moments or moment < moments[author_id]:
-            moments[author_id] = moment
+        if author_id not in moments or moment < moments[author_id][0]:
+            moments[author_id] = (moment, CUSTOMER)
     sales = (
         Conversion.objects.filter(brand_id=brand_id, at__lt=until, click__author_id__isnull=False)
         .values("click__author_id")
@@ -73,9 +78,9 @@ def conversion_moments(*, brand_id: int, until: datetime) -> dict[int, datetime]
         .values_list("click__author_id", "first")
     )
     for author_id, first in sales:
-        if author_id not in moments or first < moments[author_id]:
-            moments[author_id] = first
-    return {a: m for a, m in moments.items() if m < until}
+        if author_id not in moments or first < moments[author_id][0]:
+            moments[author_id] = (first, SALE)
+    return {a: m for a, m in moments.items() if m[0] < until}
 
 
 def _moment_of_key(key: int) -> datetime:
@@ -86,13 +91,14 @@ def _moment_of_key(key: int) -> datetime:
 class ConvertedAuthor:
     author_id: int
     converted_at: datetime
+    converted_by: str
     latest_at: datetime
     latest_label: str
     is_retained: bool
 
 
 def converted_authors(
-    *, brand_id: int, since: datetime, until: datetime, moments: dict[int, datetime]
+    *, brand_id: int, since: datetime, until: datetime, moments: dict[int, tuple[datetime, str]]
 ) -> list[ConvertedAuthor]:
     """The range's converted authors (module docstring), each with whether they are
     retained: one query over the candidates' author cells in the range."""
@@ -111,10 +117,13 @@ def converted_authors(
     for author_id, key in latest:
         if key is None or key == LATEST_NONE:
             continue
-        converted_at, latest_at, label = moments[author_id], _moment_of_key(key), latest_label(key)
+        converted_at, converted_by = moments[author_id]
+        latest_at, label = _moment_of_key(key), latest_label(key)
         settled = converted_at + window <= until
         retained = settled and (latest_at >= converted_at + window or label == "positive")
-        rows.append(ConvertedAuthor(author_id, converted_at, latest_at, label, retained))
+        rows.append(
+            ConvertedAuthor(author_id, converted_at, converted_by, latest_at, label, retained)
+        )
     rows.sort(key=lambda row: (row.converted_at, row.author_id))
     return rows
 
@@ -135,7 +144,7 @@ def conversion_counts(
     moments = conversion_moments(brand_id=brand_id, until=until)
     if not moments:
         return 0, 0
-    state = repr(sorted((a, m.timestamp()) for a, m in moments.items())).encode()
+    state = repr(sorted((a, m.timestamp()) for a, (m, _) in moments.items())).encode()
     digest = hashlib.blake2b(state, digest_size=12).hexdigest()
 
     def compute() -> tuple[int, int]:

@@ -501,7 +501,9 @@ def test_the_conversion_step_drills_down_to_its_authors_for_admins_only(
     by_author = {int(pk): row for pk, row in rows}
     assert set(by_author) == {world["carol"].pk, world["dave"].pk, world["erin"].pk}
     assert "<td>yes</td>" in by_author[world["carol"].pk]
+    assert "<td>customer record</td>" in by_author[world["carol"].pk]
     assert "<td>no</td>" in by_author[world["dave"].pk]
+    assert "<td>tracked-link sale</td>" in by_author[world["erin"].pk]
 
 
 def test_the_report_reads_the_same_queries_whatever_the_number_of_customers(
