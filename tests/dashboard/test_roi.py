@@ -241,7 +241,7 @@ def _command(*args: str) -> str:
     return out.getvalue()
 
 
-def test_the_command_prints_the_figures_as_json(acme, world, period):
+def test_the_command_prints_the_figures_as_json(acme, world, period, settings):
     first, last = period["first"].isoformat(), period["last"].isoformat()
 
     document = json.loads(_command("--brand", "acme", "--since", first, "--until", last))
@@ -250,7 +250,7 @@ def test_the_command_prints_the_figures_as_json(acme, world, period):
         "brand": "Acme",
         "since": first,
         "until": last,
-        "time_zone": "UTC",
+        "time_zone": settings.TIME_ZONE,
         **EXPECTED,
     }
 
