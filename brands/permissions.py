@@ -35,6 +35,9 @@ class Action(StrEnum):
     # page with their clicks, sales and revenue, and its CSV, is for admins and marketers.
     MAKE_LINKS = "make_links"
     VIEW_REFERRALS = "view_referrals"
+    # The ROI report (issue 14): aggregates only (counts and sums, groups too small to hide
+    # one person shown to admins only); anything that lists customers stays VIEW_CUSTOMERS.
+    VIEW_ROI = "view_roi"
 
 
 ALLOWED: dict[Action, frozenset[str]] = {
@@ -49,6 +52,7 @@ ALLOWED: dict[Action, frozenset[str]] = {
     Action.MANAGE_CUSTOMERS: frozenset({Role.ADMIN}),
     Action.MAKE_LINKS: frozenset({Role.ADMIN, Role.MARKETER, Role.AGENT}),
     Action.VIEW_REFERRALS: frozenset({Role.ADMIN, Role.MARKETER}),
+    Action.VIEW_ROI: frozenset({Role.ADMIN, Role.MARKETER}),
 }
 
 

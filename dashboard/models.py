@@ -1,9 +1,13 @@
-"""The dashboard's own rows: who asked for the weekly report e-mail (issue 12). Everything else
-the dashboard shows it reads from listening's and engagement's tables."""
+"""The dashboard's own rows: who asked for the weekly report e-mail (issue 12) and what a
+brand's call-centre contact costs (the ROI report, issue 14). Everything else the dashboard
+shows it reads from the other apps' tables."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -33,3 +37,39 @@ class ReportSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} / {self.brand}"
+
+
+class RoiSettings(models.Model):
+    """What a brand's call centre pays per contact, the ROI report's only configured input
+    (issue 14). No row (or no cost) means "missing" on the report, never 0: Earshot does not
+    guess what a contact costs."""
+
+    brand = models.OneToOneField("brands.Brand", on_delete=models.CASCADE, related_name="+")
+    contact_cost = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="What one call-centre contact costs the brand (handling time, staff, tools), "
+        "in the currency below. Blank: the ROI report shows contact cost moved as missing.",
+    )
+    # ISO 4217, upper case (the same codes orders and conversions carry).
+    currency = models.CharField(
+        max_length=3,
+        validators=[RegexValidator(r"^[A-Z]{3}$", "Three capital letters, e.g. EUR.")],
+        help_text="ISO 4217 code, e.g. EUR.",
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "ROI settings"
+        verbose_name_plural = "ROI settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(contact_cost__gte=0), name="roisettings_cost_not_negative"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"ROI settings of {self.brand}"

@@ -17,6 +17,7 @@ from django.db.models import CharField, Count, Func, Max, Q, QuerySet, Sum, Valu
 from django.db.models.functions import Cast, Coalesce, Concat
 
 from brands.models import Brand, handle_normalise
+from dashboard.conversions import conversion_counts
 from engagement.models import AuthorStanding, CareSettings, Case, SentimentCorrection
 from engagement.selectors.care_report import (
     CareFigures,
@@ -532,8 +533,8 @@ class Funnel:
     awareness: int
     engagement: int
     persuasion: int
-    # Conversion and retention need customer records or tracked-link sales, which Earshot
-    # does not have yet: None, shown as "not connected", never 0.
+    # Conversion and retention (dashboard.conversions) need customer records or tracked
+    # links: None while the brand has neither, shown as "not connected", never 0.
     conversion: int | None = None
     retention: int | None = None
 
@@ -636,7 +637,8 @@ def brand_funnel(*, brand_id: int, since: datetime, until: datetime) -> Funnel:
 
     Engagement: authors with two mentions or more in the range, or whose care case was
     answered in it; persuasion: those of them whose latest effective label in the range is
-    positive or who asked about buying (listening.rollups.BUYING_WORDS). The counts over
+    positive or who asked about buying (listening.rollups.BUYING_WORDS); conversion and
+    retention: dashboard.conversions. The counts over
     every author of the range are cached (_author_figures); the answered authors, which
     change as agents reply, are read each time with their own figures."""
     awareness, repeat, persuaded = _author_figures(
@@ -681,7 +683,19 @@ def brand_funnel(*, brand_id: int, since: datetime, until: datetime) -> Funnel:
     for buying, latest in once:
         engaged += 1
         persuasion += buying > 0 or latest_label(latest) == "positive"
-    return Funnel(awareness=awareness, engagement=engaged, persuasion=persuasion)
+    conversion, retention = conversion_counts(
+        brand_id=brand_id,
+        since=since,
+        until=until,
+        cached=lambda kind, compute: _author_figures(kind, brand_id, since, until, compute),
+    )
+    return Funnel(
+        awareness=awareness,
+        engagement=engaged,
+        persuasion=persuasion,
+        conversion=conversion,
+        retention=retention,
+    )
 
 
 SPIKE_DRIVERS_LISTED = 3

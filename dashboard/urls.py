@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboard import views, views_report
+from dashboard import views, views_report, views_roi
 from dashboard.explorer import views as explorer_views
 
 app_name = "dashboard"
@@ -14,6 +14,9 @@ urlpatterns = [
     path("authors/", views.authors, name="authors"),
     path("funnel/", views.funnel, name="funnel"),
     path("care/", views.care, name="care"),
+    path("funnel/converted/", views_roi.funnel_converted, name="funnel-converted"),
+    path("roi/", views_roi.roi, name="roi"),
+    path("roi.csv", views_roi.roi_export, name="roi-export"),
     path("report/", views_report.report, name="report"),
     path("report/subscription/", views_report.report_subscription, name="report-subscription"),
     path("timezone/", views.timezone_set, name="timezone"),

@@ -260,6 +260,7 @@ TABS = (
     ("authors", "Authors", "dashboard:authors"),
     ("funnel", "Funnel", "dashboard:funnel"),
     ("care", "Care", "dashboard:care"),
+    ("roi", "ROI", "dashboard:roi"),
 )
 
 
@@ -1005,12 +1006,17 @@ FUNNEL_STEPS = (
     (
         "conversion",
         "Conversion",
-        "Authors linked to a customer record or a tracked-link sale: not connected yet.",
+        "Authors of the period (Awareness) who are customers by its end: confirmed as a "
+        "customer of the brand whose first order (or, with no order, the confirmation) came "
+        "before the period's end, or who bought through a tracked link before it. Not "
+        "connected until the brand imports customers or makes tracked links.",
     ),
     (
         "retention",
         "Retention",
-        "Converted authors still positive or active 30 days or more later: needs conversion.",
+        "Converted authors whose conversion is 30 days or more before the period's end and "
+        "who, by then, still speak (their latest mention is 30 days or more after the "
+        "conversion) or are still positive (that latest mention's effective label).",
     ),
 )
 
@@ -1027,6 +1033,13 @@ def funnel(request: HttpRequest) -> HttpResponse:
         before = brand_funnel(
             brand_id=brand.pk, since=period.previous_since, until=period.previous_until
         )
+        # The converted authors are customers: only those who may see customers get the list.
+        converted_link = (
+            f"{reverse('dashboard:funnel-converted')}?{shell.query()}"
+            if now.conversion and can(request.user, brand.pk, Action.VIEW_CUSTOMERS)
+            else ""
+        )
+        links = {"awareness": shell.explorer_link, "conversion": converted_link}
         steps = []
         previous_count: int | None = None
         for key, name, definition in FUNNEL_STEPS:
@@ -1036,6 +1049,7 @@ def funnel(request: HttpRequest) -> HttpResponse:
                     "key": key,
                     "name": name,
                     "definition": definition,
+                    "link": links.get(key, ""),
                     "count": count,
                     "previous": getattr(before, key),
                     "rate": (
@@ -1057,11 +1071,15 @@ def funnel(request: HttpRequest) -> HttpResponse:
                     "Authors",
                     brand_colour(brand.pk),
                     [step["count"] for step in connected],
-                    [shell.explorer_link] + [""] * (len(connected) - 1),
+                    [step["link"] for step in connected],
                 )
             ],
             empty="" if now.awareness else _empty_reason(shell),
-            note="Conversion and retention are not connected yet, so they are not drawn.",
+            note=(
+                ""
+                if now.conversion is not None
+                else "Conversion and retention are not connected yet, so they are not drawn."
+            ),
         )
         return _render_page(
             request, "dashboard/funnel.html", shell, {"charts": [chart], "steps": steps}

@@ -36,6 +36,7 @@ from brands.models import AuditLog, Brand, Membership
 from brands.permissions import ALLOWED, Action
 from brands.services import membership_staff_sync
 from customers.models import AuthorMatch, Customer
+from dashboard.models import RoiSettings
 from demo import content
 from engagement.admin import BrandScopedAdmin
 from engagement.models import (
@@ -317,6 +318,15 @@ EXPECTED: dict[str, Route] = {
     "dashboard:authors": Route(Action.VIEW_DASHBOARD, BRAND, query=lambda w: {"brand": w.acme.pk}),
     "dashboard:funnel": Route(Action.VIEW_DASHBOARD, BRAND, query=lambda w: {"brand": w.acme.pk}),
     "dashboard:report": Route(Action.VIEW_DASHBOARD, BRAND, query=lambda w: {"brand": w.acme.pk}),
+    # The ROI report (issue 14): aggregates for admins and marketers; the funnel's converted
+    # authors are customers, for brand admins only.
+    "dashboard:roi": Route(Action.VIEW_ROI, BRAND, query=lambda w: {"brand": w.acme.pk}),
+    "dashboard:roi-export": Route(
+        Action.VIEW_ROI, BRAND, query=lambda w: {"brand": w.acme.pk, "table": "spend"}
+    ),
+    "dashboard:funnel-converted": Route(
+        Action.VIEW_CUSTOMERS, BRAND, query=lambda w: {"brand": w.acme.pk}
+    ),
     "dashboard:report-subscription": Route(
         Action.VIEW_DASHBOARD,
         BRAND,
@@ -553,6 +563,7 @@ LISTS = [
     ("authors", "dashboard:authors", {"brand": "INITECH"}, False, False),
     ("funnel", "dashboard:funnel", {"brand": "INITECH"}, False, False),
     ("report", "dashboard:report", {"brand": "INITECH"}, False, False),
+    ("roi", "dashboard:roi", {"brand": "INITECH"}, False, False),
     ("explorer", "dashboard:explorer", {}, False, True),
     ("explorer-htmx", "dashboard:explorer", {"brand": "INITECH"}, True, True),
     ("explorer-search", "dashboard:explorer", {"q": "acme"}, True, False),
@@ -819,6 +830,10 @@ def admin_rows(world):
         link=initech_link, brand=w.initech, token="initech-click", campaign=INITECH_MARKER
     )
     rows[TrackingSettings] = (w.tracking, tracking_settings_get(brand=w.initech))
+    rows[RoiSettings] = (
+        RoiSettings.objects.create(brand=w.acme, contact_cost=4, currency="EUR"),
+        RoiSettings.objects.create(brand=w.initech, contact_cost=None, currency="USD"),
+    )
     rows[TrackedLink] = (w.link, initech_link)
     rows[Click] = (w.click, initech_click)
     rows[Conversion] = (
@@ -864,6 +879,7 @@ SCOPED_MODELS = [
     Conversion,
     SentimentModel,
     SentimentRescore,
+    RoiSettings,
 ]
 
 
