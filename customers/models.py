@@ -84,6 +84,8 @@ class Order(models.Model):
         indexes = [
             # The loyalty panel and the before/after comparison: one customer's orders by time.
             models.Index(fields=["customer", "ordered_at"], name="order_customer_idx"),
+            # The ROI report: a brand's orders placed in a date range.
+            models.Index(fields=["brand", "ordered_at"], name="order_brand_time_idx"),
         ]
 
     def __str__(self) -> str:
