@@ -24,7 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "engagement": {"brands", "listening"},
     "tracking": {"brands", "listening", "engagement"},
     "dashboard": {"brands", "listening", "engagement", "tracking", "customers"},
-    "demo": {"brands", "listening", "engagement"},
+    "demo": {"brands", "listening", "engagement", "tracking", "dashboard", "customers"},
     "customers": {"brands", "listening"},
 }
 

@@ -2,7 +2,8 @@
 
 load_demo serves its feeds and stand-in APIs from this Earshot; the worker fetches them,
 routes the mentions into cases and, every 20 s, files the cases from before loading as
-history (demo.tasks.demo_history_file_task). Here the same steps run in process against a
+history and, once, gives the routed cases tracked links with clicks and sales
+(demo.tasks.demo_history_file_task). Here the same steps run in process against a
 live server, once per test module (about ten seconds), and the rows are committed so the
 server's thread sees them too; the module's tests only read them and are plain
 ``django_db`` tests.
@@ -27,6 +28,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from brands.models import Brand, Membership
 from demo import content
+from demo.roi import demo_tracking_set_up
 from demo.services import demo_history_file_all
 from tests.brands.conftest import make_user
 
@@ -52,13 +54,17 @@ def demo_loaded(django_db_setup, django_db_blocker) -> Iterator[LoadedDemo]:
         try:
             with (
                 server._live_server_modified_settings,
-                override_settings(EARSHOT_ALLOWED_PRIVATE_HOSTS=allowed),
+                # A demo instance: load_demo makes the 'demo' user, who makes its links.
+                override_settings(EARSHOT_ALLOWED_PRIVATE_HOSTS=allowed, EARSHOT_DEMO=True),
             ):
                 quiet = {"stdout": io.StringIO(), "stderr": io.StringIO()}
                 call_command("load_demo", "--base-url", server.url, "--fetch", **quiet)
                 call_command("route_cases", **quiet)
+                # What the demo's beat task does once the cases are routed.
                 demo_history_file_all(brand_name=content.ACME.name)
-                yield LoadedDemo(Brand.objects.get(name=content.ACME.name), server.url)
+                brand = Brand.objects.get(name=content.ACME.name)
+                demo_tracking_set_up(brand=brand)
+                yield LoadedDemo(brand, server.url)
         finally:
             server.stop()
             call_command("flush", interactive=False, verbosity=0)

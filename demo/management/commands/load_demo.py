@@ -17,7 +17,14 @@ from django.utils import timezone
 
 from brands.models import Brand
 from demo import content
-from demo.services import demo_care_set_up, demo_history_file_all
+from demo.roi import (
+    demo_brand_domains_set,
+    demo_customers_load,
+    demo_customers_match,
+    demo_roi_settings_set,
+    demo_tracking_set_up,
+)
+from demo.services import demo_care_set_up, demo_history_file_all, demo_loaded_at
 from engagement.brand_services import brand_add, brand_care_watch_only
 from listening.models import Source
 from listening.services import source_create, source_poll
@@ -100,12 +107,21 @@ class Command(BaseCommand):
                 demo_care_set_up(brand=acme, changes=changes)
                 sources = self._sources(acme, base_url, changes)
                 self._user(changes)
+                demo_brand_domains_set(brand=acme, changes=changes)
+                demo_roi_settings_set(brand=acme, changes=changes)
+                # Orders are dated back from the first load, so a re-run changes nothing.
+                anchor = demo_loaded_at(brand=acme) or timezone.now()
+                demo_customers_load(brand=acme, anchor=anchor, changes=changes)
                 filed = demo_history_file_all(brand_name=acme.name)
                 if filed:
                     changes.append(
                         f"Filed {filed} cases of {acme.name} from before the demo was loaded "
                         "as history"
                     )
+                # Only once the worker has routed the demo's cases (the demo's beat task).
+                links = demo_tracking_set_up(brand=acme)
+                if links:
+                    changes.append(f"Made {links} tracked links of {acme.name} with clicks")
         except ValidationError as exc:
             raise CommandError(f"Could not load the demo: {'; '.join(exc.messages)}") from exc
 
@@ -123,6 +139,9 @@ class Command(BaseCommand):
         self._warn_if_not_allowed(parts.hostname, parts.port or _default_port(parts.scheme))
         if options["fetch"]:
             self._fetch(sources)
+            # The authors just stored, matched with the demo's customers now rather than by
+            # the worker's matching task.
+            demo_customers_match(brand=acme)
 
     # -- steps ---------------------------------------------------------------------------------
 
