@@ -10,7 +10,9 @@ every load gives the same people and orders.
   Mastodon or Hacker News handles of demo authors: the regulars, the care conversations'
   customers and the HN commenters, who are confirmed loyalists as soon as their author is
   stored (at the end of the import, or by the matching beat task when the worker fetches
-  later). The demo's advocates and detractors are customers under their own names without a
+  later). (The HN commenters are only suggested, "other platform", while customers.handles
+  reads a file's ``hackernews`` as ``hn`` and the HN connector stores ``hackernews``.) The
+  demo's advocates and detractors are customers under their own names without a
   handle: the display-name rule suggests them, for an admin to confirm on the Matches page.
 * Orders span the two years before the demo was loaded (anchored there, so a re-run changes
   nothing); people with a social handle buy more often and more, and each care
@@ -22,6 +24,9 @@ every load gives the same people and orders.
   90 days plus two campaign links, with clicks spread after each answer (a few from bots),
   and sales: most reported by signed postbacks through the real postback check, the rest by
   the pixel (unverified).
+* A contact cost (DEMO_CONTACT_COST) for "contact cost moved". That figure counts live cases
+  only, and the demo files its cases from before loading as history (demo/services.py), so
+  it starts near 0.00 and grows as the demo runs; the report shows the history cases apart.
 """
 
 from __future__ import annotations
