@@ -27,8 +27,10 @@ PLATFORM_ALIASES = {
     "bsky": BLUESKY,
     "bsky.app": BLUESKY,
     "fediverse": MASTODON,
-    "hackernews": "hn",
-    "hacker_news": "hn",
+    # The HN connector's platform (HackerNewsConnector.platform) is "hackernews".
+    "hn": "hackernews",
+    "hacker_news": "hackernews",
+    "news.ycombinator.com": "hackernews",
 }
 BLUESKY_DEFAULT_SUFFIX = ".bsky.social"
 _SPACES = re.compile(r"\s+")
@@ -83,7 +85,7 @@ def _from_profile_url(platform: str, url: str) -> str:
         return name if "@" in name else f"{name}@{host}"
     if platform == "reddit" and len(path) >= 2 and path[0] in ("u", "user"):
         return path[1]
-    if platform == "hn" and "id=" in parts.query:
+    if platform == "hackernews" and "id=" in parts.query:
         return parts.query.split("id=", 1)[1].split("&", 1)[0]
     return path[-1] if path else ""
 

@@ -37,6 +37,7 @@ SEARCH = "test_entity_searchv2__02_GET_mastodon_social_api_v2_search.json"
         ("reddit", "u/Ann_R", "ann_r"),
         ("reddit", "https://www.reddit.com/user/Ann_R/", "ann_r"),
         ("hn", "https://news.ycombinator.com/user?id=pg", "pg"),
+        ("hackernews", "https://news.ycombinator.com/user?id=PG", "pg"),
         ("twitter", "@", ""),
     ],
 )

@@ -156,3 +156,25 @@ def test_new_authors_are_matched_in_a_few_queries(acme, social_source, django_as
     assert keyed == 30
     assert counts.exact == 30 and counts.suggestions == 0
     assert AuthorKey.objects.count() == Author.objects.count()
+
+
+def test_a_hacker_news_handle_matches_the_author_the_hn_connector_stored(acme):
+    from listening.connectors.base import RawItem
+    from listening.connectors.hn import HackerNewsConnector
+    from listening.services import BrandMatcher, items_store, source_brands
+
+    hn = Source.objects.create(brand=acme, kind="hn", url="https://hn.algolia.com")
+    items_store(
+        source=hn,
+        items=[RawItem(external_id="hn1", body="Acme blender review", author_handle="pg")],
+        matcher=BrandMatcher.for_brands(source_brands(hn)),
+        platform=HackerNewsConnector.platform,
+    )
+    (pg,) = Author.objects.filter(platform="hackernews")
+
+    customers(
+        acme, ("c1", "Paul", "", "hn:pg", "", ""), ("c2", "Paula", "", "hackernews:PG2", "", "")
+    )
+
+    match = AuthorMatch.objects.get()
+    assert (match.customer.customer_id, match.author, match.status) == ("c1", pg, "confirmed")
