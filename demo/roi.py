@@ -10,8 +10,7 @@ every load gives the same people and orders.
   Mastodon or Hacker News handles of demo authors: the regulars, the care conversations'
   customers and the HN commenters, who are confirmed loyalists as soon as their author is
   stored (at the end of the import, or by the matching beat task when the worker fetches
-  later). (The HN commenters are only suggested, "other platform", while customers.handles
-  reads a file's ``hackernews`` as ``hn`` and the HN connector stores ``hackernews``.) The
+  later). The
   demo's advocates and detractors are customers under their own names without a
   handle: the display-name rule suggests them, for an admin to confirm on the Matches page.
 * Orders span the two years before the demo was loaded (anchored there, so a re-run changes
