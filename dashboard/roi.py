@@ -13,6 +13,8 @@ local midnights):
   2 decimals. Intervals: Student's t 95% (customers.loyalty), the difference Welch's.
 * referral clicks, conversions, revenue: tracking.selectors.referral_totals over the range
   (clicks by Click.at, bots left out; sales by Conversion.at); "verified" = signed postbacks.
+  The same per campaign, per agent (the link's maker, links written on a case only) and per
+  case: tracking.selectors.referral_breakdown, ranked by revenue then clicks.
 * cases on social: the brand's care cases with a first response in the range, live cases
   only: history imported with `import_mentions --history` was answered before (or outside)
   Earshot and is shown apart, not counted.
@@ -42,7 +44,8 @@ from customers.loyalty import Estimate, Moments, mean_interval, welch_difference
 from customers.models import AuthorMatch, Customer, Order
 from dashboard.models import RoiSettings
 from engagement.models import Case
-from tracking.selectors import Referrals, referral_totals
+from tracking.models import TrackedLink
+from tracking.selectors import Referrals, agent_names, referral_breakdown, referral_totals
 
 CENT = Decimal("0.01")
 # The follow-up's "negative before" bound (engagement's outcome rule, README "Follow-up").
@@ -94,6 +97,7 @@ class RoiReport:
     detractors_pending: int
     loyalists_answered: int
     returning_customers: int
+    breakdowns: ReferralBreakdowns
 
     @property
     def base(self) -> int:
@@ -159,6 +163,11 @@ class RoiReport:
             "loyalists_answered": self.loyalists_answered,
             "returning_customers": self.returning_customers,
             "returning_pct": self.returning_pct,
+            "referrals_by_campaign": [
+                referral_json(row, "campaign") for row in self.breakdowns.by_campaign
+            ],
+            "referrals_by_agent": [referral_json(row, "agent") for row in self.breakdowns.by_agent],
+            "referrals_by_case": [referral_json(row, "case") for row in self.breakdowns.by_case],
         }
 
 
@@ -245,8 +254,8 @@ def roi_settings_of(brand_id: int) -> tuple[Decimal | None, str]:
 
 
 def roi_report(*, brand_id: int, since: datetime, until: datetime) -> RoiReport:
-    """The brand's ROI figures over [since, until) (module docstring). A read: about ten
-    grouped queries, none per customer, case or click."""
+    """The brand's ROI figures over [since, until) (module docstring). A read: about twenty
+    grouped queries, none per customer, case, link or click."""
     customers, loyalists, spend = _spend(brand_id, since, until)
     answered = Case.objects.filter(
         brand_id=brand_id,
@@ -282,6 +291,7 @@ def roi_report(*, brand_id: int, since: datetime, until: datetime) -> RoiReport:
         detractors_pending=cases["pending"],
         loyalists_answered=loyalists_answered,
         returning_customers=returning,
+        breakdowns=referral_breakdowns(brand_id=brand_id, since=since, until=until),
     )
 
 
@@ -549,5 +559,173 @@ def roi_tables(report: RoiReport, *, show_small_groups: bool = True) -> list[Roi
             "Returning customers among matched authors",
             "Did loyalists the brand answered buy again?",
             returning,
+        ),
+    ]
+
+
+# --- referrals per campaign, agent and case (issue 14: "per case, per agent and per campaign") ---
+
+# The page lists the cases that brought the most; the CSV and the command list them all.
+CASES_SHOWN = 50
+NO_CAMPAIGN = "(no campaign)"
+DELETED_USER = "(deleted user)"
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralRow:
+    """One campaign, agent or case of a referral breakdown. ``key`` is what the command's
+    JSON names it by (the campaign, "" for none; the agent's username; the case number);
+    ``label`` what the page shows; ``case_id`` the case that exists now (None: no link)."""
+
+    key: str | int | None
+    label: str
+    figures: Referrals
+    case_id: int | None = None
+    agent_id: int | None = None
+
+    @property
+    def revenue_text(self) -> str:
+        return _amounts(self.figures.revenue)
+
+    @property
+    def verified_revenue_text(self) -> str:
+        return _amounts(self.figures.verified_revenue)
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralBreakdowns:
+    has_links: bool
+    by_campaign: list[ReferralRow]
+    by_agent: list[ReferralRow]
+    by_case: list[ReferralRow]
+
+
+def _ranked(rows: list[ReferralRow]) -> list[ReferralRow]:
+    """Most revenue first, then most clicks. Amounts in different currencies cannot be
+    compared, so revenue compares currency by currency, the currency most rows sold in
+    first (ties: alphabetical); then sales, clicks and the label, so the order is stable."""
+    sold_in: dict[str, int] = {}
+    for row in rows:
+        for currency in row.figures.revenue:
+            sold_in[currency] = sold_in.get(currency, 0) + 1
+    currencies = sorted(sold_in, key=lambda c: (-sold_in[c], c))
+
+    def rank(row: ReferralRow):
+        f = row.figures
+        revenue = tuple(-f.revenue.get(c, Decimal(0)) for c in currencies)
+        return (*revenue, -f.clicks, -f.conversions, row.label)
+
+    return sorted(rows, key=rank)
+
+
+def referral_breakdowns(*, brand_id: int, since: datetime, until: datetime) -> ReferralBreakdowns:
+    """Referral figures per campaign, per agent and per case over [since, until)
+    (tracking.selectors.referral_breakdown: clicks by Click.at, sales by Conversion.at).
+    Campaign links without a case are left out of the per-case table; only links written on a
+    case have an agent. Nine queries whatever the number of rows: two per breakdown, the
+    agents' names, the cases that still exist, whether the brand has links at all."""
+    figures = {
+        by: referral_breakdown(brand_id=brand_id, start=since, end=until, by=by)
+        for by in ("campaign", "agent", "case")
+    }
+    names = agent_names(figures["agent"])
+    case_ids = [pk for pk in figures["case"] if pk is not None]
+    existing = set(
+        Case.objects.filter(brand_id=brand_id, pk__in=case_ids).values_list("pk", flat=True)
+    )
+    by_campaign = [
+        ReferralRow(campaign, campaign or NO_CAMPAIGN, f)
+        for campaign, f in figures["campaign"].items()
+    ]
+    by_agent = [
+        ReferralRow(names.get(user_id), names.get(user_id, DELETED_USER), f, agent_id=user_id)
+        for user_id, f in figures["agent"].items()
+    ]
+    by_case = [
+        ReferralRow(pk, f"#{pk}", f, case_id=pk if pk in existing else None)
+        for pk, f in figures["case"].items()
+        if pk is not None
+    ]
+    return ReferralBreakdowns(
+        has_links=TrackedLink.objects.filter(brand_id=brand_id, is_template=False).exists(),
+        by_campaign=_ranked(by_campaign),
+        by_agent=_ranked(by_agent),
+        by_case=_ranked(by_case),
+    )
+
+
+def referral_json(row: ReferralRow, name: str) -> dict[str, object]:
+    """One breakdown row as the command's JSON: its name, counts as numbers, money as
+    {currency: "decimal string"}."""
+    f = row.figures
+    named: dict[str, object] = {name: row.key}
+    if name == "agent":
+        named["agent_id"] = row.agent_id
+    return {
+        **named,
+        "clicks": f.clicks,
+        "bot_clicks": f.bot_clicks,
+        "conversions": f.conversions,
+        "verified_conversions": f.verified_conversions,
+        "revenue": money_map(f.revenue),
+        "verified_revenue": money_map(f.verified_revenue),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class BreakdownTable:
+    """One referral breakdown as the page, its CSV and the print show it."""
+
+    key: str
+    title: str
+    name: str  # the first column's heading
+    note: str
+    empty: str  # why there are no rows
+    rows: list[ReferralRow]
+    more: int = 0  # rows beyond what the page shows (the CSV has them all)
+
+    @property
+    def shown(self) -> list[ReferralRow]:
+        return self.rows[: len(self.rows) - self.more]
+
+
+BREAKDOWN_TABLE_KEYS = ("referrals-by-campaign", "referrals-by-agent", "referrals-by-case")
+
+
+def breakdown_tables(report: RoiReport) -> list[BreakdownTable]:
+    b = report.breakdowns
+    if not b.has_links:
+        none = "No tracked links yet: agents put them in replies, marketers make campaign links."
+        none_agent = none_case = none
+    else:
+        none = "No clicks or sales of the brand's tracked links in this period."
+        none_agent = "No clicks or sales of links written on a case in this period."
+        none_case = none_agent
+    return [
+        BreakdownTable(
+            "referrals-by-campaign",
+            "Referrals per campaign",
+            "Campaign",
+            "Each link's campaign; links without one are under (no campaign).",
+            none,
+            b.by_campaign,
+        ),
+        BreakdownTable(
+            "referrals-by-agent",
+            "Referrals per agent",
+            "Agent",
+            "The user who wrote the link on a case (a reply, or a saved reply used on it); "
+            "campaign links without a case have no agent.",
+            none_agent,
+            b.by_agent,
+        ),
+        BreakdownTable(
+            "referrals-by-case",
+            "Referrals per case",
+            "Case",
+            f"Links written on a case; the {CASES_SHOWN} cases with the most revenue, then clicks.",
+            none_case,
+            b.by_case,
+            more=max(0, len(b.by_case) - CASES_SHOWN),
         ),
     ]

@@ -23,7 +23,15 @@ from brands.permissions import Action, can, require
 from dashboard import views as pages
 from dashboard.charts import drill_link
 from dashboard.conversions import RETENTION_DAYS, conversion_moments, converted_authors
-from dashboard.roi import ROI_TABLE_KEYS, roi_report, roi_tables
+from dashboard.roi import (
+    BREAKDOWN_TABLE_KEYS,
+    ROI_TABLE_KEYS,
+    BreakdownTable,
+    breakdown_tables,
+    money,
+    roi_report,
+    roi_tables,
+)
 from dashboard.timezones import user_zone
 from listening.models import Author
 
@@ -51,6 +59,7 @@ def roi(request: HttpRequest) -> HttpResponse:
         shell = _roi_shell(request, "roi")
         report, tables = _tables(request, shell)
         export = reverse("dashboard:roi-export")
+        breakdowns = breakdown_tables(report)
         return pages._render_page(
             request,
             "dashboard/roi.html",
@@ -58,6 +67,11 @@ def roi(request: HttpRequest) -> HttpResponse:
             {
                 "report": report,
                 "tables": [(table, f"{export}?{shell.query(table=table.key)}") for table in tables],
+                "breakdowns": [
+                    (table, f"{export}?{shell.query(table=table.key)}") for table in breakdowns
+                ],
+                # Case numbers link only for roles that may open cases (the author page's rule).
+                "can_open_cases": can(request.user, shell.brand.pk, Action.VIEW_QUEUE),
                 "may_see_customers": can(request.user, shell.brand.pk, Action.VIEW_CUSTOMERS),
                 "can_configure": can(request.user, shell.brand.pk, Action.CONFIGURE),
                 "server_zone": settings.TIME_ZONE,
@@ -70,6 +84,28 @@ def _csv_rows(table) -> Iterator[list]:
         yield [row.figure, row.value, row.formula, row.key]
 
 
+def _breakdown_csv(table: BreakdownTable) -> tuple[list[str], Iterator[list]]:
+    """(header, rows) of a referral breakdown: every row (the page shows the top cases
+    only), counts as numbers, one column pair per currency (never converted)."""
+    currencies = sorted({c for row in table.rows for c in row.figures.revenue})
+    header = [table.name.lower(), "clicks", "bot clicks", "conversions", "verified conversions"]
+    for currency in currencies:
+        header += [f"revenue {currency}", f"verified revenue {currency}"]
+
+    def rows() -> Iterator[list]:
+        for row in table.rows:
+            f = row.figures
+            cells = [row.label, f.clicks, f.bot_clicks, f.conversions, f.verified_conversions]
+            for currency in currencies:
+                cells += [
+                    money(f.revenue[currency]) if currency in f.revenue else "",
+                    money(f.verified_revenue[currency]) if currency in f.verified_revenue else "",
+                ]
+            yield cells
+
+    return header, rows()
+
+
 @require_GET
 @login_required
 def roi_export(request: HttpRequest) -> HttpResponse:
@@ -77,16 +113,21 @@ def roi_export(request: HttpRequest) -> HttpResponse:
     with timezone.override(user_zone(request)):
         shell = _roi_shell(request, "roi")
         key = request.GET.get("table", "")
-        if key not in ROI_TABLE_KEYS:
+        if key not in ROI_TABLE_KEYS + BREAKDOWN_TABLE_KEYS:
             raise Http404("No such table.")
-        _, tables = _tables(request, shell)
-        table = next(t for t in tables if t.key == key)
+        report, tables = _tables(request, shell)
+        if key in ROI_TABLE_KEYS:
+            table = next(t for t in tables if t.key == key)
+            header, rows = CSV_HEADER, _csv_rows(table)
+        else:
+            breakdown = next(t for t in breakdown_tables(report) if t.key == key)
+            header, rows = _breakdown_csv(breakdown)
         period = shell.period
         filename = (
             f"{slugify(shell.brand.name) or 'brand'}-roi-{key}-"
             f"from-{period.first:%Y-%m-%d}-to-{period.last:%Y-%m-%d}.csv"
         )
-        return pages._csv_response(pages._csv_stream(CSV_HEADER, _csv_rows(table)), filename)
+        return pages._csv_response(pages._csv_stream(header, rows), filename)
 
 
 @require_GET

@@ -27,7 +27,7 @@ from django.utils import timezone
 from customers.models import AuthorMatch
 from dashboard.forms import day_start
 from dashboard.models import RoiSettings
-from dashboard.roi import roi_report
+from dashboard.roi import CASES_SHOWN, roi_report
 from dashboard.selectors import brand_funnel
 from engagement.models import Case
 from listening.models import Author
@@ -212,10 +212,39 @@ EXPECTED = {
 }
 
 
-def test_every_figure_equals_the_hand_computed_value(acme, world, period):
+def _breakdowns(world, agent) -> dict[str, list]:
+    """The referral breakdowns of the world, by hand: erin's case link (agent ana, no
+    campaign): 1 click, 1 bot, 1 signed sale of 42.50 EUR; the "winter" campaign link
+    (marketer, no case, so no agent): 1 click, 1 pixel sale of 10 USD. Ranked by revenue,
+    currency by currency (EUR and USD sold once each: alphabetical), then clicks."""
+    erin_case = Case.objects.get(author=world["erin"])
+    erin = {
+        "clicks": 1,
+        "bot_clicks": 1,
+        "conversions": 1,
+        "verified_conversions": 1,
+        "revenue": {"EUR": "42.50"},
+        "verified_revenue": {"EUR": "42.50"},
+    }
+    winter = {
+        "clicks": 1,
+        "bot_clicks": 0,
+        "conversions": 1,
+        "verified_conversions": 0,
+        "revenue": {"USD": "10.00"},
+        "verified_revenue": {},
+    }
+    return {
+        "referrals_by_campaign": [{"campaign": "", **erin}, {"campaign": "winter", **winter}],
+        "referrals_by_agent": [{"agent": "ana", "agent_id": agent.pk, **erin}],
+        "referrals_by_case": [{"case": erin_case.pk, **erin}],
+    }
+
+
+def test_every_figure_equals_the_hand_computed_value(acme, world, period, agent):
     report = roi_report(brand_id=acme.pk, since=period["since"], until=period["until"])
 
-    assert report.as_json() == EXPECTED
+    assert report.as_json() == {**EXPECTED, **_breakdowns(world, agent)}
 
 
 def test_the_contact_cost_moved_is_cases_times_the_configured_cost(acme, world, period):
@@ -241,17 +270,26 @@ def _command(*args: str) -> str:
     return out.getvalue()
 
 
-def test_the_command_prints_the_figures_as_json(acme, world, period, settings):
+def test_the_command_prints_the_figures_as_json(acme, world, period, settings, agent):
     first, last = period["first"].isoformat(), period["last"].isoformat()
 
     document = json.loads(_command("--brand", "acme", "--since", first, "--until", last))
 
+    # Every key of the contract unchanged, the breakdowns added after them.
+    assert list(document)[: 4 + len(EXPECTED)] == [
+        "brand",
+        "since",
+        "until",
+        "time_zone",
+        *EXPECTED,
+    ]
     assert document == {
         "brand": "Acme",
         "since": first,
         "until": last,
         "time_zone": settings.TIME_ZONE,
         **EXPECTED,
+        **_breakdowns(world, agent),
     }
 
 
@@ -278,6 +316,13 @@ def test_the_command_prints_csv_one_row_per_number_and_currency(acme, world, per
     assert cells[("loyalist_avg_spend", "USD")] == "7.75"
     assert cells[("conversion_revenue", "USD")] == "10.00"
     assert cells[("contact_cost_moved", "")] == ""
+    erin_case = Case.objects.get(author=world["erin"]).pk
+    assert cells[("referrals_by_campaign.winter.clicks", "")] == "1"
+    assert cells[("referrals_by_campaign.winter.revenue", "USD")] == "10.00"
+    assert cells[("referrals_by_campaign..bot_clicks", "")] == "1"
+    assert cells[("referrals_by_agent.ana.verified_revenue", "EUR")] == "42.50"
+    assert cells[(f"referrals_by_case.{erin_case}.conversions", "")] == "1"
+    assert not [key for key, _ in cells if key.endswith(".agent_id")]
 
 
 @pytest.mark.parametrize(
@@ -399,6 +444,182 @@ def test_each_table_downloads_as_csv_with_the_filters_in_its_name(acme, world, p
     assert rows[1][:2] == ["Referral clicks", "2"]
     assert rows[3][:2] == ["Conversion revenue", "42.50 EUR, 10.00 USD"]
     assert client.get(ROI_CSV, {"brand": acme.pk, "table": "nope"}).status_code == 404
+
+
+# --- referrals per campaign, agent and case ----------------------------------------------------
+
+HOSTILE = '<script>alert("x")</script>&=1+1'
+
+
+def _breakdown_rows(body: str, key: str) -> list[list[str]]:
+    """The cells' text of one breakdown table of the page, row by row."""
+    table = re.search(rf'<table [^>]*data-table="{key}">(.*?)</table>', body, re.S).group(1)
+    rows = re.findall(r"<tr data-row=[^>]*>(.*?)</tr>", table, re.S)
+    return [
+        [
+            unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+            for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        ]
+        for row in rows
+    ]
+
+
+def test_the_page_shows_referrals_per_campaign_agent_and_case(acme, world, period, marketer, agent):
+    client = Client()
+    client.force_login(marketer)
+
+    body = client.get(ROI, {"brand": acme.pk, **period["query"]}).content.decode()
+
+    erin_case = Case.objects.get(author=world["erin"]).pk
+    assert _breakdown_rows(body, "referrals-by-campaign") == [
+        ["(no campaign)", "1", "1", "1 / 1", "42.50 EUR", "42.50 EUR"],
+        ["winter", "1", "0", "0 / 1", "none", "10.00 USD"],
+    ]
+    assert _breakdown_rows(body, "referrals-by-agent") == [
+        ["ana", "1", "1", "1 / 1", "42.50 EUR", "42.50 EUR"],
+    ]
+    assert _breakdown_rows(body, "referrals-by-case") == [
+        [f"#{erin_case}", "1", "1", "1 / 1", "42.50 EUR", "42.50 EUR"],
+    ]
+
+
+def test_a_hostile_campaign_name_is_escaped_on_the_page_and_in_the_csv(
+    acme, world, period, marketer
+):
+    link = link_create(
+        brand=acme, target_url="https://acme.example/", campaign=HOSTILE, created_by=marketer
+    )
+    click_record(code=link.code, ip="203.0.113.8", user_agent=BROWSER)
+    click_record(code=link.code, ip="203.0.113.9", user_agent=BROWSER)
+    client = Client()
+    client.force_login(marketer)
+    query = {"brand": acme.pk, **period["query"]}
+
+    body = client.get(ROI, query).content.decode()
+    download = client.get(ROI_CSV, {**query, "table": "referrals-by-campaign"})
+
+    assert "<script>alert" not in body
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;=1+1" in body
+    rows = _breakdown_rows(body, "referrals-by-campaign")
+    # Two clicks, no sale: after both rows with revenue.
+    assert rows[-1] == [HOSTILE, "2", "0", "0 / 0", "none", "none"]
+    name = (
+        "acme-roi-referrals-by-campaign-"
+        f"from-{period['first']:%Y-%m-%d}-to-{period['last']:%Y-%m-%d}.csv"
+    )
+    assert download["Content-Disposition"] == f'attachment; filename="{name}"'
+    cells = list(csv.reader(io.StringIO(b"".join(download.streaming_content).decode())))
+    assert cells[0] == [
+        "campaign",
+        "clicks",
+        "bot clicks",
+        "conversions",
+        "verified conversions",
+        "revenue EUR",
+        "verified revenue EUR",
+        "revenue USD",
+        "verified revenue USD",
+    ]
+    assert cells[1] == ["(no campaign)", "1", "1", "1", "1", "42.50", "42.50", "", ""]
+    assert cells[2] == ["winter", "1", "0", "1", "0", "", "", "10.00", ""]
+    assert cells[3][:2] == [HOSTILE, "2"]  # starts with "<": no formula, kept as it is
+
+    formula = link_create(
+        brand=acme,
+        target_url="https://acme.example/",
+        campaign="=HYPERLINK(1)",
+        created_by=marketer,
+    )
+    click_record(code=formula.code, ip="203.0.113.10", user_agent=BROWSER)
+    download = client.get(ROI_CSV, {**query, "table": "referrals-by-campaign"})
+    text = b"".join(download.streaming_content).decode()
+    assert "'=HYPERLINK(1)" in text
+
+
+def test_case_numbers_link_to_the_case_only_for_roles_that_may_open_cases(
+    acme, world, period, marketer, admin_user
+):
+    erin_case = Case.objects.get(author=world["erin"]).pk
+    href = reverse("engagement:case", args=[erin_case])
+    bodies = {}
+    for who in (admin_user, marketer):
+        client = Client()
+        client.force_login(who)
+        bodies[who] = client.get(ROI, {"brand": acme.pk, **period["query"]}).content.decode()
+
+    assert f'<a href="{href}">#{erin_case}</a>' in bodies[admin_user]
+    assert href not in bodies[marketer]
+    assert f"<bdi>#{erin_case}</bdi>" in bodies[marketer]
+
+
+def test_the_breakdowns_say_why_they_are_empty(acme, period, marketer):
+    client = Client()
+    client.force_login(marketer)
+    query = {"brand": acme.pk, **period["query"]}
+
+    body = client.get(ROI, query).content.decode()
+
+    assert 'data-table="referrals-by-campaign"' not in body
+    empty = re.findall(r'<p class="empty" data-empty="([^"]+)">([^<]*)</p>', body)
+    assert [key for key, _ in empty] == list(
+        ("referrals-by-campaign", "referrals-by-agent", "referrals-by-case")
+    )
+    assert all(text.startswith("No tracked links yet") for _, text in empty)
+
+    acme.domains = "acme.example"
+    acme.save(update_fields=["domains"])
+    link_create(brand=acme, target_url="https://acme.example/", created_by=marketer)
+    body = client.get(ROI, query).content.decode()
+
+    empty = {
+        key: unescape(text)
+        for key, text in re.findall(r'<p class="empty" data-empty="([^"]+)">([^<]*)</p>', body)
+    }
+    assert empty["referrals-by-campaign"] == (
+        "No clicks or sales of the brand's tracked links in this period."
+    )
+    assert empty["referrals-by-case"] == (
+        "No clicks or sales of links written on a case in this period."
+    )
+
+
+def test_the_page_lists_the_top_cases_and_reads_the_same_queries_for_many(
+    acme, world, period, admin_user, agent, django_assert_max_num_queries
+):
+    client = Client()
+    client.force_login(admin_user)
+    query = {"brand": acme.pk, **period["query"]}
+    with CaptureQueriesContext(connection) as before:
+        assert client.get(ROI, query).status_code == 200
+    erin = world["erin"]
+    now = timezone.now()
+    cases = Case.objects.bulk_create(
+        Case(brand=acme, author=erin, opened_at=now - timedelta(hours=1))
+        for _ in range(CASES_SHOWN + 1)
+    )
+    for n, case in enumerate(cases):
+        link = link_create(
+            brand=acme, target_url="https://acme.example/", case=case, created_by=agent
+        )
+        # The last case has two clicks: second, after erin's case with its sale.
+        for _ in range(2 if n == len(cases) - 1 else 1):
+            click_record(code=link.code, ip=f"198.51.100.{n}", user_agent=BROWSER)
+
+    with django_assert_max_num_queries(len(before)):
+        body = client.get(ROI, query).content.decode()
+
+    rows = _breakdown_rows(body, "referrals-by-case")
+    assert len(rows) == CASES_SHOWN
+    first_case = Case.objects.get(author=erin, first_response_at__isnull=False).pk
+    assert [rows[0][0], rows[1][0]] == [f"#{first_case}", f"#{cases[-1].pk}"]
+    assert rows[1][1] == "2"
+    # Erin's case and 51 more: 2 beyond the page, all in the CSV.
+    assert "2 more cases with less revenue or fewer clicks are not shown here" in body
+    assert "the CSV lists all 52" in body
+    download = client.get(ROI_CSV, {**query, "table": "referrals-by-case"})
+    assert len(list(csv.reader(io.StringIO(b"".join(download.streaming_content).decode())))) == 53
+    # The agent's row sums them all: 1 (erin's case) + 51 + 1 clicks.
+    assert _breakdown_rows(body, "referrals-by-agent")[0][:2] == ["ana", "53"]
 
 
 # --- the funnel's Conversion and Retention -----------------------------------------------------

@@ -13,6 +13,10 @@ cost of a call-centre contact is not configured (admin, ROI settings). Averages 
 half-up to 2 decimals; percentages have 1 decimal, null when their denominator is 0.
 CSV: brand, since, until, key, currency, value: one row per number and per currency of a
 money object (currency empty for counts; a missing money figure is one row, value empty).
+The referral breakdowns (referrals_by_campaign, referrals_by_agent, referrals_by_case: lists
+of objects in JSON) become keys "<list>.<campaign, agent username or case number>.<figure>",
+e.g. referrals_by_campaign.winter.clicks or referrals_by_case.12.revenue with its currency;
+no campaign is an empty name (referrals_by_campaign..clicks).
 The definitions of every figure: dashboard/roi.py and README, "ROI report". A read only.
 """
 
@@ -64,9 +68,26 @@ def period_days(since: date | None, until: date | None, today: date) -> tuple[da
     return since, until
 
 
+# A breakdown list's rows are named in the CSV by this field of each object.
+ROW_NAMES = {
+    "referrals_by_campaign": "campaign",
+    "referrals_by_agent": "agent",
+    "referrals_by_case": "case",
+}
+
+
 def csv_rows(document: dict[str, object]):
     for key, value in document.items():
         if key in ("brand", "since", "until", "time_zone"):
+            continue
+        if isinstance(value, list):
+            # referrals_by_campaign.<campaign>.clicks, ...revenue with the currency.
+            for entry in value:
+                name = entry[ROW_NAMES[key]]
+                for field, figure in entry.items():
+                    if field in (ROW_NAMES[key], "agent_id"):
+                        continue
+                    yield from csv_rows({f"{key}.{'' if name is None else name}.{field}": figure})
             continue
         if isinstance(value, dict):
             for currency, amount in value.items():
