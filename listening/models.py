@@ -240,8 +240,9 @@ class Mention(models.Model):
             models.Index(fields=["source", "-published_at"], name="mention_source_pub_idx"),
             # Admin and "test this query": the newest mentions overall.
             models.Index(fields=["-published_at"], name="mention_pub_idx"),
-            # Sentiment filter.
-            models.Index(fields=["label", "-published_at"], name="mention_label_pub_idx"),
+            # No (label, published_at) index: every sentiment filter reads the brand's
+            # effective label on MentionMatch (match_brand_label_idx); Mention.label is plain
+            # VADER's, filtered only by the admin, and the index cost every insert a write.
             # Grouping a conversation (the queue's cases join a thread's case).
             models.Index(
                 fields=["source", "thread_id"],
