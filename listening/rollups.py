@@ -864,40 +864,7 @@ def _author_cells_recount(
 ) -> None:
     """Recount one author's quarter-hour and day cells (of one brand and source) from the
     stored rows: a maximum (the latest label) cannot be moved by adding."""
-    day = day_floor(published_at)
-    AuthorRollup.objects.filter(
-        Q(span=QUARTER_HOUR, bucket_start__gte=day, bucket_start__lt=day + _DAY)
-        | Q(span=DAY, bucket_start=day),
-        brand_id=brand_id,
-        source_id=source_id,
-        author_id=author_id,
-    ).delete()
-    rows = MentionMatch.objects.filter(
-        brand_id=brand_id,
-        published_at__gte=day,
-        published_at__lt=day + _DAY,
-        mention__source_id=source_id,
-        mention__author_id=author_id,
-    ).values_list("published_at", "label", "mention__author_followers", "mention__text")
-    totals = _Totals()
-    for moment, label, followers, text in rows:
-        totals.add(
-            _Fact(
-                brand_id=brand_id,
-                published_at=moment,
-                source_id=source_id,
-                platform="",
-                label=label,
-                language="",
-                author_id=author_id,
-                followers=followers,
-                engagement=0,
-                buying=asks_about_buying(text),
-                terms=None,
-            )
-        )
-    totals.mentions.clear()  # only the author's cells are recounted here
-    totals.write()
+    _author_cells_recount_many(brand_id, {source_id}, {author_id}, {day_floor(published_at)})
 
 
 def mentions_delete(*, mention_ids: Sequence[int]) -> int:
