@@ -8,7 +8,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from brands.models import Brand
-from listening.models import FetchLog, Mention, MentionMatch
+from listening.models import FetchLog, Mention, MentionMatch, SentimentModel
 
 
 def brand_get_by_name(*, name: str) -> Brand | None:
@@ -37,3 +37,14 @@ def fetch_logs_recent(*, source_id: int, limit: int = 20) -> QuerySet:
 def iterate(qs: QuerySet, chunk_size: int = 2000) -> Iterator:
     """Stream a queryset in chunks (server-side cursor on PostgreSQL): constant memory."""
     return qs.iterator(chunk_size=chunk_size)
+
+
+def sentiment_model_active(*, brand_id: int) -> SentimentModel | None:
+    """The brand's active learned model (issue 13 section 3): version, activation time and
+    validation figures only, never the model's bytes; None when the brand uses the default
+    scorer."""
+    return (
+        SentimentModel.objects.filter(brand_id=brand_id, status=SentimentModel.Status.ACTIVE)
+        .only("brand_id", "version", "activated_at", "model_macro_f1", "care_macro_f1")
+        .first()
+    )

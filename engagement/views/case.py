@@ -41,6 +41,7 @@ from engagement.selectors import case as selectors
 from engagement.views import queue as queue_views
 from listening.models import Mention, MentionMatch, label_text
 from listening.outside import web_url
+from listening.selectors import sentiment_model_active
 from listening.sentiment import get_scorer
 from listening.sentiment.care import CARE_NAME, CARE_VERSION
 from listening.sentiment.vader import VADER_NAME
@@ -614,6 +615,13 @@ def mention_explain(request: HttpRequest, mention_id: int) -> HttpResponse:
         "case": link.case,
         "mention": mention,
         "source": source,
+        # The brand's model now (the one that labelled the mention, or a later one that a
+        # rescoring has not reached yet); never its bytes.
+        "brand_model": (
+            sentiment_model_active(brand_id=link.case.brand_id)
+            if source.kind == "brand_model"
+            else None
+        ),
         "effective_label_text": label_text(effective_label),
         "earshot_label_text": mention.our_label_text,
     }

@@ -192,6 +192,27 @@ def test_a_label_from_the_brands_own_model_is_named(
     words = text_of(body)
     assert "Labelled positive for Acme by a scorer of this brand's own" in words
     assert f"Earshot's own label: negative ({CARE_NAME} {CARE_VERSION})" in words
+    assert "a model since rolled back" in words  # the brand has no active model now
+
+
+def test_the_brands_active_model_is_named_with_its_version_and_figures(
+    client, acme, social_source, agent, care_scorer
+):
+    from django.utils import timezone
+
+    from listening.models import SentimentModel
+
+    case, mention = one_mention(acme, social_source, "acme order delayed again")
+    MentionMatch.objects.filter(mention=mention, brand=acme).update(label="positive")
+    SentimentModel.objects.create(
+        brand=acme, version=3, status=SentimentModel.Status.ACTIVE,
+        activated_at=timezone.now(), model_macro_f1=0.8123, care_macro_f1=0.7011,
+    )  # fmt: skip
+
+    words = text_of(explain(client, agent, case, mention))
+
+    assert "model version 3, this brand's scorer since" in words
+    assert "macro-F1 0.812 on the brand's held-back corrections, against 0.701" in words
 
 
 def test_a_100_kb_mention_is_explained_with_its_steps_grouped(
