@@ -673,60 +673,7 @@ def rollups_label_change(*, match_id: int, before: str, after: str) -> None:
     cells (positive, negative and the latest label may all change). Call in the transaction
     that changes MentionMatch.label, once per change (not idempotent). Rows left at zero are
     deleted, as a rebuild would not have them."""
-    if before == after:
-        return
-    row = (
-        MentionMatch.objects.filter(pk=match_id)
-        .values_list(
-            "brand_id",
-            "published_at",
-            "mention__source_id",
-            "mention__platform",
-            "mention__language",
-            "mention__author_id",
-            "mention__author_followers",
-            "mention__like_count",
-            "mention__reply_count",
-            "mention__repost_count",
-        )
-        .first()
-    )
-    if row is None:
-        return
-    brand_id, published_at, source_id, platform, language, author_id, followers, *counts = row
-    fact = _Fact(
-        brand_id=brand_id,
-        published_at=published_at,
-        source_id=source_id,
-        platform=platform,
-        label=before,
-        language=language,
-        author_id=author_id,
-        followers=followers,
-        engagement=_engagement(*counts),
-        buying=False,
-        terms=None,
-    )
-    totals = _Totals()
-    totals.add(fact, -1, authors=False)
-    fact.label = after
-    totals.add(fact, 1, authors=False)
-    totals.write()
-    quarter = bucket_floor(published_at)
-    MentionRollup.objects.filter(
-        Q(span=QUARTER_HOUR, bucket_start=quarter)
-        | Q(span=HOUR, bucket_start=quarter.replace(minute=0))
-        | Q(span=DAY, bucket_start=day_floor(quarter)),
-        brand_id=brand_id,
-        source_id=source_id,
-        platform=platform,
-        label=before,
-        language=language,
-        mentions__lte=0,
-    ).delete()
-    if author_id is not None:
-        _author_cells_recount(brand_id, source_id, author_id, published_at)
-        generations_bump([brand_id])
+    rollups_labels_change(changes=[(match_id, before, after)])
 
 
 def rollups_labels_change(*, changes: Sequence[tuple[int, str, str]]) -> None:
@@ -857,14 +804,6 @@ def _author_cells_recount_many(
         )
     totals.mentions.clear()  # only the author cells are recounted here
     totals.write()
-
-
-def _author_cells_recount(
-    brand_id: int, source_id: int, author_id: int, published_at: datetime
-) -> None:
-    """Recount one author's quarter-hour and day cells (of one brand and source) from the
-    stored rows: a maximum (the latest label) cannot be moved by adding."""
-    _author_cells_recount_many(brand_id, {source_id}, {author_id}, {day_floor(published_at)})
 
 
 def mentions_delete(*, mention_ids: Sequence[int]) -> int:
