@@ -331,6 +331,8 @@ def test_the_command_prints_csv_one_row_per_number_and_currency(acme, world, per
         (["--brand", "Nobody"], 'No brand named "Nobody"'),
         (["--brand", "Acme", "--since", "2026-13-01"], '--since "2026-13-01" is not a date'),
         (["--brand", "Acme", "--until", "yesterday"], '--until "yesterday" is not a date'),
+        (["--brand", "Acme", "--since", "0001-01-01"], "outside the years 0002 to 9998"),
+        (["--brand", "Acme", "--until", "9999-12-31"], "outside the years 0002 to 9998"),
         (
             ["--brand", "Acme", "--since", "2026-11-02", "--until", "2026-11-01"],
             "is before --since",

@@ -52,8 +52,11 @@ def _day(name: str, value: str) -> date | None:
         day = parse_date(value)
     except ValueError:
         day = None
-    if day is None or not 2 <= day.year <= 9998:
+    if day is None:
         raise CommandError(f'--{name} "{value}" is not a date (YYYY-MM-DD, e.g. 2026-11-01).')
+    if not 2 <= day.year <= 9998:
+        # A day in year 1 or 9999 may have no start or end in some time zone.
+        raise CommandError(f'--{name} "{value}" is outside the years 0002 to 9998.')
     return day
 
 
