@@ -718,17 +718,11 @@ def _valences(
         if i < n - 1 and item_lower == "kind" and lowered[i + 1] == "of":
             continue
         first = False
-        valence = lexicon[item_lower]
-        start = i - 3 if i > 3 else 0
-        if (
-            valence != 0
-            and rule_words.isdisjoint(lowered[start : i + 3])
-            and not (has_nt and "n't" in "\0".join(lowered[start:i]))
-        ):
-            if is_cap_diff and words[i].isupper():
-                valence = valence + C_INCR if valence > 0 else valence - C_INCR
+        valence = _rule_free_valence(lexicon, rule_words, i, words, lowered, has_nt, is_cap_diff)
+        if valence is not None:
             sentiments[i] = valence
             continue
+        start = i - 3 if i > 3 else 0
         if plain is not None and rescored.isdisjoint(lowered[start : i + 2]):
             for shift in plain.shifts:
                 at = i + shift
@@ -789,19 +783,36 @@ def _valences_from_plain(
         if item_lower not in scoring:
             sentiments[i] = 0
             continue
-        valence = lexicon[item_lower]
-        begin = i - 3 if i > 3 else 0
-        if (
-            valence != 0
-            and rule_words.isdisjoint(lowered[begin : i + 3])
-            and not (has_nt and "n't" in "\0".join(lowered[begin:i]))
-        ):
-            if is_cap_diff and words[i].isupper():
-                valence = valence + C_INCR if valence > 0 else valence - C_INCR
-            sentiments[i] = valence
-        else:
-            sentiments[i] = care._word_valence(i, words, lowered, is_cap_diff)
+        valence = _rule_free_valence(lexicon, rule_words, i, words, lowered, has_nt, is_cap_diff)
+        if valence is None:
+            valence = care._word_valence(i, words, lowered, is_cap_diff)
+        sentiments[i] = valence
     return sentiments, is_cap_diff
+
+
+def _rule_free_valence(
+    lexicon: dict[str, float],
+    rule_words: frozenset[str],
+    i: int,
+    words: list[str],
+    lowered: list[str],
+    has_nt: bool,
+    is_cap_diff: bool,
+) -> float | None:
+    """Word i's valence when no booster, negation, "no", "least" or idiom word is within
+    reach (only the caps rule applies, as in FastSentimentIntensityAnalyzer.polarity_scores);
+    None when VADER's rules must run (``_word_valence``)."""
+    valence = lexicon[lowered[i]]
+    start = i - 3 if i > 3 else 0
+    if (
+        valence == 0
+        or not rule_words.isdisjoint(lowered[start : i + 3])
+        or (has_nt and "n't" in "\0".join(lowered[start:i]))
+    ):
+        return None
+    if is_cap_diff and words[i].isupper():
+        return valence + C_INCR if valence > 0 else valence - C_INCR
+    return valence
 
 
 def _scoring_words(analyzer: FastSentimentIntensityAnalyzer) -> frozenset[str]:
