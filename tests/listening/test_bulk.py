@@ -8,10 +8,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.db import transaction
 
-from listening.bulk import AuthorRow, authors_upsert, mention_external_ids_stored
+from listening.bulk import (
+    AuthorRow,
+    MentionRow,
+    authors_upsert,
+    mention_external_ids_stored,
+    mentions_insert,
+)
 from listening.connectors.base import RawItem
-from listening.models import Author, Mention, Source
+from listening.models import Author, Mention, MentionMatch, Source
 from listening.services import BrandMatcher, items_store, source_brands
 from tests.brands.conftest import acme
 
@@ -130,3 +137,57 @@ def test_stored_ids_with_odd_characters_are_recognised_as_duplicates(social) -> 
     assert (again.new, again.duplicate) == (0, len(ids))
     assert mention_external_ids_stored(social.pk, [*ids, "id-never"]) == set(ids)
     assert mention_external_ids_stored(social.pk, []) == set()
+
+
+def _row(source: Source, external_id: str) -> MentionRow:
+    return MentionRow(
+        source_id=source.pk,
+        external_id=external_id,
+        url="",
+        author_id=None,
+        platform="mastodon",
+        in_reply_to="",
+        thread_id="",
+        author_followers=None,
+        like_count=None,
+        reply_count=None,
+        repost_count=None,
+        title="",
+        text=f"Acme item {external_id}",
+        is_text_truncated=False,
+        language="en",
+        published_at=NOON,
+        fetched_at=NOON,
+        neg=0.0,
+        neu=1.0,
+        pos=0.0,
+        compound=0.0,
+        label="neutral",
+        earshot_compound=0.0,
+        earshot_label="neutral",
+        scorer_name="vader",
+        scorer_version="test",
+        matches=[(source.brand_id, ["acme"])],
+    )
+
+
+def test_a_batch_partly_stored_by_another_worker_stores_only_the_rest_once(social) -> None:
+    """items_store looks up stored ids first, but another worker may store some of the batch
+    between that lookup and the insert: mentions_insert then keeps what is there, stores the
+    rest, and says exactly which rows it stored."""
+    with transaction.atomic():
+        first = mentions_insert([_row(social, "a"), _row(social, "b")])
+    stored = dict(Mention.objects.values_list("external_id", "id"))
+    assert first == stored and set(stored) == {"a", "b"}
+
+    with transaction.atomic():
+        second = mentions_insert([_row(social, "b"), _row(social, "c")])
+    after = dict(Mention.objects.values_list("external_id", "id"))
+    assert set(second) == {"c"} and second["c"] == after["c"]
+    assert after["b"] == stored["b"]
+    # One brand match per mention: "b" got none a second time.
+    assert sorted(MentionMatch.objects.values_list("mention__external_id", flat=True)) == [
+        "a",
+        "b",
+        "c",
+    ]
