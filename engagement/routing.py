@@ -58,10 +58,12 @@ First response
 
 What needs an answer (per brand, tuned in CareSettings)
     * negative: Earshot's compound (``Mention.our_compound``) <= ``negative_threshold``
-      (default -0.05); a mention Earshot left unscored (its language) is never negative;
+      (default -0.05); a mention Earshot left unscored (its language) is never negative.
+      Where the brand's own learned model labelled the mention (issue 13: its match's label
+      then differs from Earshot's), that label decides instead: negative, or not;
     * a question (if ``answer_questions``): the text contains "?" or starts with who, what,
-      when, where, why, how, can, could, is, are, do, does or will, and Earshot's label is not
-      positive;
+      when, where, why, how, can, could, is, are, do, does or will, and the brand's label (its
+      model's, else Earshot's) is not positive;
     * addressed (if ``answer_addressed``): the text mentions one of the brand's own handles,
       e.g. "@acme_help".
     A mention that needs an answer goes to a *care* case (the main queue). A positive mention
@@ -184,21 +186,32 @@ def _is_question(text: str) -> bool:
 
 
 def _needs_answer(
-    *, mention: Mention, doc: MatchDocument, care: CareSettings, own: frozenset[str]
+    *,
+    mention: Mention,
+    match: MentionMatch,
+    doc: MatchDocument,
+    care: CareSettings,
+    own: frozenset[str],
 ) -> bool:
-    if _is_negative(mention, care):
+    if _is_negative(mention, match, care):
         return True
     if (
         care.answer_questions
-        and mention.our_label != Mention.Label.POSITIVE
+        and match.label != Mention.Label.POSITIVE
         and _is_question(mention.text)
     ):
         return True
     return bool(care.answer_addressed and own and own & doc.handles)
 
 
-def _is_negative(mention: Mention, care: CareSettings) -> bool:
-    """Earshot's compound at or below the brand's threshold (never for an unscored one)."""
+def _is_negative(mention: Mention, match: MentionMatch, care: CareSettings) -> bool:
+    """Whether the mention is negative for the match's brand: the brand's own learned model
+    said so, where it labelled the match (listening.brand_scoring stores its label on the
+    match, which then differs from Earshot's); else Earshot's compound is at or below the
+    brand's threshold (never for an unscored one). The model gives a label, not a compound
+    on Earshot's scale, so its label is what the threshold would have decided."""
+    if match.label != mention.our_label:
+        return match.label == Mention.Label.NEGATIVE
     compound = mention.our_compound
     return compound is not None and compound <= care.negative_threshold
 
@@ -604,11 +617,11 @@ def _route_one(
         url=mention.url,
         lang=mention.language,
     )
-    is_negative = _is_negative(mention, care)
-    needs = _needs_answer(mention=mention, doc=doc, care=care, own=ctx.own)
+    is_negative = _is_negative(mention, match, care)
+    needs = _needs_answer(mention=mention, match=match, doc=doc, care=care, own=ctx.own)
     if needs:
         kind = Case.Kind.CARE
-    elif mention.our_label == Mention.Label.POSITIVE:
+    elif match.label == Mention.Label.POSITIVE:
         kind = Case.Kind.ADVOCATE
     else:
         kind = ""

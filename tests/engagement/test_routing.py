@@ -107,6 +107,23 @@ def test_a_neutral_mention_gets_no_case_but_is_routed(acme, social_source):
     assert MentionMatch.objects.get(mention=mention, brand=acme).routed_at is not None
 
 
+def test_the_brands_own_model_label_decides_what_needs_an_answer(acme, social_source):
+    """A brand switched to its learned model (issue 13) gets that model's label on its match
+    at ingest (listening.brand_scoring); routing follows it, not Earshot's compound."""
+    neutral = store_mention(social_source, "acme opened a store downtown", author_handle="a@x")
+    happy = store_mention(social_source, "I love my new acme blender", author_handle="b@x")
+    angry = store_mention(social_source, "acme lost my parcel again, awful", author_handle="c@x")
+    # What the brand's model said of them, where it differs from Earshot's reading.
+    for mention, label in ((neutral, "negative"), (happy, "neutral"), (angry, "positive")):
+        assert mention.our_label != label
+        MentionMatch.objects.filter(mention=mention, brand=acme).update(label=label)
+
+    mentions_route()
+
+    kinds = {c.author.handle: c.kind for c in Case.objects.filter(brand=acme)}
+    assert kinds == {"a@x": Case.Kind.CARE, "c@x": Case.Kind.ADVOCATE}
+
+
 def test_a_raised_negative_threshold_lets_mild_complaints_pass(acme, social_source):
     CareSettings.objects.create(brand=acme, negative_threshold=-0.5)
     store_mention(social_source, "acme support is bad")  # -0.20
