@@ -254,7 +254,6 @@ class Branch:
     groups: tuple[frozenset[bytes], ...]
     worded: tuple[tuple[bytes, re.Pattern[str]], ...]  # (first word, regex)
     gate_words: frozenset[bytes]
-    by_word: dict[bytes, tuple[re.Pattern[str], ...]]  # worded, by first word
     literal: tuple[tuple[str, re.Pattern[str]], ...]
     digit: tuple[re.Pattern[str], ...]
     always: tuple[re.Pattern[str], ...]
@@ -272,14 +271,10 @@ class Branch:
                 worded.append((word, compiled))
             else:
                 literal.append((gate, compiled))
-        by_word: dict[bytes, list[re.Pattern[str]]] = {}
-        for word, compiled in worded:
-            by_word.setdefault(word, []).append(compiled)
         return cls(
             groups,
             tuple(worded),
-            frozenset(by_word),
-            {word: tuple(regexes) for word, regexes in by_word.items()},
+            frozenset(w for w, _r in worded),
             tuple(literal),
             tuple(digit),
             tuple(always),
@@ -288,11 +283,9 @@ class Branch:
     def matches(self, lowered: str, pieces: set[bytes]) -> bool:
         """Whether the branch's regex matches lowered, whose pieces (see _hits_and_words)
         are given."""
-        # Only the searches whose first word the text holds (the intersection runs in C,
-        # over the smaller set).
-        for word in self.gate_words.intersection(pieces):
-            for regex in self.by_word[word]:
-                if regex.search(lowered) is not None:
+        if not self.gate_words.isdisjoint(pieces):
+            for word, regex in self.worded:
+                if word in pieces and regex.search(lowered) is not None:
                     return True
         for literal, regex in self.literal:
             if literal in lowered and regex.search(lowered) is not None:
@@ -671,36 +664,11 @@ def _vader_words(
     if not (text.isascii() and analyzer._emoji_ascii_free):
         text = analyzer._replace_emoji(text)
     text = text.strip()
-    words = list(map(_word_of, text.split()))
-    return text, words, list(map(_lowered_of, words))
-
-
-class _Memo(dict[str, str]):
-    """token -> f(token), remembered: most tokens of a text were seen in earlier texts, and
-    map() over a dict's lookup runs in C where a comprehension runs f in Python per token.
-    Cleared when it grows past `limit` entries (a few MB)."""
-
-    def __init__(self, f: Callable[[str], str], limit: int = 200_000) -> None:
-        super().__init__()
-        self._f = f
-        self._limit = limit
-
-    def __missing__(self, token: str) -> str:
-        if len(self) >= self._limit:
-            self.clear()
-        value = self[token] = self._f(token)
-        return value
-
-
-def _vader_word(token: str) -> str:
-    # SentiText._words_and_emoticons(): strip punctuation unless that leaves <= 2 characters
-    # (probably an emoticon such as ":)").
-    stripped = token.strip(_PUNCTUATION)
-    return stripped if len(stripped) > 2 else token
-
-
-_word_of = _Memo(_vader_word).__getitem__
-_lowered_of = _Memo(str.lower).__getitem__
+    words = [
+        stripped if len(stripped := token.strip(_PUNCTUATION)) > 2 else token
+        for token in text.split()
+    ]
+    return text, words, list(map(str.lower, words))
 
 
 @dataclass(frozen=True, slots=True)
