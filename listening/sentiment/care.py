@@ -795,9 +795,8 @@ def _valences_from_plain(
     rescored = _rescored_words().intersection(lowered)
     if rescored:
         # A word reads the lexicon three words back and one ahead.
-        for at, word in enumerate(lowered):
-            if word in rescored:
-                dirty.update(range(max(0, at - 1), min(n, at + 4)))
+        for at in compress(range(n), map(rescored.__contains__, lowered)):
+            dirty.update(range(max(0, at - 1), min(n, at + 4)))
     care = get_care_analyzer()
     lexicon = care.lexicon
     rule_words = care._rule_words
