@@ -44,6 +44,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress, count, islice
+from operator import ne
 from pathlib import Path
 
 from vaderSentiment.vaderSentiment import BOOSTER_DICT as _BOOSTERS
@@ -712,17 +714,24 @@ def _valences(
         plain = None
     rescored = _rescored_words()
     first = True
-    for i, item_lower in enumerate(lowered):
-        if item_lower not in scoring:
-            continue
+    # Only the scoring words' positions, found in C.
+    for i in compress(range(n), map(scoring.__contains__, lowered)):
+        item_lower = lowered[i]
         if i < n - 1 and item_lower == "kind" and lowered[i + 1] == "of":
             continue
         first = False
-        valence = _rule_free_valence(lexicon, rule_words, i, words, lowered, has_nt, is_cap_diff)
-        if valence is not None:
+        # _rule_free_valence(), inlined: it runs for most scoring words.
+        valence = lexicon[item_lower]
+        start = i - 3 if i > 3 else 0
+        if (
+            valence != 0
+            and rule_words.isdisjoint(lowered[start : i + 3])
+            and not (has_nt and "n't" in "\0".join(lowered[start:i]))
+        ):
+            if is_cap_diff and words[i].isupper():
+                valence = valence + C_INCR if valence > 0 else valence - C_INCR
             sentiments[i] = valence
             continue
-        start = i - 3 if i > 3 else 0
         if plain is not None and rescored.isdisjoint(lowered[start : i + 2]):
             for shift in plain.shifts:
                 at = i + shift
@@ -748,39 +757,55 @@ def _valences_from_plain(
     lowered: list[str],
     marks: int,
     plain_valences: list[float],
-    start: int,
+    plain_n: int,
+    runs: Sequence[tuple[int, int, int]],
     plain_cap_diff: bool | None,
 ) -> tuple[list[float], bool | None] | None:
     """_valences() with the care analyzer, for a care reading that is `marks` pattern words
-    followed by plain VADER's words from `start` on, contiguous (the text, or the text less
-    handles in front or URLs at the end): a word whose neighbourhood lies inside that run and
-    holds no word the two lexicons score differently keeps plain VADER's valence; only the
-    others go through VADER's rules. None when the caps rule differs ("kind" too: its rule
-    reads the next word, kept simple by falling back)."""
+    followed by runs of plain VADER's words: (care index after the marks, plain index,
+    length), in order, covering the rest of the care reading (the text less whole tokens
+    such as handles and URLs, see _token_runs). A word whose neighbourhood (three words
+    before it to two after, as VADER's rules read it) lies inside one run, at the same
+    distance from the ends of both readings where it reaches them, and holds no word the two
+    lexicons score differently, keeps plain VADER's valence; only the others go through
+    VADER's rules. None when the caps rule differs."""
     n = len(words)
     scoring = _care_scoring_words().intersection(lowered)
     if not scoring:
         return [0] * n, None
+    if scoring == _KIND:
+        return None  # "kind of" alone scores nothing and leaves the caps rule unread
     allcap = sum(map(str.isupper, words))
     is_cap_diff = 0 < n - allcap < n
-    if is_cap_diff != plain_cap_diff or "kind" in scoring:
+    if plain_cap_diff is not None and is_cap_diff != plain_cap_diff:
         return None
-    sentiments = [0] * marks + plain_valences[start : start + n - marks]
-    # The first three words after the marks look back at them, the last two are cut short
-    # where URLs were left out, and words near a rescored word read it.
-    dirty = {*range(min(n, marks + 3)), *range(max(0, n - 2), n)}
+    # (When plain VADER saw no scoring word, every word it shares with the care reading that
+    # is not rescored scores 0 in both, whatever the caps rule.)
+    sentiments: list[float] = [0] * marks
+    dirty: set[int] = set(range(min(n, marks + 3)))
+    for care_at, plain_at, length in runs:
+        care_at += marks
+        sentiments += plain_valences[plain_at : plain_at + length]
+        if care_at != 0 or plain_at != 0:
+            # What the run's first three words look back at differs between the readings.
+            dirty.update(range(care_at, min(care_at + 3, n)))
+        if care_at + length != n or plain_at + length != plain_n:
+            # What its last two look ahead at differs.
+            dirty.update(range(max(care_at, care_at + length - 2), care_at + length))
     rescored = _rescored_words().intersection(lowered)
     if rescored:
-        for at, word in enumerate(lowered):
-            if word in rescored:
-                dirty.update(range(max(0, at - 1), min(n, at + 4)))
+        # A word reads the lexicon three words back and one ahead.
+        for at in compress(range(n), map(rescored.__contains__, lowered)):
+            dirty.update(range(max(0, at - 1), min(n, at + 4)))
     care = get_care_analyzer()
     lexicon = care.lexicon
     rule_words = care._rule_words
     has_nt = "n't" in "\0".join(lowered)
     for i in dirty:
         item_lower = lowered[i]
-        if item_lower not in scoring:
+        if item_lower not in scoring or (
+            item_lower == "kind" and i < n - 1 and lowered[i + 1] == "of"
+        ):
             sentiments[i] = 0
             continue
         valence = _rule_free_valence(lexicon, rule_words, i, words, lowered, has_nt, is_cap_diff)
@@ -788,6 +813,9 @@ def _valences_from_plain(
             valence = care._word_valence(i, words, lowered, is_cap_diff)
         sentiments[i] = valence
     return sentiments, is_cap_diff
+
+
+_KIND = frozenset(["kind"])
 
 
 def _rule_free_valence(
@@ -887,21 +915,44 @@ def _rescored_words() -> frozenset[str]:
     return frozenset(w for w in plain.keys() | care.keys() if plain.get(w) != care.get(w))
 
 
-def _kept_tokens(text: str, normalised: str) -> slice | None:
-    """Which of text's tokens normalised holds, when it holds a run of them at the start or
-    the end of text and nothing else, in plain ASCII (so VADER's words are its tokens')."""
+def _token_runs(text: str, normalised: str) -> tuple[list[str], list[tuple[int, int, int]]] | None:
+    """normalised's tokens, and where they stand in text's: runs of (index in normalised,
+    index in text, length), when normalised holds text's tokens less some whole ones (the
+    handles and URLs normalise() left out) and both are plain ASCII (so that VADER's words
+    are their tokens'); else None."""
     if not (text.isascii() and normalised.isascii()):
         return None
     tokens = text.split()
     kept = normalised.split()
-    left_out = len(tokens) - len(kept)
-    if left_out <= 0:
+    n_tokens = len(tokens)
+    n_kept = len(kept)
+    if n_kept >= n_tokens:
         return None
+    left_out = n_tokens - n_kept
+    # Most often: handles in front, or URLs at the end.
     if tokens[left_out:] == kept:
-        return slice(left_out, None)
-    if tokens[: len(kept)] == kept:
-        return slice(None, len(kept))
-    return None
+        return kept, [(0, left_out, n_kept)]
+    if tokens[:n_kept] == kept:
+        return kept, [(0, 0, n_kept)]
+    runs = []
+    at = 0
+    here = 0
+    while here < n_kept:
+        # Greedy, earliest match: finds an embedding whenever there is one, and any
+        # embedding pairs equal tokens, which is all the sharing needs.
+        try:
+            at = tokens.index(kept[here], at)
+        except ValueError:
+            return None
+        # The run goes on to the first token that differs (found in C).
+        length = next(
+            compress(count(), map(ne, islice(tokens, at, None), islice(kept, here, None))),
+            min(n_tokens - at, n_kept - here),
+        )
+        runs.append((here, at, length))
+        here += length
+        at += length
+    return kept, runs
 
 
 def _care_only(text: str) -> SentimentScores:
@@ -942,18 +993,27 @@ def _plain_and_care(
                 SentimentScores(neg, neu, pos, compound, care_label(compound)),
             )
         care_text, care_words, care_lowered = plain_text, words, lowered
+        runs: list[tuple[int, int, int]] | None = [(0, 0, len(words))]
         shifts: tuple[int, ...] = (0,)
-        contiguous = True
-    elif (kept := _kept_tokens(text, normalised)) is not None:
-        # normalise() only left out whole tokens at the start or the end (handles, URLs).
+    elif (kept := _token_runs(text, normalised)) is not None:
+        # normalise() only left out whole tokens (handles, URLs).
         care_text = normalised.strip()
-        care_words, care_lowered = words[kept], lowered[kept]
-        shifts = (kept.start or 0,)
-        contiguous = True
+        runs = kept[1]
+        if len(runs) == 1:
+            _care_at, plain_at, length = runs[0]
+            care_words = words[plain_at : plain_at + length]
+            care_lowered = lowered[plain_at : plain_at + length]
+        else:
+            care_words = []
+            care_lowered = []
+            for _care_at, plain_at, length in runs:
+                care_words += words[plain_at : plain_at + length]
+                care_lowered += lowered[plain_at : plain_at + length]
+        shifts = (runs[0][1] - runs[0][0],) if runs else (0,)
     else:
         care_text, care_words, care_lowered = _vader_words(care, normalised)
         shifts = (0, len(words) - len(care_words))
-        contiguous = False
+        runs = None
     if hits:
         # What _with_tokens() writes in front of the text, as VADER would read it.
         marks = [p.token for p in hits]
@@ -961,9 +1021,9 @@ def _plain_and_care(
         care_words = ([m.upper() for m in marks] if normalised.isupper() else marks) + care_words
         shifts = tuple(shift - len(marks) for shift in shifts)
     found = None
-    if contiguous:
+    if runs is not None:
         found = _valences_from_plain(
-            care_words, care_lowered, len(hits), valences, shifts[0] + len(hits), is_cap_diff
+            care_words, care_lowered, len(hits), valences, len(words), runs, is_cap_diff
         )
     if found is None:
         found = _valences(

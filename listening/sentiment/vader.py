@@ -21,6 +21,7 @@ import string
 import threading
 from collections.abc import Sequence
 from importlib import metadata
+from itertools import compress
 from typing import Any
 
 from vaderSentiment.vaderSentiment import (
@@ -307,11 +308,23 @@ class FastSentimentIntensityAnalyzer(SentimentIntensityAnalyzer):
         0, 0.0 and -0.0 one key, as ``==`` does.
         """
         bi = lw.index("but")
+        # Zeros stay zeros and no other value ever equals them, so each zero, in turn, only
+        # rewrites the first zero (index(0)) as itself times 0.5 or 1.5: what is left there is
+        # the last zero's value as a float (its sign kept), unless the first zero is the "but"
+        # itself, which is never rewritten. The rest of the walk only visits the non-zero
+        # values (compress() finds them in C).
+        n = len(sentiments)
+        nonzero = list(compress(range(n), sentiments))
+        if len(nonzero) < n:
+            first_zero = sentiments.index(0)
+            if first_zero != bi:
+                last_zero = n - 1 - sentiments[::-1].index(0)
+                sentiments[first_zero] = sentiments[last_zero] * 0.5
         groups: dict[float, list[int]] = {}
-        for pos, value in enumerate(sentiments):
+        for pos in nonzero:
             # Positions arrive in ascending order, so each list is already a valid heap.
-            groups.setdefault(value, []).append(pos)
-        for k in range(len(sentiments)):
+            groups.setdefault(sentiments[pos], []).append(pos)
+        for k in nonzero:
             # Stock iterates the list while rewriting it, so it reads the current value.
             sentiment = sentiments[k]
             group = groups[sentiment]
@@ -323,8 +336,6 @@ class FastSentimentIntensityAnalyzer(SentimentIntensityAnalyzer):
             else:
                 continue
             sentiments[si] = scaled
-            if scaled == sentiment:
-                continue  # zero stays zero: same group, same positions
             heapq.heappop(group)
             if not group:
                 del groups[sentiment]

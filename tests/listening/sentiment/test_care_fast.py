@@ -22,6 +22,7 @@ from listening.sentiment.care import (
     _MACROS,
     CareScorer,
     _rows,
+    _token_runs,
     _with_tokens,
     _words_and_pieces,
     care_label,
@@ -66,6 +67,17 @@ EDGE_CASES = [
     "no problem, never had a better flight",
     "so much for next day delivery :(",
     "PLEASE HELP, outage since 9am",
+    # Handles and URLs left out on both sides and in between: plain VADER's valences are
+    # shared run by run, and the words next to each gap are scored again.
+    "@acme thanks @bob for nothing http://x.co again",
+    "I love @acme but @bob hates it http://t.co/x !!",
+    "@a @b NOT GOOD @c at all http://u.rl",
+    "kind of @acme good",
+    "so @acme kind of late again http://x.co",
+    "very @acme @bob bad, but never @acme so good https://x.co",
+    "no @acme refund, no @bob help, not @acme happy",
+    "@acme @acme @acme",
+    "@acme great http://x.co @acme",
 ]
 
 
@@ -131,6 +143,17 @@ def test_the_corpus_exercises_every_shortcut(corpus):
     normalised = [normalise(t) for t in corpus]
     assert sum(n == t for n, t in zip(normalised, corpus, strict=True)) > 1000
     assert sum(n.split() == t.split()[1:] for n, t in zip(normalised, corpus, strict=True)) > 1000
+    # Tokens left out on both sides, or between kept ones (several runs of shared words).
+    runs = [_token_runs(t, n) for n, t in zip(normalised, corpus, strict=True)]
+    assert sum(r is not None and len(r[1]) > 1 for r in runs) > 100
+    assert (
+        sum(
+            r is not None
+            and r[1][:1] not in ([(0, 0, len(r[0]))], [(0, len(t.split()) - len(r[0]), len(r[0]))])
+            for r, t in zip(runs, corpus, strict=True)
+        )
+        > 200
+    )
     assert sum(not t.isascii() for t in corpus) > 100
     assert sum(bool(pattern_hits(n)) for n in normalised) > 2000
     assert sum(" but " in t.lower() for t in corpus) > 300
