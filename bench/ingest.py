@@ -12,7 +12,8 @@ process, pinned to the same single core, it times stock vaderSentiment's polarit
 the same clean texts, then ``--rounds`` times (default 3) ingests every item through new
 sources and times VADER again: each round's ratio takes the mean of the VADER timings on
 either side of it, and the median round is the result (a shared machine's bursts spoil a
-round, not the figure).
+round, not the figure). Each round also prints a CPU-time comparison (this process plus its
+PostgreSQL backend against stock VADER's CPU), as a diagnostic beside the result.
 
 The last line is: RESULT ingest_mentions_per_s=<x> vader_texts_per_s=<y> ratio=<x/y>
 where x counts feed items ingested per second (every item is fetched, parsed, cleaned and
@@ -267,14 +268,31 @@ def serve(directory: Path) -> tuple[subprocess.Popen, int]:
     return process, port
 
 
-def stock_vader_rate(texts: list[str]) -> float:
+def stock_vader_rate(texts: list[str]) -> tuple[float, float]:
+    """Stock VADER's texts per second on texts, in wall time and in this process's CPU time."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     analyzer = SentimentIntensityAnalyzer()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for text in texts:
         analyzer.polarity_scores(text)
-    return len(texts) / (time.perf_counter() - started)
+    return (
+        len(texts) / (time.perf_counter() - started),
+        len(texts) / (time.process_time() - cpu_started),
+    )
+
+
+def backend_cpu_seconds(pid: int | None) -> float | None:
+    """CPU seconds (user + system) the database backend process ``pid`` has used, read from
+    /proc; None when it is not a process of this machine (a remote database) or unreadable."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # After the command's closing parenthesis: state is field 3, utime 14 and stime 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -333,7 +351,13 @@ def main() -> None:
         brand_create(name="Globex", query="globex OR #globex", competitor_of="Acme")
         profiler = cProfile.Profile() if args.profile else None
         rounds = []
-        vader_before = stock_vader_rate(texts)
+        vader_before, vader_cpu_before = stock_vader_rate(texts)
+        backend_pid = None
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                backend_pid = cursor.fetchone()[0]
+        cpu_ratios = []
         for number in range(1, args.rounds + 1):
             # New sources each round (a URL query string keeps them apart): every item is
             # new to the store again, nothing is skipped as already stored.
@@ -345,7 +369,8 @@ def main() -> None:
             ]
             stored_before = Mention.objects.count()
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            started = time.perf_counter()
+            backend_before = backend_cpu_seconds(backend_pid)
+            started, cpu_started = time.perf_counter(), time.process_time()
             if profiler:
                 profiler.enable()
             for source_id in source_ids:
@@ -355,9 +380,11 @@ def main() -> None:
             if profiler:
                 profiler.disable()
             elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
+            backend_after = backend_cpu_seconds(backend_pid)
             peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             stored = Mention.objects.count() - stored_before
-            vader_after = stock_vader_rate(texts)
+            vader_after, vader_cpu_after = stock_vader_rate(texts)
             # The reference is the mean of the VADER timings on either side of this round.
             vader_rate = (vader_before + vader_after) / 2
             items_rate = len(texts) / elapsed
@@ -369,7 +396,21 @@ def main() -> None:
                 f" ratio {items_rate / vader_rate:.2f}; peak RSS {peak_rss_mb:.0f} MB"
                 f" (before: {rss_before / 1024:.0f} MB)"
             )
-            vader_before = vader_after
+            # The same comparison in CPU time, which a shared machine's stolen time does not
+            # inflate: this process's CPU plus its database backend's (the work PostgreSQL did
+            # for this connection), against stock VADER's CPU. PostgreSQL's background
+            # processes (WAL writer, checkpointer) are not counted.
+            if backend_before is not None and backend_after is not None:
+                database = backend_after - backend_before
+                vader_cpu_rate = (vader_cpu_before + vader_cpu_after) / 2
+                cpu_ratio = (len(texts) / (cpu + database)) / vader_cpu_rate
+                cpu_ratios.append(cpu_ratio)
+                print(
+                    f"  CPU: {cpu:.2f} s in this process + {database:.2f} s in its database"
+                    f" backend, against stock VADER's {len(texts) / vader_cpu_rate:.2f} s:"
+                    f" CPU ratio {cpu_ratio:.2f}"
+                )
+            vader_before, vader_cpu_before = vader_after, vader_cpu_after
         if profiler:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
         # The median round by ratio: on a shared machine one slow moment (another process's
@@ -380,6 +421,11 @@ def main() -> None:
             f" alone on the same texts {vader_rate:,.0f} texts/s"
             f" (ratios {', '.join(f'{r:.2f}' for r, _, _ in rounds)})"
         )
+        if cpu_ratios:
+            print(
+                f"CPU ratio (median of {len(cpu_ratios)} rounds, not the result):"
+                f" {sorted(cpu_ratios)[(len(cpu_ratios) - 1) // 2]:.2f}"
+            )
         print(
             f"RESULT ingest_mentions_per_s={items_rate:.0f} vader_texts_per_s={vader_rate:.0f} "
             f"ratio={ratio:.2f}"
