@@ -106,12 +106,21 @@ def link_public_url(code: str) -> str:
     return settings.EARSHOT_TRACKING_BASE_URL + reverse("tracking:redirect", args=[code])
 
 
+def link_code_new() -> str:
+    """A new random link code (URL-safe base64 of CODE_BYTES random bytes) that does not start
+    with "-": a spreadsheet reads a cell starting with "-" as a formula, so the links CSV would
+    have to escape it and the code in the file would no longer be the code in the URL."""
+    while (code := secrets.token_urlsafe(CODE_BYTES)).startswith("-"):
+        pass
+    return code
+
+
 def _link_insert(**fields: Any) -> TrackedLink:
     # A code collision is a 2^-56 event; two tries make it a non-event.
     for attempt in range(3):
         try:
             with transaction.atomic():
-                return TrackedLink.objects.create(code=secrets.token_urlsafe(CODE_BYTES), **fields)
+                return TrackedLink.objects.create(code=link_code_new(), **fields)
         except IntegrityError:
             if attempt == 2:
                 raise
