@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import psycopg2
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
+from psycopg2.errors import UniqueViolation
 
 from listening.models import Author, Mention, MentionMatch
 
@@ -195,7 +195,7 @@ def _mentions_copy(rows: list[MentionRow]) -> dict[str, int]:
                 cursor.cursor.copy_expert(
                     f"COPY {table} (id, {', '.join(_MENTION_COLUMNS)}) FROM STDIN", buffer
                 )
-        except (IntegrityError, psycopg2.IntegrityError):
+        except UniqueViolation:  # raised by psycopg2 itself: copy_expert bypasses Django's wrapper
             # Ids taken and not used leave a gap in the sequence, nothing else.
             return _mentions_copy_on_conflict(rows)
     return {r.external_id: pk for pk, r in zip(ids, rows, strict=True)}
