@@ -999,16 +999,11 @@ def _plain_and_care(
         # normalise() only left out whole tokens (handles, URLs).
         care_text = normalised.strip()
         runs = kept[1]
-        if len(runs) == 1:
-            _care_at, plain_at, length = runs[0]
-            care_words = words[plain_at : plain_at + length]
-            care_lowered = lowered[plain_at : plain_at + length]
-        else:
-            care_words = []
-            care_lowered = []
-            for _care_at, plain_at, length in runs:
-                care_words += words[plain_at : plain_at + length]
-                care_lowered += lowered[plain_at : plain_at + length]
+        care_words = []
+        care_lowered = []
+        for _care_at, plain_at, length in runs:
+            care_words += words[plain_at : plain_at + length]
+            care_lowered += lowered[plain_at : plain_at + length]
         shifts = (runs[0][1] - runs[0][0],) if runs else (0,)
     else:
         care_text, care_words, care_lowered = _vader_words(care, normalised)
