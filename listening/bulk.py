@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from psycopg2.errors import UniqueViolation
 
 from listening.models import Author, Mention, MentionMatch
@@ -191,11 +191,16 @@ def _mentions_copy(rows: list[MentionRow]) -> dict[str, int]:
             "".join(f"{pk}\t{_mention_copy_line(r)}" for pk, r in zip(ids, rows, strict=True))
         )
         try:
-            with transaction.atomic(savepoint=True):
+            # copy_expert is psycopg2's own: wrap_database_errors makes its errors Django's, so
+            # a row the database refuses reaches items_store's row-by-row fallback as any
+            # other DatabaseError does.
+            with transaction.atomic(savepoint=True), connection.wrap_database_errors:
                 cursor.cursor.copy_expert(
                     f"COPY {table} (id, {', '.join(_MENTION_COLUMNS)}) FROM STDIN", buffer
                 )
-        except UniqueViolation:  # raised by psycopg2 itself: copy_expert bypasses Django's wrapper
+        except IntegrityError as exc:
+            if not isinstance(exc.__cause__, UniqueViolation):
+                raise
             # Ids taken and not used leave a gap in the sequence, nothing else.
             return _mentions_copy_on_conflict(rows)
     return {r.external_id: pk for pk, r in zip(ids, rows, strict=True)}
@@ -276,7 +281,7 @@ def _matches_insert(rows: list[MentionRow], inserted: dict[str, int]) -> None:
                 for m, b, t, p, label, history in match_rows
             )
         )
-        with connection.cursor() as cursor:
+        with connection.cursor() as cursor, connection.wrap_database_errors:
             cursor.cursor.copy_expert(
                 f"COPY {MentionMatch._meta.db_table} ({', '.join(_MATCH_COLUMNS)}) FROM STDIN",
                 buffer,
