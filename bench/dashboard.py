@@ -17,6 +17,7 @@ between sizes):
   match Globex and a sixth Initech (share of voice);
 - one care case per 20 negative Acme mentions, half with a first response, a third resolved
   with an outcome;
+- the explorer's search documents (listening.search, as its beat task writes them);
 - the rollups, rebuilt with listening.rollups.rollups_rebuild for each brand, then ANALYZE.
 
 With ``--keep`` each size gets its own database (test_<name>_<size>), which is kept
@@ -58,6 +59,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DEBUG", "true")
+# Its test client speaks plain http:// (config/settings.py: no HTTPS redirect then).
+os.environ.setdefault("EARSHOT_PLAIN_HTTP", "true")
 
 SIZES = {"10k": 10_000, "1m": 1_000_000, "10m": 10_000_000}
 PAGES = ("overview", "share", "authors", "funnel", "care")
@@ -113,7 +116,7 @@ def empty_data() -> None:
         cursor.execute(
             "TRUNCATE listening_mentionrollup, listening_authorrollup, listening_termrollup, "
             "engagement_casemention, engagement_case, listening_mentionmatch, "
-            "listening_mention, listening_author CASCADE"
+            "listening_mention, listening_author, listening_mentionsearchpending CASCADE"
         )
 
 
@@ -122,6 +125,7 @@ def build_data(total: int, brands, sources) -> None:
     from django.db import connection
 
     from listening.rollups import rollups_rebuild
+    from listening.search import search_index_catch_up
 
     acme, globex, initech = brands
     words = "ARRAY[" + ",".join(f"'{w}'" for w in WORDS) + "]"
@@ -214,6 +218,9 @@ def build_data(total: int, brands, sources) -> None:
         matches = c.fetchone()[0]
         c.execute("SELECT count(*), count(*) FILTER (WHERE outcome <> '') FROM engagement_case")
         cases, outcomes = c.fetchone()
+    # The explorer's search documents, as the beat task writes them behind ingest (the
+    # trigger queued every mention above); big batches, as nothing else runs.
+    search_index_catch_up(batch_size=200_000)
     loaded = time.monotonic() - started
     for brand in brands:
         rollups_rebuild(brand_id=brand.pk)

@@ -316,6 +316,9 @@ EARSHOT_CUSTOMERS_UPLOAD_MAX_BYTES = env.int(
 EARSHOT_CUSTOMERS_INLINE_BYTES = env.int("EARSHOT_CUSTOMERS_INLINE_BYTES", default=2 * 1024 * 1024)
 # How often new authors are matched with customers (seconds): outside ingest's hot path.
 EARSHOT_CUSTOMERS_MATCH_INTERVAL = env.int("EARSHOT_CUSTOMERS_MATCH_INTERVAL", default=60)
+# Seconds between writes of the explorer's search documents for new mentions (PostgreSQL;
+# listening/search.py). Mentions are found before it: only searches get slower if it lags.
+EARSHOT_SEARCH_INDEX_INTERVAL = env.int("EARSHOT_SEARCH_INDEX_INTERVAL", default=5)
 
 # Outgoing mail (the weekly report e-mail, issue 12): printed to the console log unless
 # EMAIL_URL names a server in django-environ's form, e.g.
@@ -368,6 +371,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "listening.tasks.sources_dispatch_due_task",
         "schedule": float(EARSHOT_DISPATCH_INTERVAL),
         "options": {"expires": float(EARSHOT_DISPATCH_INTERVAL)},
+    },
+    # The explorer's search documents for the mentions stored since (listening/search.py).
+    "listening-index-search": {
+        "task": "listening.tasks.search_index_task",
+        "schedule": float(EARSHOT_SEARCH_INDEX_INTERVAL),
+        "options": {"expires": float(EARSHOT_SEARCH_INDEX_INTERVAL)},
     },
     # The queue: route new mentions into cases, keep waiting-time priority current, and
     # record follow-up outcomes. Each run is idempotent; an expired run is simply skipped.

@@ -1,6 +1,7 @@
 """What Earshot hears: the sources it polls for each brand (brands.models.Brand), the authors
 and mentions it stores."""
 
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
@@ -281,6 +282,35 @@ def our_compound_sql(prefix: str = "") -> models.Case:
         default=models.F(f"{prefix}earshot_compound"),
         output_field=models.FloatField(),
     )
+
+
+class MentionSearch(models.Model):
+    """A mention's full-text search document: ``to_tsvector('simple', text)``, with the GIN
+    index the explorer's search reads (PostgreSQL only; SQLite searches by substring).
+
+    Kept behind ingest, not in its transaction (listening.search): a database trigger queues
+    every new mention's id in MentionSearchPending, and a periodic task turns the queue into
+    these rows. Until then a queued mention is still found: the search also reads the queue's
+    few rows and parses their text on the fly."""
+
+    mention = models.OneToOneField(
+        Mention, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    document = SearchVectorField()
+
+    def __str__(self) -> str:
+        return f"search document of mention {self.mention_id}"
+
+
+class MentionSearchPending(models.Model):
+    """The ids of mentions whose MentionSearch row is still to be written (a trigger fills
+    it on PostgreSQL; listening.search empties it). No foreign key: a row whose mention has
+    been deleted meanwhile is simply dropped when its turn comes."""
+
+    mention_id = models.BigIntegerField(primary_key=True)
+
+    def __str__(self) -> str:
+        return f"mention {self.mention_id} waiting for its search document"
 
 
 class MentionMatch(models.Model):

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from celery import shared_task
 
+from listening.search import search_index_catch_up
 from listening.services import fetchlogs_interrupted_mark, source_poll, sources_dispatch_due
 
 logger = logging.getLogger(__name__)
@@ -74,3 +75,11 @@ def sources_dispatch_due_task() -> int:
             continue
         queued += 1
     return queued
+
+
+@shared_task(acks_late=True, soft_time_limit=240, time_limit=300)
+def search_index_task() -> int:
+    """Write the search documents of the mentions queued since the last run (listening.search).
+    Safe to overlap (each batch takes ids no other run holds) and to kill (a batch rolls back
+    into the queue)."""
+    return search_index_catch_up()

@@ -28,8 +28,9 @@ ignored, and a bad value shows an error above no rows instead of guessing.
 ``after``       The page cursor (opaque: written by the "Next" link, not by other pages).
 ==============  ==========================================================================
 
-Full-text search on PostgreSQL uses ``to_tsvector('simple', text)`` with the GIN index of
-dashboard/migrations/0001_explorer_indexes.py: the ``simple`` configuration lower-cases words
+Full-text search on PostgreSQL matches each mention's ``to_tsvector('simple', text)``, stored
+in MentionSearch with a GIN index behind ingest (listening/search.py: mentions not indexed yet
+are parsed on the fly, so none is missed): the ``simple`` configuration lower-cases words
 and nothing more (no stemming, no stop words), because mentions come in every language and a
 search for a brand or product name must find exactly that word; ``refund`` does not find
 ``refunds`` (search ``refund or refunds``). SQLite (a newcomer's first run) falls back to a

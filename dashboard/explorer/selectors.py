@@ -7,7 +7,8 @@ filter that needs them:
 - brand, newest/oldest, since/until: ``match_brand_pub_idx`` (brand, -published_at);
 - label: ``match_brand_label_idx`` (brand, label, -published_at);
 - term: ``explorer_match_terms_gin`` (GIN over matched_terms, jsonb_path_ops: ``@>``);
-- q: ``explorer_mention_text_fts`` (GIN over ``to_tsvector('simple', text)``);
+- q: ``mentionsearch_document_gin`` (GIN over each mention's stored document, kept behind
+  ingest; mentions not indexed yet are parsed on the fly: listening/search.py);
 - platform, lang: ``explorer_mention_platform_idx`` / ``explorer_mention_lang_idx``;
 - source: ``mention_source_pub_idx``; author: ``explorer_author_handle_idx`` for the handle,
   then the author foreign key's index;
@@ -46,13 +47,12 @@ from django.db.models.functions import Cast, Coalesce
 from brands.models import Brand
 from dashboard.explorer.forms import Cursor
 from engagement.models import CaseMention
-from listening.models import Mention, MentionMatch, Source
+from listening.models import MentionMatch, Source
+from listening.search import search_ids_sql, text_search_sql
 
 PAGE_SIZE = 50
 # A search matching at most this many mentions (all brands) is answered from their ids.
 SEARCH_CANDIDATES_MAX = 5000
-# The text search configuration of the GIN index; the query must spell the same expression.
-TEXT_SEARCH_CONFIG = "simple"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # What the page and listening/exports.py's record read, and nothing else: sources carry
 # configuration and cursors, and 50 wide rows cost more to build than to fetch.
@@ -93,18 +93,19 @@ _COLUMNS = (
 
 
 class TextSearch(Func):
-    """``to_tsvector('simple', text) @@ websearch_to_tsquery('simple', query)``, written
-    exactly as the index expression (no COALESCE, which Django's SearchVector adds and which
-    would keep PostgreSQL from using the index)."""
+    """The mention's text matches the query (websearch syntax), as listening.search spells
+    it: its stored document through the GIN index, or its text parsed while it waits to be
+    indexed. Arguments: the mention's id, its text, the query."""
 
     output_field = BooleanField()
 
     def as_sql(self, compiler, connection, **extra_context):
-        text_sql, text_params = compiler.compile(self.source_expressions[0])
-        query_sql, query_params = compiler.compile(self.source_expressions[1])
-        config = f"'{TEXT_SEARCH_CONFIG}'::regconfig"
-        sql = f"to_tsvector({config}, {text_sql}) @@ websearch_to_tsquery({config}, {query_sql})"
-        return sql, (*text_params, *query_params)
+        compiled = [compiler.compile(expression) for expression in self.source_expressions]
+        (id_sql, id_params), (text_sql, text_params), (query_sql, query_params) = compiled
+        sql = text_search_sql(id_sql, text_sql, query_sql)
+        # In text_search_sql's order: id, query, id, text, query.
+        params = (*query_params, *id_params, *id_params, *text_params, *query_params)
+        return sql, params
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def _brand_matches(f: ExplorerFilters) -> QuerySet[MentionMatch]:
 
 def _text_condition(q: str):
     if connection.vendor == "postgresql":
-        return TextSearch(F("mention__text"), Value(q))
+        return TextSearch(F("mention_id"), F("mention__text"), Value(q))
     return Q(mention__text__icontains=q)
 
 
@@ -197,11 +198,9 @@ def search_candidates(*, filters: ExplorerFilters) -> list[int] | None:
     """
     if not filters.q or connection.vendor != "postgresql":
         return None
-    ids = list(
-        Mention.objects.filter(TextSearch(F("text"), Value(filters.q)))
-        .order_by()
-        .values_list("id", flat=True)[: SEARCH_CANDIDATES_MAX + 1]
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(search_ids_sql(SEARCH_CANDIDATES_MAX + 1), [filters.q, filters.q])
+        ids = list(dict.fromkeys(mention_id for (mention_id,) in cursor.fetchall()))
     return ids if len(ids) <= SEARCH_CANDIDATES_MAX else None
 
 

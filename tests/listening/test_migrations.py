@@ -74,3 +74,31 @@ def test_mentions_dated_outside_the_window_get_their_fetch_time_and_read_again()
         assert dates[ids[name]] == fetched, name
         assert match_model.objects.get(mention_id=ids[name]).published_at == fetched
     assert match_model.objects.get(mention_id=ids["fine"]).published_at == fine
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="full-text search is PostgreSQL's")
+def test_mentions_stored_before_the_search_table_get_their_documents_and_new_ones_are_queued():
+    apps = migrate(
+        [("dashboard", "0005_roi_settings"), ("listening", "0015_drop_plain_label_index")]
+    )
+    brand = apps.get_model("brands", "Brand").objects.create(name="Acme", query="acme")
+    source = apps.get_model("listening", "Source").objects.create(brand=brand, kind="webhook")
+    mention_model = apps.get_model("listening", "Mention")
+    at = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    scores = {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}
+    old = mention_model.objects.create(
+        source=source, external_id="old", text="Acme Lost my BAG", published_at=at, **scores
+    )
+
+    apps = migrate([("dashboard", "0006_drop_text_fts"), ("listening", "0016_mention_search")])
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT mention_id, document::text FROM listening_mentionsearch")
+        assert cursor.fetchall() == [(old.pk, "'acme':1 'bag':4 'lost':2 'my':3")]
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'listening_mention'")
+        assert "explorer_mention_text_fts" not in {name for (name,) in cursor.fetchall()}
+    new = apps.get_model("listening", "Mention").objects.create(
+        source_id=source.pk, external_id="new", text="acme", published_at=at, **scores
+    )
+    pending = apps.get_model("listening", "MentionSearchPending").objects
+    assert list(pending.values_list("mention_id", flat=True)) == [new.pk]
