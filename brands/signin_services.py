@@ -13,6 +13,7 @@ import re
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -68,6 +69,32 @@ def signin_attempt_record(*, username: str, ip: str | None, succeeded: bool) -> 
     who keeps trying keeps the window closed.
     """
     LoginAttempt.objects.create(username=username, ip=ip, succeeded=succeeded)
+
+
+# Rows deleted per statement: short transactions, so sign-ins never wait on the prune.
+_PRUNE_BATCH = 10_000
+
+
+def login_attempts_prune(*, now: datetime | None = None) -> int:
+    """Delete the attempts no limit reads any more; return how many.
+
+    Failures older than EARSHOT_LOGIN_FAILURES_KEEP_DAYS (the limiter reads only its window,
+    never longer than that) and successes older than EARSHOT_LOGIN_KNOWN_ADDRESS_DAYS (what
+    makes an address known). Idempotent; in batches, each its own statement."""
+    now = now or timezone.now()
+    window = timedelta(seconds=settings.EARSHOT_LOGIN_RATE_WINDOW)
+    failures_before = now - max(timedelta(days=settings.EARSHOT_LOGIN_FAILURES_KEEP_DAYS), window)
+    successes_before = now - timedelta(days=settings.EARSHOT_LOGIN_KNOWN_ADDRESS_DAYS)
+    stale = LoginAttempt.objects.filter(
+        Q(succeeded=False, at__lt=failures_before) | Q(succeeded=True, at__lt=successes_before)
+    )
+    deleted = 0
+    while True:
+        ids = list(stale.values_list("pk", flat=True)[:_PRUNE_BATCH])
+        if not ids:
+            return deleted
+        # Nothing refers to an attempt: Django deletes them with one statement.
+        deleted += LoginAttempt.objects.filter(pk__in=ids).delete()[0]
 
 
 def signin_refused_message(refused_until: datetime) -> str:

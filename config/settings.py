@@ -208,6 +208,10 @@ AUTHENTICATION_BACKENDS = ["brands.backends.LimitedModelBackend"]
 EARSHOT_LOGIN_RATE_LIMIT = env.int("EARSHOT_LOGIN_RATE_LIMIT", default=10)
 EARSHOT_LOGIN_RATE_WINDOW = env.int("EARSHOT_LOGIN_RATE_WINDOW", default=300)
 EARSHOT_LOGIN_KNOWN_ADDRESS_DAYS = env.int("EARSHOT_LOGIN_KNOWN_ADDRESS_DAYS", default=90)
+# Failed sign-ins are read only within EARSHOT_LOGIN_RATE_WINDOW; kept this many days for an
+# admin to look into, then deleted daily (brands.tasks), as are successes older than
+# EARSHOT_LOGIN_KNOWN_ADDRESS_DAYS: an attack must not grow the table without end.
+EARSHOT_LOGIN_FAILURES_KEEP_DAYS = env.int("EARSHOT_LOGIN_FAILURES_KEEP_DAYS", default=7)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -406,6 +410,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "engagement.tasks.sentiment_models_dispatch_task",
         "schedule": float(EARSHOT_LEARN_CHECK_INTERVAL),
         "options": {"expires": float(EARSHOT_LEARN_CHECK_INTERVAL)},
+    },
+    # Sign-in attempts nothing reads any more (brands.signin_services.login_attempts_prune).
+    "brands-prune-login-attempts": {
+        "task": "brands.tasks.login_attempts_prune_task",
+        "schedule": 86400.0,
+        "options": {"expires": 86400.0},
     },
     # Weekly report e-mails: hourly, so each subscriber's goes out in the first hour of
     # their local Monday; a subscription gets each week once (dashboard/services.py).

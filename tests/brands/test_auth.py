@@ -13,6 +13,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from brands.models import LoginAttempt
+from brands.signin_services import login_attempts_prune
+from brands.tasks import login_attempts_prune_task
 from tests.brands.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -153,6 +155,38 @@ def test_the_wait_counts_down_from_the_oldest_failure_that_matters(client, agent
     response = sign_in(client, "ana")
     assert response.status_code == 429
     assert b"try again in 2 minutes." in response.content
+
+
+def test_attempts_no_limit_reads_are_pruned_and_the_limits_still_hold(client, agent, settings):
+    settings.EARSHOT_LOGIN_RATE_LIMIT = 2
+    settings.EARSHOT_LOGIN_RATE_WINDOW = 600
+    settings.EARSHOT_LOGIN_FAILURES_KEEP_DAYS = 7
+    settings.EARSHOT_LOGIN_KNOWN_ADDRESS_DAYS = 90
+    now = timezone.now()
+
+    def attempt(username, days, succeeded=False, ip="10.0.0.1"):
+        return LoginAttempt(username=username, ip=ip, succeeded=succeeded, at=now - days)
+
+    LoginAttempt.objects.bulk_create(
+        [
+            *[attempt("old-failure", timedelta(days=8)) for _ in range(3)],
+            attempt("kept-failure", timedelta(days=6)),
+            attempt("old-success", timedelta(days=91), succeeded=True),
+            attempt("known", timedelta(days=89), succeeded=True, ip="10.0.0.2"),
+            # Within the window: this pair is refused now.
+            *[attempt("ana", timedelta(minutes=1)) for _ in range(2)],
+        ]
+    )
+    assert login_attempts_prune_task() == 4
+    assert set(LoginAttempt.objects.values_list("username", flat=True)) == {
+        "kept-failure",
+        "known",
+        "ana",
+    }
+    assert sign_in(client, "ana").status_code == 429
+    assert login_attempts_prune() == 0
+    entry = settings.CELERY_BEAT_SCHEDULE["brands-prune-login-attempts"]
+    assert entry["task"] == "brands.tasks.login_attempts_prune_task"
 
 
 def test_sign_out_is_a_post(client, agent):
