@@ -9,7 +9,7 @@ the brand), serves them as RSS 2.0, Atom and JSON Feed files from a local HTTP s
 separate process: it only sends bytes), and polls every source through the real service on a
 scratch copy of the configured database (test_<name>, created and dropped here). In the same
 process, pinned to the same single core, it times stock vaderSentiment's polarity_scores on
-the same clean texts, then ``--rounds`` times (default 3) ingests every item through new
+the same clean texts, then ``--rounds`` times (default 5) ingests every item through new
 sources and times VADER again: each round's ratio takes the mean of the VADER timings on
 either side of it, and the median round is the result (a shared machine's bursts spoil a
 round, not the figure). Each round also prints a CPU-time comparison (this process plus its
@@ -304,7 +304,7 @@ def main() -> None:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=3,
+        default=5,
         help="Ingest rounds, each timed between two stock VADER timings; the median is kept.",
     )
     args = parser.parse_args()
