@@ -58,6 +58,10 @@ def _field_values(obj: models.Model, names) -> dict[str, Any]:
     return _plain(values)
 
 
+# For every admin form of ours (BrandScopedAdmin and the few plain ModelAdmins).
+URL_FIELDS_ASSUME_HTTPS = {models.URLField: {"assume_scheme": "https"}}
+
+
 class BrandScopedAdmin:
     """Mixin for ModelAdmin: scope rows, choices and permissions to CONFIGURE brands; audit.
 
@@ -71,6 +75,9 @@ class BrandScopedAdmin:
     # Fields that may hold secrets (a source's access token in config): the audit says that
     # they changed, never what to.
     audit_redacted_fields: tuple[str, ...] = ()
+    # A URL typed without a scheme is read as https:// (Django 6's default; 5.2 warns
+    # that its http:// default is going away).
+    formfield_overrides = URL_FIELDS_ASSUME_HTTPS
 
     # -- scope -------------------------------------------------------------------------------
 

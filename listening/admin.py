@@ -9,7 +9,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from brands.admin import BrandScopedAdmin, BrandScopedInline
+from brands.admin import URL_FIELDS_ASSUME_HTTPS, BrandScopedAdmin, BrandScopedInline
 from brands.models import Brand
 from brands.permissions import Action, scoped
 from listening.forms import BrandAdminForm, QueryTestForm, SourceAdminForm
@@ -452,6 +452,7 @@ class MentionAdmin(BrandScopedAdmin, RollupsKeptOnDelete, admin.ModelAdmin):
 
 @admin.register(Author)
 class AuthorAdmin(admin.ModelAdmin):
+    formfield_overrides = URL_FIELDS_ASSUME_HTTPS
     list_display = ("handle", "display_name", "platform", "followers", "updated_at")
     list_filter = ("platform",)
     search_fields = ("handle", "display_name")
