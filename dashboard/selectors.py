@@ -357,7 +357,8 @@ def care_backlog(*, brand_id: int, now: datetime) -> list[tuple[str, int]]:
 # The care figures are exact medians and percentiles over every case of a period, computed
 # in Python (engagement.selectors.care_report, which ``care_report`` prints too): O(cases).
 # The dashboard computes them once per period and state of its cases: the key holds a
-# fingerprint of every field they read, taken in SQL, and how many due times have passed.
+# fingerprint of the period's case rows as last written, taken in SQL, and how many due times
+# have passed.
 
 
 # A row version's identity: the transaction that wrote it and where it lies. Every UPDATE
@@ -379,7 +380,6 @@ def _cases_fingerprint(*, brand: Brand, since: datetime, until: datetime, now: d
     row = cases.aggregate(
         n=Count("id"),
         overdue=Count("id", filter=Q(first_response_at__isnull=True, first_response_due__lt=now)),
-        ids=Sum("id"),
         # Fixed names only: the table's own name and a system column.
         versions=Sum(RawSQL(_CASE_VERSION, [], BigIntegerField())),  # noqa: S611
         agents=Sum(
@@ -390,7 +390,7 @@ def _cases_fingerprint(*, brand: Brand, since: datetime, until: datetime, now: d
             )
         ),
     )
-    return f"{row['n']}:{row['overdue']}:{row['ids']}:{row['versions']}:{row['agents']}"
+    return f"{row['n']}:{row['overdue']}:{row['versions']}:{row['agents']}"
 
 
 def care_figures_of_period(
