@@ -277,9 +277,9 @@ EARSHOT_PUBLISHED_EARLIEST = datetime.combine(
 # A mention's stored text is cut here (and marked truncated): matching, scoring and the
 # sentiment explanation stay bounded whatever a stranger sends.
 EARSHOT_MENTION_TEXT_MAX_CHARS = env.int("EARSHOT_MENTION_TEXT_MAX_CHARS", default=40_000)
-# The sentiment scorer ingest uses (listening.sentiment.SCORERS); each mention records the
-# scorer's name and version.
-EARSHOT_SENTIMENT_SCORER = env.str("EARSHOT_SENTIMENT_SCORER", default="vader")
+# The sentiment scorer ingest uses (listening.sentiment.SCORERS; "vader" is plain VADER);
+# each mention records the scorer's name and version. Plain VADER's scores are kept beside it.
+EARSHOT_SENTIMENT_SCORER = env.str("EARSHOT_SENTIMENT_SCORER", default="earshot-care")
 # The languages that scorer handles (ISO 639 codes; "en" also covers "en-GB"). A mention in
 # another language, given by its source or detected (listening.language), is stored
 # "unscored": counted in volume and reach, left out of sentiment shares. Plain VADER's

@@ -453,7 +453,9 @@ def mention_correct(request: HttpRequest, mention_id: int) -> HttpResponse:
     if error:
         messages.error(request, error)
     else:
-        messages.success(request, "Sentiment corrected; VADER's score is kept beside it.")
+        messages.success(
+            request, "Sentiment corrected; Earshot's and VADER's scores are kept beside it."
+        )
     return redirect(_case_url(case))
 
 

@@ -2,7 +2,8 @@
 
 - ``base``: the interface (``name``, ``version``, ``score_many(texts)``), ``SentimentScores``
   and the label rule shared by every scorer;
-- ``vader``: VADER, identical to stock vaderSentiment and much cheaper (the default);
+- ``vader``: VADER, identical to stock vaderSentiment and much cheaper;
+- ``care``: Earshot's care-aware scorer on top of VADER (``earshot-care``, the default);
 - ``get_scorer()``: the configured scorer (setting EARSHOT_SENTIMENT_SCORER).
 
 A new scorer is a module here with a class implementing ``Scorer`` and one entry in

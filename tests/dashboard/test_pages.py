@@ -769,8 +769,11 @@ def test_the_overview_finds_a_spike_and_what_drove_it(client, marketer, acme, so
     client.force_login(marketer)
     response = client.get(OVERVIEW, {"brand": acme.pk, "range": "7d"})
     spikes = response.context["spikes"]
+    # The outage is also a spike of negative share: Earshot's scorer reads "outage" as bad
+    # news, where plain VADER read it as neutral.
     assert [(s.day, s.kind, s.mentions) for s in spikes] == [
-        (today - timedelta(days=1), "volume", 8)
+        (today - timedelta(days=1), "volume", 8),
+        (today - timedelta(days=1), "negative", 8),
     ]
     assert spikes[0].terms == [("#down", 8)]
     assert [(a.handle, n) for a, n in spikes[0].authors] == [("loud@social.example", 3)]

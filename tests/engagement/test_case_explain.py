@@ -155,7 +155,8 @@ def test_a_score_stored_by_another_version_is_told_apart_from_todays_explanation
     assert final == pytest.approx(CareScorer().score_many([mention.text])[0].compound)
 
 
-def test_a_mention_scored_by_plain_vader_says_so(client, acme, social_source, agent):
+def test_a_mention_scored_by_plain_vader_says_so(client, acme, social_source, agent, settings):
+    settings.EARSHOT_SENTIMENT_SCORER = "vader"
     case, mention = one_mention(acme, social_source, "acme is not good and VERY terrible")
 
     body = explain(client, agent, case, mention)
@@ -170,6 +171,7 @@ def test_a_mention_scored_by_plain_vader_says_so(client, acme, social_source, ag
 def test_vader_era_mentions_get_todays_care_steps_marked_as_such(
     client, acme, social_source, agent, settings
 ):
+    settings.EARSHOT_SENTIMENT_SCORER = "vader"
     case, mention = one_mention(acme, social_source, "acme order delayed again")
     settings.EARSHOT_SENTIMENT_SCORER = CARE_NAME
 

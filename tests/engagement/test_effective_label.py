@@ -58,7 +58,7 @@ def test_the_mention_list_shows_filters_and_counts_the_corrected_label(
     overview = client.get(reverse("dashboard:index")).content.decode()
 
     assert "Acme is awful and broken" in positive.content.decode()
-    assert "(corrected; vader: negative)" in positive.content.decode()
+    assert "(corrected; earshot-care: negative)" in positive.content.decode()
     assert "Acme is awful and broken" not in negative.content.decode()
     assert "Acme support is terrible" in negative.content.decode()
     assert MentionMatch.objects.get(mention=angry[0], brand=acme).label == "positive"

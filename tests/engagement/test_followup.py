@@ -18,7 +18,7 @@ BRAND = "acme_help@social.example"
 
 def compound(mention) -> float:
     mention.refresh_from_db()
-    return mention.compound
+    return mention.our_compound
 
 
 def test_a_late_brand_reply_moves_the_before_after_split(acme, social_source):

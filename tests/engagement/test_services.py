@@ -840,7 +840,9 @@ def test_answering_and_resolving_drop_the_waiting_part_of_the_priority(acme, cas
 
 
 def test_a_correction_is_kept_beside_the_original_score(acme, complaint, agent):
-    original = (complaint.label, complaint.compound)
+    # The reading it overrides is Earshot's; plain VADER's stays on the mention too.
+    original = (complaint.our_label, complaint.our_compound)
+    vaders = (complaint.label, complaint.compound)
 
     correction = sentiment_correct(
         mention=complaint, brand=acme, user=agent, label="neutral", reason=" Sarcasm, not anger. "
@@ -849,7 +851,8 @@ def test_a_correction_is_kept_beside_the_original_score(acme, complaint, agent):
     assert (correction.original_label, correction.original_compound) == original
     assert (correction.label, correction.reason) == ("neutral", "Sarcasm, not anger.")
     complaint.refresh_from_db()
-    assert (complaint.label, complaint.compound) == original
+    assert (complaint.our_label, complaint.our_compound) == original
+    assert (complaint.label, complaint.compound) == vaders
     entry = AuditLog.objects.get(action="sentiment_correct")
     assert (entry.object_type, entry.object_id) == ("mention", str(complaint.pk))
     assert entry.before["label"] == original[0]

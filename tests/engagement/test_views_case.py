@@ -573,7 +573,7 @@ def test_a_saved_reply_renders_with_the_authors_name(client, case, agent, acme, 
 # --- sentiment ----------------------------------------------------------------------------------
 
 
-def test_correcting_sentiment_keeps_vaders_score_beside_it(client, case, agent):
+def test_correcting_sentiment_keeps_the_scores_beside_it(client, case, agent):
     mention = case.case_mentions.order_by("mention__published_at").first().mention
     signed_in(client, agent)
 
@@ -586,10 +586,12 @@ def test_correcting_sentiment_keeps_vaders_score_beside_it(client, case, agent):
     assert response.status_code == 200
     body = response.content.decode()
     assert f'id="mention-{mention.pk}"' in body
+    assert f"Earshot {mention.our_compound:.3f}" in body
     assert f"VADER {mention.compound:.3f}" in body
     assert "corrected to" in body and "a shipping question, not anger" in body
     correction = SentimentCorrection.objects.get(mention=mention)
-    assert correction.original_compound == mention.compound
+    # What the correction overrode: Earshot's reading, plain VADER's stays on the mention.
+    assert correction.original_compound == mention.our_compound != mention.compound
     mention.refresh_from_db()
     assert mention.label == "negative"
 

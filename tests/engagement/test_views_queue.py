@@ -235,7 +235,7 @@ def assorted(acme, agent, teammate, social_source):
         ),
         "overdue": make_case(
             social_source,
-            "acme nobody answered me",
+            "acme my order number is 1234",
             author_handle="late@x",
             priority=40,
             priority_band="medium",
@@ -244,7 +244,7 @@ def assorted(acme, agent, teammate, social_source):
         ),
         "answered_late": make_case(
             social_source,
-            "acme answered but not fixed",
+            "acme sent the form on monday",
             author_handle="slow@x",
             priority=30,
             priority_band="medium",

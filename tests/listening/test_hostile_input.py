@@ -98,7 +98,7 @@ def test_a_feed_item_dated_year_1_is_stored_with_its_fetch_time_and_routing_goes
     )
     # format_datetime cannot write year 1; the attacker's feed said exactly this.
     old = old.replace("Sun, 01 Nov 2026 00:00:00 +0000", "Mon, 01 Jan 0001 00:00:00 +0000")
-    good = rss_item("ok", "Acme support never answers, terrible")
+    good = rss_item("ok", "Acme support is terrible, nobody answers")
     feed_server.add("/acme.rss", rss_feed([old, good]))
     acme_feed = source_create(brand=acme, kind="rss", url=feed_server.url("/acme.rss"))
     feed_server.add(

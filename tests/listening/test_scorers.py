@@ -9,6 +9,7 @@ import pytest
 from listening.connectors.base import RawItem
 from listening.models import Mention, MentionMatch
 from listening.sentiment import SCORERS, SentimentScores, get_scorer
+from listening.sentiment.care import CARE_VERSION
 from listening.services import BrandMatcher, brand_create, items_store, source_create
 
 pytestmark = pytest.mark.django_db
@@ -41,15 +42,26 @@ def store(source, *texts: str) -> None:
     items_store(source=source, items=items, matcher=BrandMatcher.for_brands([source.brand]))
 
 
-def test_each_mention_records_the_scorer_and_version_that_labelled_it(acme_feed):
+def test_each_mention_records_the_scorer_and_version_that_labelled_it(acme_feed, settings):
     store(acme_feed, "I love my Acme phone")
+    settings.EARSHOT_SENTIMENT_SCORER = "vader"
+    items_store(
+        source=acme_feed,
+        items=[RawItem(external_id="later", body="Acme is fine")],
+        matcher=BrandMatcher.for_brands([acme_feed.brand]),
+    )
 
-    mention = Mention.objects.get(source=acme_feed)
-    assert (mention.scorer_name, mention.scorer_version) == (
+    by_text = {m.text: m for m in Mention.objects.filter(source=acme_feed)}
+    # The care scorer is the default (issue 13); its version names the VADER it builds on.
+    default = by_text["I love my Acme phone"]
+    assert (default.scorer_name, default.scorer_version) == ("earshot-care", CARE_VERSION)
+    assert CARE_VERSION.endswith(f"+vader{metadata.version('vaderSentiment')}")
+    assert (default.label, default.earshot_label) == ("positive", "positive")
+    configured = by_text["Acme is fine"]
+    assert (configured.scorer_name, configured.scorer_version) == (
         "vader",
         metadata.version("vaderSentiment"),
     )
-    assert mention.label == "positive"
 
 
 def test_another_scorer_plugs_in_by_name_and_scores_only_matching_texts_in_one_batch(
@@ -114,10 +126,11 @@ def test_a_scorer_that_gives_plain_vader_beside_its_own_is_asked_once(
 
 
 def test_with_vader_configured_each_text_is_scored_once_and_both_scores_agree(
-    acme_feed, monkeypatch
+    acme_feed, monkeypatch, settings
 ):
     from listening.sentiment.vader import VaderScorer
 
+    settings.EARSHOT_SENTIMENT_SCORER = "vader"
     calls: list[int] = []
     original = VaderScorer.score_many
 

@@ -16,6 +16,7 @@ from listening.models import Mention, MentionMatch
 from listening.rollups import mention_sums
 from listening.scoring import is_language_scored, primary_language, scored_languages
 from listening.sentiment import score_text
+from listening.sentiment.care import CareScorer
 from listening.services import BrandMatcher, brand_create, items_store, source_create
 
 pytestmark = pytest.mark.django_db
@@ -62,8 +63,10 @@ def test_ingest_stores_plain_vaders_scores_beside_earshots(acme_feed):
         vader.compound,
         "negative",
     )
-    # The default scorer is VADER: Earshot's score is the same, stored explicitly.
-    assert (mention.earshot_compound, mention.earshot_label) == (vader.compound, "negative")
+    # The default scorer is the care scorer: Earshot's score is its own, beside VADER's.
+    care = CareScorer().score_many([ENGLISH])[0]
+    assert care.compound < vader.compound
+    assert (mention.earshot_compound, mention.earshot_label) == (care.compound, "negative")
     assert mention.language == "en"
     assert MentionMatch.objects.get(mention=mention).label == "negative"
 
@@ -96,7 +99,9 @@ def test_a_text_too_short_to_tell_counts_as_scored(acme_feed):
     stored = store(acme_feed, ("Acme ok", ""))
 
     assert stored["Acme ok"].language == ""
-    assert stored["Acme ok"].earshot_label == "positive"
+    # Scored, not "unscored": "ok" is below the care scorer's positive threshold.
+    assert stored["Acme ok"].earshot_label == "neutral"
+    assert stored["Acme ok"].earshot_compound == CareScorer().score_many(["Acme ok"])[0].compound
 
 
 def test_the_scored_languages_come_from_the_setting(acme_feed, settings):
@@ -139,9 +144,13 @@ def test_export_mentions_keeps_vaders_columns_and_adds_earshots(acme_feed):
     assert (spanish["effective_label"], spanish["earshot_label"]) == ("unscored", "unscored")
     assert spanish["earshot_compound"] == ""
     assert spanish["language"] == "es"
+    assert (english["label"], english["compound"]) == (
+        "negative",
+        str(score_text(ENGLISH).compound),
+    )
     assert (english["earshot_label"], english["earshot_compound"]) == (
         "negative",
-        english["compound"],
+        str(CareScorer().score_many([ENGLISH])[0].compound),
     )
     header = out.getvalue().splitlines()[0].split(",")
     assert header[-4:] == ["effective_label", "matched_terms", "earshot_compound", "earshot_label"]

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from listening.models import Author, FetchLog, Mention, MentionMatch, Source
-from listening.sentiment import FastSentimentIntensityAnalyzer, get_analyzer
+from listening.sentiment import get_analyzer
+from listening.sentiment.care import CareScorer
 from listening.services import brand_create, source_create, source_poll, sources_dispatch_due
 from tests.feeds import numbered_items, rss_feed, rss_item
 
@@ -28,16 +29,16 @@ def make_source(acme, url: str, **kwargs) -> Source:
 
 @pytest.fixture
 def score_counter(monkeypatch):
-    """Counts real VADER calls (a spy that delegates; nothing is replaced)."""
+    """The texts the default scorer was asked to score (a spy that delegates; nothing is
+    replaced)."""
     calls = []
-    analyzer = get_analyzer()
-    real = FastSentimentIntensityAnalyzer.polarity_scores
+    real = CareScorer.score_with_plain_many
 
-    def counting(self, text):
-        calls.append(text)
-        return real(self, text)
+    def counting(self, texts):
+        calls.extend(texts)
+        return real(self, texts)
 
-    monkeypatch.setattr(type(analyzer), "polarity_scores", counting)
+    monkeypatch.setattr(CareScorer, "score_with_plain_many", counting)
     return calls
 
 

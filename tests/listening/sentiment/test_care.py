@@ -310,11 +310,13 @@ def test_both_scores_come_from_one_batch_call():
     assert [e.label for _, e in pairs] == ["negative", "negative", "positive"]
 
 
-def test_the_scorer_is_registered_but_not_the_default(settings):
+def test_the_scorer_is_registered_and_is_the_default(settings):
     assert SCORERS[CARE_NAME] is CareScorer
-    assert get_scorer().name == "vader"
-    settings.EARSHOT_SENTIMENT_SCORER = CARE_NAME
-    assert get_scorer().score_many(["Still no refund"])[0].label == "negative"
+    assert get_scorer().name == CARE_NAME
+    text = "Waiting 40 minutes on hold"
+    assert get_scorer().score_many([text])[0].label == "negative"
+    settings.EARSHOT_SENTIMENT_SCORER = "vader"
+    assert get_scorer().score_many([text])[0].label == "neutral"
 
 
 def test_plain_scores_from_the_batch_call_are_vaders_even_where_it_skips_a_second_pass():
