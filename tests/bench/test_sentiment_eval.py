@@ -78,9 +78,9 @@ def test_learned_model_trained_on_one_half_adds_to_the_care_scorer_on_the_other(
     figures = model_validate(
         model, [r["text"] for r in test], [r["airline_sentiment"] for r in test]
     )
-    # The target is 0.78; this model reaches 0.774 (see the README; one NB-LR was
-    # 0.763). The check is the honest floor, so a change that loses ground fails here.
-    assert figures.macro_f1 >= 0.77
+    # The target. This model reaches 0.786-0.790 over inner-fold seeds (see the
+    # README; without its sentence-embedding member 0.773-0.779, one NB-LR 0.763).
+    assert figures.macro_f1 >= 0.78
 
 
 @pytest.mark.parametrize("name", ["tweets_GroundTruth.txt", "movieReviewSnippets_GroundTruth.txt"])

@@ -8,6 +8,7 @@ import pickle
 import numpy as np
 import pytest
 
+from listening.sentiment.embedding import EMBEDDER_ID
 from listening.sentiment.learned import (
     LABELS,
     LearnedModel,
@@ -96,6 +97,19 @@ def test_a_model_from_another_scikit_learn_or_care_scorer_is_refused(model):
         setattr(stale, field, value)
         with pytest.raises(ModelIncompatible, match="trained with"):
             model_loads(model_dumps(stale))
+
+
+def test_a_model_made_with_other_sentence_embeddings_is_refused(model):
+    assert model.embedder_id == EMBEDDER_ID
+    foreign = pickle.loads(model_dumps(model))  # noqa: S301 - bytes made just above
+    foreign.embedder_id = "all-mpnet-base-v2 0123456789abcdef 0123456789abcdef 384"
+    with pytest.raises(ModelIncompatible, match="embedder"):
+        model_loads(model_dumps(foreign))
+    # A model pickled before models recorded their embedder reads as none, not as today's.
+    older = pickle.loads(model_dumps(model))  # noqa: S301 - bytes made just above
+    del older.__dict__["embedder_id"]
+    with pytest.raises(ModelIncompatible, match="/none, running"):
+        model_loads(model_dumps(older))
 
 
 def test_bytes_that_are_not_a_model_are_refused():
