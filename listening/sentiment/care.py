@@ -41,7 +41,7 @@ import math
 import re
 import string
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, compress, count, islice
@@ -363,23 +363,32 @@ _Woken = tuple[int, int, "Pattern", bool, tuple[frozenset[bytes], ...], Branch]
 
 
 @lru_cache(maxsize=1)
-def _trigger_index() -> tuple[dict[bytes, tuple[_Woken, ...]], frozenset[bytes], frozenset[bytes]]:
-    """First-group trigger word -> the branches it may wake, in file order; those words; and
-    every word that a trigger group holds or a worded search starts with."""
+def _trigger_index() -> tuple[
+    dict[bytes, tuple[_Woken, ...]],
+    frozenset[bytes],
+    frozenset[bytes],
+    dict[bytes, tuple[int, ...]],
+    tuple[_Woken, ...],
+]:
+    """First-group trigger word -> the branches it may wake, in file order; those words;
+    every word that a trigger group holds or a worded search starts with; and the first
+    mapping again with the branches as ranks, which index the last item."""
     index: dict[bytes, list[_Woken]] = {}
     looked_for: set[bytes] = set()
-    rank = 0
+    by_rank: list[_Woken] = []
     for position, pattern in enumerate(care_patterns()):
         for branch in pattern.branches:
-            woken = (rank, position, pattern, pattern.is_polite, branch.groups[1:], branch)
+            woken = (len(by_rank), position, pattern, pattern.is_polite, branch.groups[1:], branch)
             for word in branch.groups[0]:
                 index.setdefault(word, []).append(woken)
             looked_for.update(*branch.groups, branch.gate_words)
-            rank += 1
+            by_rank.append(woken)
     return (
         {word: tuple(found) for word, found in index.items()},
         frozenset(index),
         frozenset(looked_for),
+        {word: tuple(w[0] for w in found) for word, found in index.items()},
+        tuple(by_rank),
     )
 
 
@@ -578,17 +587,19 @@ def _hits_and_words(
     if tokens is None:
         tokens = normalised.split()
     words = set(chain.from_iterable(map(_TRIGGER_WORDS_OF.__getitem__, tokens)))
-    index, trigger_words, _looked_for = _trigger_index()
+    index, trigger_words, _looked_for, ranks, by_rank = _trigger_index()
     # Intersecting with a set visits the text's few words; with the dict, all its keys.
     found = words.intersection(trigger_words)
     if not found:
         return [], words, ""
+    woken: Iterable[_Woken]
     if len(found) == 1:
-        woken: Sequence[_Woken] = index[found.pop()]
+        woken = index[found.pop()]
     else:
-        # Keyed by rank: each branch once (hashing the tuples would hash their patterns).
-        # Ranks are unique, so sorting compares nothing else.
-        woken = sorted({w[0]: w for word in found for w in index[word]}.values())
+        # Each branch once, in file order: as ranks (ints), all in C.
+        woken = map(
+            by_rank.__getitem__, sorted(set(chain.from_iterable(map(ranks.__getitem__, found))))
+        )
     hits: list[Pattern] = []
     hit = -1
     complaint = False
