@@ -1286,8 +1286,17 @@ class CareScorer:
         Earshot's are exactly what ``get_care_analyzer().polarity_scores`` gives for the
         normalised text with the pattern words in front (tests compare on real corpora): one
         pass shares VADER's tokens and valences wherever the care reading does not change them.
+        A text repeated in the batch (retweets, cross-posts) is scored once: the scores are
+        immutable and depend on nothing but the text.
         """
-        return [_plain_and_care(text) for text in texts]
+        scored: dict[str, tuple[SentimentScores, SentimentScores]] = {}
+        pairs = []
+        for text in texts:
+            pair = scored.get(text)
+            if pair is None:
+                pair = scored[text] = _plain_and_care(text)
+            pairs.append(pair)
+        return pairs
 
     def explain(self, text: str) -> list[tuple[str, float]]:
         """What moved the compound from plain VADER's to Earshot's, step by step.
