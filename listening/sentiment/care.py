@@ -41,15 +41,16 @@ import math
 import re
 import string
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import compress, count, islice
+from itertools import chain, compress, count, islice
 from operator import ne
 from pathlib import Path
+from typing import TypeVar
 
 from vaderSentiment.vaderSentiment import BOOSTER_DICT as _BOOSTERS
-from vaderSentiment.vaderSentiment import C_INCR, NEGATE
+from vaderSentiment.vaderSentiment import C_INCR, N_SCALAR, NEGATE, SPECIAL_CASES
 from vaderSentiment.vaderSentiment import normalize as vader_normalize
 
 from listening.sentiment.base import SentimentScores, label_for
@@ -68,6 +69,8 @@ __all__ = [
     "get_care_analyzer",
     "normalise",
 ]
+
+_V = TypeVar("_V")
 
 CARE_NAME = "earshot-care"
 # Bump the first part when the data files, rules or thresholds change: it is recorded on every
@@ -360,17 +363,33 @@ _Woken = tuple[int, int, "Pattern", bool, tuple[frozenset[bytes], ...], Branch]
 
 
 @lru_cache(maxsize=1)
-def _trigger_index() -> tuple[dict[bytes, tuple[_Woken, ...]], frozenset[bytes]]:
-    """First-group trigger word -> the branches it may wake, in file order; and those words."""
+def _trigger_index() -> tuple[
+    dict[bytes, tuple[_Woken, ...]],
+    frozenset[bytes],
+    frozenset[bytes],
+    dict[bytes, tuple[int, ...]],
+    tuple[_Woken, ...],
+]:
+    """First-group trigger word -> the branches it may wake, in file order; those words;
+    every word that a trigger group holds or a worded search starts with; and the first
+    mapping again with the branches as ranks, which index the last item."""
     index: dict[bytes, list[_Woken]] = {}
-    rank = 0
+    looked_for: set[bytes] = set()
+    by_rank: list[_Woken] = []
     for position, pattern in enumerate(care_patterns()):
         for branch in pattern.branches:
-            woken = (rank, position, pattern, pattern.is_polite, branch.groups[1:], branch)
+            woken = (len(by_rank), position, pattern, pattern.is_polite, branch.groups[1:], branch)
             for word in branch.groups[0]:
                 index.setdefault(word, []).append(woken)
-            rank += 1
-    return {word: tuple(found) for word, found in index.items()}, frozenset(index)
+            looked_for.update(*branch.groups, branch.gate_words)
+            by_rank.append(woken)
+    return (
+        {word: tuple(found) for word, found in index.items()},
+        frozenset(index),
+        frozenset(looked_for),
+        {word: tuple(w[0] for w in found) for word, found in index.items()},
+        tuple(by_rank),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -529,29 +548,63 @@ def _words_and_pieces(lowered: str) -> tuple[set[bytes], set[bytes]]:
     return words, pieces
 
 
-def pattern_hits(normalised: str) -> list[Pattern]:
-    """The complaint patterns that match a normalised text, once each, in file order."""
-    return _hits_and_words(normalised)[0]
+def pattern_hits(normalised: str, tokens: list[str] | None = None) -> list[Pattern]:
+    """The complaint patterns that match a normalised text, once each, in file order
+    (tokens: normalised.split(), if known already)."""
+    return _hits_and_words(normalised, tokens)[0]
 
 
-def _hits_and_words(normalised: str) -> tuple[list[Pattern], set[bytes], str]:
-    """pattern_hits(), with the text's words (as bytes) and its lower-cased form."""
-    lowered = normalised.lower()
-    words, pieces = _words_and_pieces(lowered)
-    index, trigger_words = _trigger_index()
+def _trigger_words_of(token: str) -> tuple[bytes, ...]:
+    """The words of one whitespace-separated token, as _words_and_pieces() cuts them, that
+    a trigger group holds or a worded search starts with (no other word changes what
+    _hits_and_words() does). A text's words are the union of its tokens': every whitespace
+    character is among the bytes that cut words apart (and str.lower() maps each character
+    alone, except a Greek final sigma, which is not a-z either). Quotes are stripped from
+    every word, as _words_and_pieces() does: it skips that only when no word has a quote at
+    an end."""
+    looked_for = _trigger_index()[2]
+    cut = token.lower().encode().translate(_WORD_GAPS)
+    return tuple(w for w in (w.strip(b"'") for w in cut.split()) if w in looked_for)
+
+
+def _pieces_of(token: str) -> tuple[bytes, ...]:
+    """The pieces of one whitespace-separated token (see _words_and_pieces()) that a worded
+    search starts with (Branch.matches() looks for no other)."""
+    looked_for = _trigger_index()[2]
+    cut = token.lower().encode().translate(_WORD_GAPS)
+    return tuple(w for w in cut.replace(b"'", b" ").split() if w in looked_for)
+
+
+def _hits_and_words(
+    normalised: str, tokens: list[str] | None = None
+) -> tuple[list[Pattern], set[bytes], str]:
+    """pattern_hits(), with the text's words that trigger groups hold (as bytes) and its
+    lower-cased form (tokens: normalised.split(), if known already).
+
+    A text's words and pieces (_words_and_pieces()) are gathered from its tokens', which
+    are kept (_TokenCache), and only those that the trigger groups and searches look for:
+    building every word of the text anew cost more than the rest of the search."""
+    if tokens is None:
+        tokens = normalised.split()
+    words = set(chain.from_iterable(map(_TRIGGER_WORDS_OF.__getitem__, tokens)))
+    index, trigger_words, _looked_for, ranks, by_rank = _trigger_index()
     # Intersecting with a set visits the text's few words; with the dict, all its keys.
     found = words.intersection(trigger_words)
     if not found:
-        return [], words, lowered
+        return [], words, ""
+    woken: Iterable[_Woken]
     if len(found) == 1:
-        woken: Sequence[_Woken] = index[found.pop()]
+        woken = index[found.pop()]
     else:
-        # Keyed by rank: each branch once (hashing the tuples would hash their patterns).
-        # Ranks are unique, so sorting compares nothing else.
-        woken = sorted({w[0]: w for word in found for w in index[word]}.values())
+        # Each branch once, in file order: as ranks (ints), all in C.
+        woken = map(
+            by_rank.__getitem__, sorted(set(chain.from_iterable(map(ranks.__getitem__, found))))
+        )
     hits: list[Pattern] = []
     hit = -1
     complaint = False
+    lowered = ""
+    pieces: set[bytes] = set()
     for _rank, position, pattern, is_polite, groups, branch in woken:
         if position == hit:
             continue  # the rule already hit through an earlier branch
@@ -563,6 +616,14 @@ def _hits_and_words(normalised: str) -> tuple[list[Pattern], set[bytes], str]:
             if group.isdisjoint(words):
                 break
         else:
+            if not lowered:
+                lowered = normalised.lower()
+                # Without an apostrophe, a text's pieces are its words.
+                pieces = (
+                    set(chain.from_iterable(map(_PIECES_OF.__getitem__, tokens)))
+                    if "'" in lowered
+                    else words
+                )
             if branch.matches(lowered, pieces):
                 hits.append(pattern)
                 hit = position
@@ -659,16 +720,54 @@ def care_features(text: str) -> tuple[dict[str, float], dict[str, float], list[s
 def _vader_words(
     analyzer: FastSentimentIntensityAnalyzer, text: str
 ) -> tuple[str, list[str], list[str]]:
-    """VADER's reading of text: (the text its punctuation emphasis counts in, its words,
-    the words lower-cased), as polarity_scores() prepares them."""
+    """VADER's reading of text: (the text its punctuation emphasis counts in, its tokens, its
+    words lower-cased), as polarity_scores() prepares them.
+
+    VADER's words are its tokens with punctuation stripped from the ends; the rules read them
+    lower-cased, and otherwise only ask whether they are in caps, which the tokens answer
+    alike (punctuation has no case), so the tokens stand in for them where nothing compares
+    words of two readings."""
     if not (text.isascii() and analyzer._emoji_ascii_free):
         text = analyzer._replace_emoji(text)
     text = text.strip()
-    words = [
-        stripped if len(stripped := token.strip(_PUNCTUATION)) > 2 else token
-        for token in text.split()
-    ]
-    return text, words, list(map(str.lower, words))
+    tokens = text.split()
+    return text, tokens, list(map(_LOWERED_OF.__getitem__, tokens))
+
+
+class _TokenCache(dict[str, _V]):
+    """token -> what is made of it (VADER's word, ...), computed on first sight: most tokens
+    of a batch were seen before, and a dict lookup (run in C by map()) costs much less than
+    making the word again (making a few dozen small objects is a good part of scoring a
+    short text). Emptied when it reaches `limit` entries, as a stream's vocabulary has no
+    bound (numbers, typos, tracking codes)."""
+
+    __slots__ = ("_of", "_limit")
+
+    def __init__(self, of: Callable[[str], _V], limit: int) -> None:
+        super().__init__()
+        self._of = of
+        self._limit = limit
+
+    def __missing__(self, token: str) -> _V:
+        value = self._of(token)
+        if len(self) >= self._limit:
+            self.clear()
+        self[token] = value
+        return value
+
+
+def _word_of(token: str) -> str:
+    # SentiText._words_and_emoticons(): strip punctuation unless that leaves <= 2 chars
+    # (probably an emoticon such as ":)").
+    stripped = token.strip(_PUNCTUATION)
+    return stripped if len(stripped) > 2 else token
+
+
+_TOKEN_CACHE_SIZE = 1 << 15
+_WORD_OF = _TokenCache(_word_of, _TOKEN_CACHE_SIZE)
+_LOWERED_OF = _TokenCache(lambda token: _word_of(token).lower(), _TOKEN_CACHE_SIZE)
+_TRIGGER_WORDS_OF = _TokenCache(_trigger_words_of, _TOKEN_CACHE_SIZE)
+_PIECES_OF = _TokenCache(_pieces_of, _TOKEN_CACHE_SIZE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -696,7 +795,8 @@ def _valences(
     With plain VADER's reading of the same text, a word whose neighbourhood is the same as
     that of a word of plain VADER's (the words from three before it to two after, the caps
     rule, no word the two lexicons score differently) takes that word's valence instead of
-    VADER's rules running again: those rules read nothing else.
+    VADER's rules running again: those rules read nothing else. (words may be VADER's tokens,
+    see _vader_words, if plain's are too: equal tokens make equal words.)
     """
     n = len(words)
     # Words outside the lexicon, and boosters, score int 0 (as in stock, so that sum() stays
@@ -744,10 +844,10 @@ def _valences(
                     valence = plain.valences[at]
                     break
             else:
-                valence = analyzer._word_valence(i, words, lowered, is_cap_diff)
+                valence = _word_valence(lexicon, i, words, lowered, is_cap_diff)
             sentiments[i] = valence
             continue
-        sentiments[i] = analyzer._word_valence(i, words, lowered, is_cap_diff)
+        sentiments[i] = _word_valence(lexicon, i, words, lowered, is_cap_diff)
     # Only "kind of" seen: stock computes caps on the first scored word, and there was none.
     return sentiments, None if first else is_cap_diff
 
@@ -810,12 +910,117 @@ def _valences_from_plain(
             continue
         valence = _rule_free_valence(lexicon, rule_words, i, words, lowered, has_nt, is_cap_diff)
         if valence is None:
-            valence = care._word_valence(i, words, lowered, is_cap_diff)
+            valence = _word_valence(lexicon, i, words, lowered, is_cap_diff)
         sentiments[i] = valence
     return sentiments, is_cap_diff
 
 
 _KIND = frozenset(["kind"])
+
+# The words of the idioms and of the booster n-grams ("kind of") that
+# _special_idioms_check_lowered() looks up: all of them hold a space, so none can match a
+# neighbourhood that holds none of these words.
+_IDIOM_WORDS = frozenset(
+    word for key in (*SPECIAL_CASES, *_BOOSTERS) if " " in key for word in key.split(" ")
+)
+_NEGATE_WORDS = frozenset(NEGATE)
+_special_idioms_check_lowered = FastSentimentIntensityAnalyzer._special_idioms_check_lowered
+
+
+def _word_valence(
+    lexicon: dict[str, float], i: int, words: list[str], lowered: list[str], is_cap_diff: bool
+) -> float:
+    """FastSentimentIntensityAnalyzer._word_valence() with the analyzer's lexicon, unrolled:
+    the same operations on the same values in the same order (so the same floats), with
+    _negation_check_lowered() inlined and the idiom check skipped when no idiom word is near.
+    (Lower-cased words need no second lower() before the negation test: it is idempotent.)"""
+    item_lower = lowered[i]
+    valence = lexicon[item_lower]
+    if item_lower == "no" and i != len(lowered) - 1 and lowered[i + 1] in lexicon:
+        valence = 0.0
+    if (
+        (i > 0 and lowered[i - 1] == "no")
+        or (i > 1 and lowered[i - 2] == "no")
+        or (i > 2 and lowered[i - 3] == "no" and lowered[i - 1] in ("or", "nor"))
+    ):
+        valence = lexicon[item_lower] * N_SCALAR
+    if is_cap_diff and words[i].isupper():
+        if valence > 0:
+            valence += C_INCR
+        else:
+            valence -= C_INCR
+    if i > 0:
+        one = lowered[i - 1]
+        if one not in lexicon:
+            s = 0.0
+            if one in _BOOSTERS:
+                s = _BOOSTERS[one]
+                if valence < 0:
+                    s *= -1
+                if is_cap_diff and words[i - 1].isupper():
+                    if valence > 0:
+                        s += C_INCR
+                    else:
+                        s -= C_INCR
+            valence = valence + s
+            if one in _NEGATE_WORDS or "n't" in one:
+                valence = valence * N_SCALAR
+        if i > 1:
+            two = lowered[i - 2]
+            if two not in lexicon:
+                s = 0.0
+                if two in _BOOSTERS:
+                    s = _BOOSTERS[two]
+                    if valence < 0:
+                        s *= -1
+                    if is_cap_diff and words[i - 2].isupper():
+                        if valence > 0:
+                            s += C_INCR
+                        else:
+                            s -= C_INCR
+                if s != 0:
+                    s = s * 0.95
+                valence = valence + s
+                if two == "never" and (one == "so" or one == "this"):
+                    valence = valence * 1.25
+                elif two == "without" and one == "doubt":
+                    pass
+                elif two in _NEGATE_WORDS or "n't" in two:
+                    valence = valence * N_SCALAR
+            if i > 2:
+                three = lowered[i - 3]
+                if three not in lexicon:
+                    s = 0.0
+                    if three in _BOOSTERS:
+                        s = _BOOSTERS[three]
+                        if valence < 0:
+                            s *= -1
+                        if is_cap_diff and words[i - 3].isupper():
+                            if valence > 0:
+                                s += C_INCR
+                            else:
+                                s -= C_INCR
+                    if s != 0:
+                        s = s * 0.9
+                    valence = valence + s
+                    if (three == "never" and (two == "so" or two == "this")) or (
+                        one == "so" or one == "this"
+                    ):
+                        valence = valence * 1.25
+                    elif three == "without" and (two == "doubt" or one == "doubt"):
+                        pass
+                    elif three in _NEGATE_WORDS or "n't" in three:
+                        valence = valence * N_SCALAR
+                    if not _IDIOM_WORDS.isdisjoint(lowered[i - 3 : i + 3]):
+                        valence = _special_idioms_check_lowered(valence, lowered, i)
+        # _least_check()
+        if one not in lexicon and one == "least":
+            if i > 1:
+                if lowered[i - 2] != "at" and lowered[i - 2] != "very":
+                    valence = valence * N_SCALAR
+            else:
+                valence = valence * N_SCALAR
+    return valence
 
 
 def _rule_free_valence(
@@ -870,10 +1075,14 @@ def _scored(
         return 0.0, 0.0, 0.0, 0.0
     if is_cap_diff is None:
         return 0.0, 1.0, 0.0, 0.0
+    # score_valence() reads the non-zero valences only: the sum of all is theirs (a zero
+    # added to a sum changes nothing: Python's sum() never holds -0.0), and the sift counts
+    # the zeros without reading them.
+    scored = list(compress(sentiments, sentiments))
     if "but" in lowered:
-        sentiments = analyzer._but_check_lowered(lowered, sentiments)
-    # score_valence(), line by line, except that the sift visits the non-zero valences only.
-    sum_s = float(sum(sentiments))
+        scored = _but_checked(lowered, sentiments, scored)
+    # score_valence(), line by line.
+    sum_s = float(sum(scored))
     exclamations = min(text.count("!"), 4)
     questions = text.count("?")
     emphasis = exclamations * 0.292 + (
@@ -886,14 +1095,12 @@ def _scored(
     compound = vader_normalize(sum_s)
     pos_sum = 0.0
     neg_sum = 0.0
-    scored = 0
-    for sentiment in filter(None, sentiments):
-        scored += 1
+    for sentiment in scored:
         if sentiment > 0:
             pos_sum += float(sentiment) + 1
         else:
             neg_sum += float(sentiment) - 1
-    neu_count = len(sentiments) - scored
+    neu_count = len(sentiments) - len(scored)
     if pos_sum > math.fabs(neg_sum):
         pos_sum += emphasis
     elif pos_sum < math.fabs(neg_sum):
@@ -907,6 +1114,24 @@ def _scored(
     )
 
 
+def _but_checked(lowered: list[str], sentiments: list[float], values: list[float]) -> list[float]:
+    """The non-zero valences (values, in order) after FastSentimentIntensityAnalyzer's
+    _but_check_lowered(), which may rewrite sentiments.
+
+    Stock rewrites, for each value in turn, the first element equal to it: when no value the
+    rule writes equals a value it reads, that element is always the value's own (the ones
+    before it hold values already rewritten), so each is just scaled (x0.5 before "but",
+    x1.5 after). What the rule does to the zeros leaves zeros, which score_valence() does not
+    read. Anything else takes the exact walk."""
+    bi = lowered.index("but")
+    nonzero = compress(range(len(sentiments)), sentiments)
+    scaled = [v * 0.5 if k < bi else v * 1.5 for k, v in zip(nonzero, values, strict=True)]
+    if sentiments[bi] or 0 in scaled or not set(values).isdisjoint(scaled):
+        sentiments = FastSentimentIntensityAnalyzer._but_check_lowered(lowered, sentiments)
+        return list(compress(sentiments, sentiments))
+    return scaled
+
+
 @lru_cache(maxsize=1)
 def _rescored_words() -> frozenset[str]:
     """Lower-case words that the care lexicon scores otherwise than VADER's (or only one has):
@@ -915,14 +1140,17 @@ def _rescored_words() -> frozenset[str]:
     return frozenset(w for w in plain.keys() | care.keys() if plain.get(w) != care.get(w))
 
 
-def _token_runs(text: str, normalised: str) -> tuple[list[str], list[tuple[int, int, int]]] | None:
-    """normalised's tokens, and where they stand in text's: runs of (index in normalised,
-    index in text, length), when normalised holds text's tokens less some whole ones (the
-    handles and URLs normalise() left out) and both are plain ASCII (so that VADER's words
-    are their tokens'); else None."""
+def _token_runs(
+    text: str, normalised: str, tokens: list[str] | None = None
+) -> tuple[list[str], list[tuple[int, int, int]]] | None:
+    """normalised's tokens, and where they stand in text's (tokens: text.split(), if known
+    already): runs of (index in normalised, index in text, length), when normalised holds
+    text's tokens less some whole ones (the handles and URLs normalise() left out) and both
+    are plain ASCII (so that VADER's words are their tokens'); else None."""
     if not (text.isascii() and normalised.isascii()):
         return None
-    tokens = text.split()
+    if tokens is None:
+        tokens = text.split()
     kept = normalised.split()
     n_tokens = len(tokens)
     n_kept = len(kept)
@@ -979,10 +1207,14 @@ def _plain_and_care(
     """(plain VADER's scores, Earshot's) of text (normalised and hits: if known already)."""
     plain = get_analyzer()
     care = get_care_analyzer()
+    # VADER's tokens stand in for its words (see _vader_words) until words are compared.
+    plain_text, words, lowered = _vader_words(plain, text)
+    # Whether VADER's tokens are text's (no emoji was described): then they are also the
+    # normalised text's wherever that is text.
+    text_tokens = words if text.isascii() and plain._emoji_ascii_free else None
     if normalised is None or hits is None:
         normalised = normalise(text)
-        hits = pattern_hits(normalised)
-    plain_text, words, lowered = _vader_words(plain, text)
+        hits = _hits_and_words(normalised, text_tokens if normalised == text else None)[0]
     valences, is_cap_diff = _valences(plain, words, lowered)
     if normalised == text:
         if not hits and _rescored_words().isdisjoint(lowered):
@@ -995,7 +1227,7 @@ def _plain_and_care(
         care_text, care_words, care_lowered = plain_text, words, lowered
         runs: list[tuple[int, int, int]] | None = [(0, 0, len(words))]
         shifts: tuple[int, ...] = (0,)
-    elif (kept := _token_runs(text, normalised)) is not None:
+    elif (kept := _token_runs(text, normalised, text_tokens)) is not None:
         # normalise() only left out whole tokens (handles, URLs).
         care_text = normalised.strip()
         runs = kept[1]
@@ -1009,6 +1241,9 @@ def _plain_and_care(
         care_text, care_words, care_lowered = _vader_words(care, normalised)
         shifts = (0, len(words) - len(care_words))
         runs = None
+        # _valences() compares the two readings' words: make them words.
+        words = list(map(_WORD_OF.__getitem__, words))
+        care_words = list(map(_WORD_OF.__getitem__, care_words))
     if hits:
         # What _with_tokens() writes in front of the text, as VADER would read it.
         marks = [p.token for p in hits]
@@ -1051,8 +1286,17 @@ class CareScorer:
         Earshot's are exactly what ``get_care_analyzer().polarity_scores`` gives for the
         normalised text with the pattern words in front (tests compare on real corpora): one
         pass shares VADER's tokens and valences wherever the care reading does not change them.
+        A text repeated in the batch (retweets, cross-posts) is scored once: the scores are
+        immutable and depend on nothing but the text.
         """
-        return [_plain_and_care(text) for text in texts]
+        scored: dict[str, tuple[SentimentScores, SentimentScores]] = {}
+        pairs = []
+        for text in texts:
+            pair = scored.get(text)
+            if pair is None:
+                pair = scored[text] = _plain_and_care(text)
+            pairs.append(pair)
+        return pairs
 
     def explain(self, text: str) -> list[tuple[str, float]]:
         """What moved the compound from plain VADER's to Earshot's, step by step.
