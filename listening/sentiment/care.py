@@ -475,7 +475,11 @@ def normalise(text: str, on_step: Callable[[str, str], None] | None = None) -> s
     each); scoring passes none and pays only for the changes a text needs.
     """
     if _MARK in text:
+        # The care scorer's own marker may not come from outside; read as a space, which can
+        # split a token VADER read whole ("L\x1a" -> "L", a VADER word): a step of its own.
         text = text.replace(_MARK, " ")
+        if on_step is not None:
+            on_step("control character U+001A read as a space", text)
     if "&" in text and ";" in text:
         # Feeds and APIs often leave "&amp;" or "&lt;3" escaped; VADER knows "<3".
         unescaped = html.unescape(text)
