@@ -548,7 +548,7 @@ class CareTable:
     positive_threshold: str
     negative_threshold: str
     is_grouped: bool
-    scorer: str  # the scorer that explains today: "earshot-care 1.0+vader3.3.2"
+    scorer: str  # the scorer that explains today: "earshot-care 1.1+vader3.3.2"
     stored_compound: str  # Earshot's compound as stored ("none" when unscored)
     # The stored score came from another scorer or version, or the rules changed since: the
     # steps explain today's score, which the page must not pass off as the stored one.

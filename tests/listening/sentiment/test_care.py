@@ -341,3 +341,18 @@ def test_plain_scores_from_the_batch_call_are_vaders_on_real_text(shared_data):
     pairs = SCORER.score_with_plain_many(texts)
     assert [p for p, _ in pairs] == VaderScorer().score_many(texts)
     assert [e for _, e in pairs] == SCORER.score_many(texts)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Written for this test: product faults in other domains than travel.
+        "The app is so slow and buggy since the update",
+        "My new kettle is leaking and the lid arrived cracked",
+        "The laptop overheats and freezes every hour, unusable",
+        "Flimsy and overpriced, the box came dented",
+    ],
+)
+def test_product_faults_read_as_negative_where_plain_vader_hears_little(text):
+    assert care(text).label == "negative"
+    assert care(text).compound < plain(text) - 0.3
