@@ -285,6 +285,9 @@ EARSHOT_SENTIMENT_SCORER = env.str("EARSHOT_SENTIMENT_SCORER", default="earshot-
 # "unscored": counted in volume and reach, left out of sentiment shares. Plain VADER's
 # scores are kept for every mention whatever its language.
 EARSHOT_SCORED_LANGUAGES = env.list("EARSHOT_SCORED_LANGUAGES", default=["en"])
+# Threads of the sentence embedder a learned model runs on (listening/sentiment/embedding.py),
+# per process: 1 beside a worker's other processes; a worker that only trains may take more.
+EARSHOT_EMBED_THREADS = env.int("EARSHOT_EMBED_THREADS", default=1)
 # Learning from corrections (issue 13, engagement.learning): a brand gets a model of its own
 # once it has this many corrected mentions (latest correction per mention); a language other
 # than EARSHOT_SCORED_LANGUAGES is learned once the brand corrected this many in it.

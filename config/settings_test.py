@@ -19,3 +19,6 @@ from config.settings import *  # noqa: E402, F403
 # password, and the suite creates users and signs them in by password thousands of times.
 # Production keeps the default hashers (config/settings.py); nothing here tests hash strength.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The suite runs in one process on two cores: the embedder may use both. Its longest test
+# embeds the 7,313 airline texts (tests/bench/test_sentiment_eval.py).
+EARSHOT_EMBED_THREADS = 2

@@ -17,8 +17,8 @@ installed with ``--no-deps``; nothing downloads at run time):
 ``texts_embed(texts)`` -> float32 array (len(texts), ``DIMENSION``), rows of L2 norm 1
 (an all-padding row cannot happen: every text has at least its [CLS] and [SEP] tokens).
 The embedder loads on first use, once per process, behind a lock; onnxruntime sessions and
-tokenizers are safe to share between threads. It runs on one thread (intra- and inter-op), like
-the rest of a worker's scoring. Texts are batched by token count, so padding stays small; a
+tokenizers are safe to share between threads. It runs on EARSHOT_EMBED_THREADS threads (default
+1, like the rest of a worker's scoring). Texts are batched by token count, so padding stays small; a
 text's vector does not depend on its batch beyond float rounding (about 1e-6).
 
 ``EMBEDDER_ID`` names what the vectors depend on (model and tokenizer sha256, token limit): a
@@ -105,7 +105,7 @@ class _Embedder:
         # The file pads every text to 128; we pad each batch to its longest text only.
         self.tokenizer.no_padding()
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
+        options.intra_op_num_threads = _threads()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.session = onnxruntime.InferenceSession(
@@ -137,6 +137,13 @@ class _Embedder:
             pooled = (hidden * weights).sum(axis=1) / weights.sum(axis=1)
             out[rows] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
         return out
+
+
+def _threads() -> int:
+    """EARSHOT_EMBED_THREADS where Django is configured (workers, tests), else 1 (a script)."""
+    from django.conf import settings
+
+    return max(1, int(getattr(settings, "EARSHOT_EMBED_THREADS", 1))) if settings.configured else 1
 
 
 def _clean(text: str) -> str:
