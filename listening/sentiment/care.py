@@ -38,6 +38,7 @@ from __future__ import annotations
 import copy
 import html
 import math
+import os
 import re
 import string
 import threading
@@ -187,6 +188,19 @@ def _literal_start(body: str) -> str:
 # The literal of a search that only a text with a digit can match.
 _DIGIT = None
 _ANY_DIGIT = re.compile(r"\d")
+_ASCII_DIGITS = b"0123456789"
+
+
+def _has_digit(text: str) -> bool:
+    r"""Whether re's \d matches somewhere in text. On ASCII text (most), \d is 0-9 and
+    deleting them from the bytes (memchr speed) says it ~6x faster than re's scan, which
+    tests each character's Unicode category (~4 us on a 300-character post)."""
+    if text.isascii():
+        encoded = text.encode()
+        return len(encoded.translate(None, _ASCII_DIGITS)) != len(encoded)
+    return _ANY_DIGIT.search(text) is not None
+
+
 _DIGIT_CLASS = re.compile(r"\[[0-9]+(?:-[0-9])?\]")
 
 
@@ -242,6 +256,44 @@ def _gate_word(body: str, literal: str) -> bytes | None:
     return word.encode()
 
 
+# How _search() starts a search that starts with a word: the word, then \b behind it.
+_HEAD = re.compile(r"([a-z0-9]+)\(\?<!\\w\1\)")
+
+
+def _merged_heads(
+    worded: list[tuple[bytes, re.Pattern[str]]], literal: list[tuple[str, re.Pattern[str]]]
+) -> tuple[list[tuple[bytes, re.Pattern[str]]], list[tuple[str, re.Pattern[str]]]]:
+    r"""worded and literal searches (see Branch) with those that start with the same word as
+    one search, "word(?<!\wword)(?:rest|rest...)": re then visits each place the word stands
+    once, not once a search (waiting_time's "a few", "a couple" and "an hour" each visited
+    every "a" of a text). The merged search matches where one of them does, and runs where
+    the least demanding of their tests lets it (each test is only a necessary condition: a
+    worded search's word is a literal of the text too, and literals share their start)."""
+    groups: dict[str, list[tuple[bytes | str, re.Pattern[str]]]] = {}
+    for gate, compiled in (*worded, *literal):
+        head = _HEAD.match(compiled.pattern)
+        groups.setdefault(head.group() if head else str(id(compiled)), []).append((gate, compiled))
+    merged_worded: list[tuple[bytes, re.Pattern[str]]] = []
+    merged_literal: list[tuple[str, re.Pattern[str]]] = []
+    for head, searches in groups.items():
+        if len(searches) == 1:
+            gate, compiled = searches[0]
+            if isinstance(gate, bytes):
+                merged_worded.append((gate, compiled))
+            else:
+                merged_literal.append((gate, compiled))
+            continue
+        rests = "|".join(f"(?:{c.pattern[len(head) :]})" for _g, c in searches)
+        compiled = re.compile(f"{head}(?:{rests})")
+        gates = [g for g, _c in searches]
+        if all(isinstance(g, bytes) and g == gates[0] for g in gates):
+            merged_worded.append((gates[0], compiled))  # type: ignore[arg-type]
+        else:
+            texts = [g.decode() if isinstance(g, bytes) else g for g in gates]
+            merged_literal.append((os.path.commonprefix(texts), compiled))
+    return merged_worded, merged_literal
+
+
 @dataclass(frozen=True, slots=True, eq=False)  # compared by identity: cheap to dedupe
 class Branch:
     r"""One line of data/care_patterns.tsv: its regex only runs when every trigger group has
@@ -274,6 +326,7 @@ class Branch:
                 worded.append((word, compiled))
             else:
                 literal.append((gate, compiled))
+        worded, literal = _merged_heads(worded, literal)
         return cls(
             groups,
             tuple(worded),
@@ -293,7 +346,7 @@ class Branch:
         for literal, regex in self.literal:
             if literal in lowered and regex.search(lowered) is not None:
                 return True
-        if self.digit and _ANY_DIGIT.search(lowered) is not None:
+        if self.digit and _has_digit(lowered):
             for regex in self.digit:
                 if regex.search(lowered) is not None:
                     return True
@@ -1099,11 +1152,13 @@ def _scored(
     compound = vader_normalize(sum_s)
     pos_sum = 0.0
     neg_sum = 0.0
+    # Stock adds float(sentiment) +- 1: the valences are floats already, and a call a word
+    # is a good part of this loop's cost.
     for sentiment in scored:
         if sentiment > 0:
-            pos_sum += float(sentiment) + 1
+            pos_sum += sentiment + 1
         else:
-            neg_sum += float(sentiment) - 1
+            neg_sum += sentiment - 1
     neu_count = len(sentiments) - len(scored)
     if pos_sum > math.fabs(neg_sum):
         pos_sum += emphasis
