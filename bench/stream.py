@@ -267,7 +267,7 @@ def main() -> None:
             f"post texts: {len(texts)}, mean {mean_words:.0f} words; mean event {mean_bytes:.0f} B"
         )
 
-        vader_before = stock_vader_rate(texts)
+        vader_before, _ = stock_vader_rate(texts)
         print(f"stock VADER (before): {vader_before:,.0f} texts/s")
 
         acme = brand_create(name="Acme", query='acme OR "acme mobile" OR #acme OR @acme')
@@ -318,7 +318,7 @@ def main() -> None:
             f"{Source.objects.get(pk=source.pk).cursor} = last time_us"
         )
 
-        vader_after = stock_vader_rate(texts)
+        vader_after, _ = stock_vader_rate(texts)
         print(f"stock VADER (after):  {vader_after:,.0f} texts/s")
         vader_rate = (vader_before + vader_after) / 2
         events_rate = len(messages) / elapsed
